@@ -1,0 +1,1 @@
+"""Typed ComponentResources of the estate, one module each."""

@@ -1,0 +1,20 @@
+"""Small helpers every component shares: labels and child options."""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import pulumi
+
+BASE_LABELS = {"app": "ai-estate", "managed-by": "pulumi"}
+
+
+def labels(environment: str, component: str, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """GCP labels for one component; every labelled resource carries environment and component."""
+    return {**BASE_LABELS, "environment": environment, "component": component, **(extra or {})}
+
+
+def child(parent: pulumi.Resource, *, depends_on: Sequence[pulumi.Resource] = (), protect: bool = False,
+          **kwargs: object) -> pulumi.ResourceOptions:
+    """Options for a component's child: parented, with the component's explicit ordering."""
+    return pulumi.ResourceOptions(parent=parent, depends_on=list(depends_on), protect=protect, **kwargs)  # type: ignore[arg-type]

@@ -1,0 +1,67 @@
+"""Per-workload Google service accounts, bound to Kubernetes service accounts by Workload Identity.
+
+Grants are the narrowest that work: bucket roles on the bucket, never basic roles, and
+impersonation only on the workload's own account.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping, Sequence
+
+import pulumi
+import pulumi_gcp as gcp
+
+from components.common import child
+from stacks.model import Workload
+
+BUCKET_ROLES = {"reader": "roles/storage.objectViewer", "writer": "roles/storage.objectAdmin"}
+CLOUD_SQL_ROLES = ("roles/cloudsql.client", "roles/cloudsql.instanceUser")
+
+
+def project_roles(workload: Workload) -> list[str]:
+    return sorted(set(workload.roles) | (set(CLOUD_SQL_ROLES) if workload.cloud_sql else set()))
+
+
+@dataclass(frozen=True)
+class WorkloadsArgs:
+    project: str
+    environment: str
+    workload_pool: str
+    workloads: Mapping[str, Workload]
+    bucket_names: Mapping[str, pulumi.Input[str]]
+    depends_on: Sequence[pulumi.Resource] = field(default=())
+
+
+class Workloads(pulumi.ComponentResource):
+    emails: dict[str, pulumi.Output[str]]
+
+    def __init__(self, name: str, args: WorkloadsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("estate:identity:Workloads", name, None, opts)
+        self.emails = {}
+        for key, wl in args.workloads.items():
+            sa = gcp.serviceaccount.Account(
+                f"{name}-{key}",
+                gcp.serviceaccount.AccountArgs(account_id=f"{args.environment}-wl-{key}",
+                                               display_name=f"Workload {key} ({wl.namespace}/{wl.service_account})"),
+                opts=child(self))
+            for role in project_roles(wl):
+                gcp.projects.IAMMember(
+                    f"{name}-{key}-{role.split('/')[-1]}",
+                    gcp.projects.IAMMemberArgs(project=args.project, role=role, member=sa.member),
+                    opts=child(self))
+            for bucket, access in sorted(wl.buckets.items()):
+                gcp.storage.BucketIAMMember(
+                    f"{name}-{key}-{bucket}-{access}",
+                    gcp.storage.BucketIAMMemberArgs(bucket=args.bucket_names[bucket], role=BUCKET_ROLES[access],
+                                                    member=sa.member),
+                    opts=child(self))
+            # The identity pool appears with the first cluster, so this waits for it.
+            gcp.serviceaccount.IAMMember(
+                f"{name}-{key}-workload-identity",
+                gcp.serviceaccount.IAMMemberArgs(
+                    service_account_id=sa.name, role="roles/iam.workloadIdentityUser",
+                    member=f"serviceAccount:{args.workload_pool}[{wl.namespace}/{wl.service_account}]"),
+                opts=child(self, depends_on=args.depends_on))
+            self.emails[key] = sa.email
+        self.register_outputs({"emails": self.emails})

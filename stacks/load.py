@@ -1,0 +1,175 @@
+"""Read the stack's Pulumi config, merge the environment defaults, validate once.
+
+Every problem is collected and reported together in one `pulumi.RunError`, raised before
+the program registers any resource.
+"""
+
+from __future__ import annotations
+
+import json
+import types
+import typing
+from typing import Any, Mapping, Union, get_args, get_origin
+
+from pydantic import BaseModel, ValidationError
+
+from stacks.defaults import DEFAULTS, merge
+from stacks.model import EstateConfig
+from stacks.rules import Problem, check
+
+NAMESPACE = "ai-estate"
+AREAS = ("network", "cluster", "database", "cache", "storage", "registry", "identity")
+_TOP = {"project": "gcp:project", "region": "gcp:region", "environment": "environment"}
+
+
+class ConfigError(Exception):
+    """Raised with every problem in the stack configuration; rendered by `render`."""
+
+    def __init__(self, stack: str, problems: list[Problem]) -> None:
+        self.stack = stack
+        self.problems = problems
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        lines = [f"invalid configuration for stack '{self.stack}' ({len(self.problems)} "
+                 f"problem{'s' if len(self.problems) != 1 else ''}):"]
+        lines += [f"  - {p.render()}" for p in self.problems]
+        return "\n".join(lines)
+
+
+def _decode(key: str, raw: Any) -> tuple[Any, Problem | None]:
+    if not isinstance(raw, str):
+        return raw, None
+    if key in ("gcp:project", "gcp:region", f"{NAMESPACE}:environment"):
+        return raw, None
+    try:
+        return json.loads(raw), None
+    except json.JSONDecodeError:
+        return None, Problem(key.removeprefix(f"{NAMESPACE}:"), raw, "must be a structured (YAML map) value")
+
+
+def raw_from_config(config: Mapping[str, Any]) -> tuple[dict[str, Any], list[Problem]]:
+    """Turn Pulumi's flat `namespace:key` map into the camelCase document the models read."""
+    doc: dict[str, Any] = {}
+    problems: list[Problem] = []
+    for key, raw in sorted(config.items()):
+        namespace, _, name = key.partition(":")
+        if key in ("gcp:project", "gcp:region"):
+            doc[name] = raw
+            continue
+        if namespace != NAMESPACE:
+            continue
+        if name != "environment" and name not in AREAS:
+            problems.append(Problem(f"{NAMESPACE}:{name}", "...", "unknown key; allowed: "
+                                    + ", ".join(f"{NAMESPACE}:{a}" for a in ("environment", *AREAS))))
+            continue
+        value, problem = _decode(key, raw)
+        if problem:
+            problems.append(problem)
+        else:
+            doc[name] = value
+    return doc, problems
+
+
+def load(stack: str, config: Mapping[str, Any]) -> EstateConfig:
+    doc, problems = raw_from_config(config)
+    env = doc.get("environment")
+    if env not in DEFAULTS:
+        problems.append(Problem(f"{NAMESPACE}:environment", env if env is not None else None,
+                                f"required; allowed: {', '.join(DEFAULTS)}"))
+        raise ConfigError(stack, problems)
+    merged = merge(DEFAULTS[env], doc)
+    try:
+        cfg = EstateConfig.model_validate(merged)
+    except ValidationError as exc:
+        raise ConfigError(stack, problems + [_problem(e, merged) for e in exc.errors()]) from None
+    problems += check(cfg)
+    if problems:
+        raise ConfigError(stack, problems)
+    return cfg
+
+
+def _path(loc: tuple[Any, ...]) -> str:
+    if loc and loc[0] in _TOP:
+        head, rest = _TOP[loc[0]], loc[1:]
+    else:
+        head, rest = (str(loc[0]) if loc else ""), loc[1:]
+    out = head
+    for part in rest:
+        if part == "[key]":
+            out += " (as a key)"
+        else:
+            out += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return out
+
+
+def _value_at(doc: Any, loc: tuple[Any, ...]) -> Any:
+    for part in loc:
+        try:
+            doc = doc[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return doc
+
+
+def _problem(error: Mapping[str, Any], doc: Mapping[str, Any]) -> Problem:
+    loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and p.startswith(("function-after", "literal["))))
+    kind = error["type"]
+    value = error.get("input")
+    if loc and loc[-1] == "[key]":
+        return Problem(_path(loc[:-1]), value, f"invalid name; must match {error.get('ctx', {}).get('pattern', '')}")
+    if kind == "extra_forbidden":
+        allowed = sorted(_fields(_type_at(EstateConfig, loc[:-1])))
+        return Problem(_path(loc), value, f"unknown key; allowed keys here: {', '.join(allowed)}")
+    if kind == "missing":
+        return Problem(_path(loc), None, "required")
+    if kind == "literal_error":
+        expected = error.get("ctx", {}).get("expected", "")
+        return Problem(_path(loc), value, f"allowed: {expected.replace(chr(39), '')}")
+    if kind == "string_pattern_mismatch":
+        return Problem(_path(loc), value, f"invalid name or format; must match {error['ctx']['pattern']}")
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return Problem(_path(loc), value if value is not None else _value_at(doc, loc), message[0].lower() + message[1:])
+
+
+def _fields(model: Any) -> list[str]:
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        return [f.alias or n for n, f in model.model_fields.items()]
+    return []
+
+
+def _unwrap(tp: Any) -> Any:
+    while True:
+        origin = get_origin(tp)
+        if origin is typing.Annotated:
+            tp = get_args(tp)[0]
+        elif origin in (Union, types.UnionType):
+            tp = next((a for a in get_args(tp) if a is not type(None)), tp)
+        else:
+            return tp
+
+
+def _type_at(model: Any, loc: tuple[Any, ...]) -> Any:
+    tp = model
+    for part in loc:
+        tp = _unwrap(tp)
+        if isinstance(tp, type) and issubclass(tp, BaseModel):
+            by_alias = {(f.alias or n): f.annotation for n, f in tp.model_fields.items()}
+            tp = by_alias.get(part, tp.model_fields.get(part).annotation if part in tp.model_fields else None)
+        elif get_origin(tp) in (dict, list):
+            tp = get_args(tp)[-1]
+        else:
+            return None
+    return _unwrap(tp)
+
+
+def from_pulumi() -> EstateConfig:
+    """Validate the running stack's config, or stop the program with one RunError listing every problem."""
+    import pulumi
+    from pulumi.runtime.config import CONFIG, get_config_env
+
+    config = {**get_config_env(), **CONFIG.get()}
+    try:
+        return load(pulumi.get_stack(), config)
+    except ConfigError as exc:
+        raise pulumi.RunError(exc.render()) from None

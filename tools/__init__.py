@@ -1,0 +1,1 @@
+"""Offline tooling: the mock-runtime plan runner, the policy gate client and the benchmark."""

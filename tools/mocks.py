@@ -1,0 +1,117 @@
+"""The cloud, left out: what each resource type and invoke returns under the mock runtime.
+
+Outputs are camelCase, as the engine returns them. Values that only the cloud can know
+(project number, image digests, endpoints) are derived deterministically from the inputs
+and carry a `mock` marker where a reader could mistake them for real ones.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any, Callable
+
+import pulumi
+
+MOCK_PROJECT_NUMBER = "000000000000"
+
+
+def _digest(text: str) -> str:
+    return "sha256:" + hashlib.sha256(f"mock:{text}".encode()).hexdigest()
+
+
+class EstateMocks(pulumi.runtime.Mocks):
+    def __init__(self, project: str, region: str) -> None:
+        self.project = project
+        self.region = region
+        self._outputs: dict[str, Callable[[str, dict[str, Any]], dict[str, Any]]] = {
+            "gcp:container/cluster:Cluster": self._cluster,
+            "gcp:sql/databaseInstance:DatabaseInstance": self._sql,
+            "gcp:redis/instance:Instance": self._redis,
+            "gcp:serviceaccount/account:Account": self._service_account,
+            "gcp:projects/serviceIdentity:ServiceIdentity": self._service_identity,
+            "gcp:kms/keyRing:KeyRing": self._key_ring,
+            "gcp:kms/cryptoKey:CryptoKey": self._crypto_key,
+            "gcp:compute/network:Network": self._self_link("networks"),
+            "gcp:compute/subnetwork:Subnetwork": self._self_link("subnetworks"),
+            "gcp:compute/globalAddress:GlobalAddress": self._global_address,
+            "gcp:storage/bucket:Bucket": self._bucket,
+            "gcp:artifactregistry/repository:Repository": self._repository,
+            "gcp:secretmanager/secret:Secret": self._secret,
+            "random:index/randomPassword:RandomPassword": self._password,
+        }
+
+    # ------------------------------------------------------------------ resources
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        state = dict(args.inputs)
+        name = state.get("name") or args.name
+        extra = self._outputs.get(args.typ)
+        if extra is not None:
+            state.update(extra(name, state))
+        return f"{args.name}-id", state
+
+    def _self_link(self, kind: str) -> Callable[[str, dict[str, Any]], dict[str, Any]]:
+        def outputs(name: str, _state: dict[str, Any]) -> dict[str, Any]:
+            scope = "global" if kind == "networks" else f"regions/{self.region}"
+            link = f"https://www.googleapis.com/compute/v1/projects/{self.project}/{scope}/{kind}/{name}"
+            return {"name": name, "selfLink": link}
+        return outputs
+
+    def _cluster(self, name: str, state: dict[str, Any]) -> dict[str, Any]:
+        endpoints = dict(state.get("controlPlaneEndpointsConfig") or {})
+        dns = dict(endpoints.get("dnsEndpointConfig") or {})
+        dns["endpoint"] = f"gke-{hashlib.sha1(name.encode()).hexdigest()[:32]}-{MOCK_PROJECT_NUMBER}.{self.region}.gke.goog"
+        endpoints["dnsEndpointConfig"] = dns
+        return {"name": name, "endpoint": "10.0.0.2", "controlPlaneEndpointsConfig": endpoints,
+                "masterAuth": {"clusterCaCertificate": "bW9jay1jYQ=="}}
+
+    def _sql(self, name: str, _state: dict[str, Any]) -> dict[str, Any]:
+        return {"name": name, "connectionName": f"{self.project}:{self.region}:{name}",
+                "privateIpAddress": "10.90.0.3", "serverCaCerts": [{"cert": "mock-ca"}]}
+
+    def _redis(self, name: str, _state: dict[str, Any]) -> dict[str, Any]:
+        return {"name": name, "host": "10.90.1.4", "port": 6378, "authString": "mock-auth-string",
+                "serverCaCerts": [{"cert": "-----BEGIN CERTIFICATE-----\nmock\n-----END CERTIFICATE-----"}]}
+
+    def _service_account(self, _name: str, state: dict[str, Any]) -> dict[str, Any]:
+        email = f"{state['accountId']}@{self.project}.iam.gserviceaccount.com"
+        return {"email": email, "member": f"serviceAccount:{email}",
+                "name": f"projects/{self.project}/serviceAccounts/{email}"}
+
+    def _service_identity(self, _name: str, state: dict[str, Any]) -> dict[str, Any]:
+        agent = state["service"].split(".")[0]
+        email = f"service-{MOCK_PROJECT_NUMBER}@gcp-sa-{agent}.iam.gserviceaccount.com"
+        return {"email": email, "member": f"serviceAccount:{email}"}
+
+    def _key_ring(self, name: str, _state: dict[str, Any]) -> dict[str, Any]:
+        return {"name": name, "id": f"projects/{self.project}/locations/{self.region}/keyRings/{name}"}
+
+    def _crypto_key(self, name: str, state: dict[str, Any]) -> dict[str, Any]:
+        return {"name": name, "id": f"{state['keyRing']}/cryptoKeys/{name}"}
+
+    def _global_address(self, name: str, state: dict[str, Any]) -> dict[str, Any]:
+        return {"name": name, "address": state.get("address") or "10.90.0.0"}
+
+    def _bucket(self, name: str, _state: dict[str, Any]) -> dict[str, Any]:
+        return {"name": name, "url": f"gs://{name}", "selfLink": f"https://www.googleapis.com/storage/v1/b/{name}"}
+
+    def _repository(self, name: str, state: dict[str, Any]) -> dict[str, Any]:
+        repo = state.get("repositoryId", name)
+        return {"name": repo, "registryUri": f"{state.get('location', self.region)}-docker.pkg.dev/{self.project}/{repo}"}
+
+    def _secret(self, name: str, state: dict[str, Any]) -> dict[str, Any]:
+        return {"name": f"projects/{MOCK_PROJECT_NUMBER}/secrets/{state.get('secretId', name)}"}
+
+    def _password(self, name: str, state: dict[str, Any]) -> dict[str, Any]:
+        return {"result": "mock-" + hashlib.sha256(name.encode()).hexdigest()[: int(state.get("length", 32)) - 5]}
+
+    # ------------------------------------------------------------------ invokes
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        token, inputs = args.token, args.args
+        if token == "gcp:organizations/getProject:getProject":
+            return {"number": MOCK_PROJECT_NUMBER, "projectId": self.project, "name": self.project}, []
+        if token == "gcp:storage/getProjectServiceAccount:getProjectServiceAccount":
+            email = f"service-{MOCK_PROJECT_NUMBER}@gs-project-accounts.iam.gserviceaccount.com"
+            return {"emailAddress": email, "member": f"serviceAccount:{email}"}, []
+        if token == "docker:index/getRegistryImage:getRegistryImage":
+            return {"name": inputs["name"], "sha256Digest": _digest(inputs["name"]), "id": inputs["name"]}, []
+        raise NotImplementedError(f"the offline plan has no mock for invoke {token}")
