@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import pulumi
 import pulumi_gcp as gcp
@@ -41,34 +41,67 @@ class Cache(pulumi.ComponentResource):
         instance = rd.Instance(
             f"{name}-redis",
             rd.InstanceArgs(
-                name=f"{args.prefix}-redis", region=args.region, tier=cfg.tier, memory_size_gb=cfg.memory_size_gb,
-                redis_version=cfg.version, authorized_network=args.network_id,
-                connect_mode="PRIVATE_SERVICE_ACCESS", auth_enabled=True,
-                transit_encryption_mode="SERVER_AUTHENTICATION", customer_managed_key=args.kms_key_id,
+                name=f"{args.prefix}-redis",
+                region=args.region,
+                tier=cfg.tier,
+                memory_size_gb=cfg.memory_size_gb,
+                redis_version=cfg.version,
+                authorized_network=args.network_id,
+                connect_mode="PRIVATE_SERVICE_ACCESS",
+                auth_enabled=True,
+                transit_encryption_mode="SERVER_AUTHENTICATION",
+                customer_managed_key=args.kms_key_id,
                 replica_count=cfg.replica_count if ha else None,
                 read_replicas_mode=("READ_REPLICAS_ENABLED" if cfg.replica_count else "READ_REPLICAS_DISABLED")
-                if ha else None,
+                if ha
+                else None,
                 # The work queues are Redis Streams: evicting them would drop jobs.
                 redis_configs={"maxmemory-policy": "noeviction"},
                 persistence_config=rd.InstancePersistenceConfigArgs(
-                    persistence_mode="RDB", rdb_snapshot_period=cfg.rdb_snapshot_period),
-                maintenance_policy=rd.InstanceMaintenancePolicyArgs(weekly_maintenance_windows=[
-                    rd.InstanceMaintenancePolicyWeeklyMaintenanceWindowArgs(
-                        day=_DAYS[cfg.maintenance.day - 1],
-                        start_time=rd.InstanceMaintenancePolicyWeeklyMaintenanceWindowStartTimeArgs(
-                            hours=cfg.maintenance.hour, minutes=0, seconds=0, nanos=0))]),
+                    persistence_mode="RDB", rdb_snapshot_period=cfg.rdb_snapshot_period
+                ),
+                maintenance_policy=rd.InstanceMaintenancePolicyArgs(
+                    weekly_maintenance_windows=[
+                        rd.InstanceMaintenancePolicyWeeklyMaintenanceWindowArgs(
+                            day=_DAYS[cfg.maintenance.day - 1],
+                            start_time=rd.InstanceMaintenancePolicyWeeklyMaintenanceWindowStartTimeArgs(
+                                hours=cfg.maintenance.hour, minutes=0, seconds=0, nanos=0
+                            ),
+                        )
+                    ]
+                ),
                 labels=args.labels,
             ),
-            opts=child(self, depends_on=args.depends_on, protect=args.protect,
-                       additional_secret_outputs=["authString"],
-                       custom_timeouts=pulumi.CustomTimeouts(create="45m", update="45m", delete="30m")))
-        auth = secret(self, f"{name}-auth", SecretArgs(
-            secret_id=f"{args.prefix}-redis-auth", region=args.region, labels=args.labels,
-            data=instance.auth_string, protect=args.protect))
-        ca = secret(self, f"{name}-ca", SecretArgs(
-            secret_id=f"{args.prefix}-redis-ca", region=args.region, labels=args.labels,
-            data=instance.server_ca_certs.apply(lambda certs: "\n".join(c.cert or "" for c in certs or [])),
-            protect=False))
+            opts=child(
+                self,
+                depends_on=args.depends_on,
+                protect=args.protect,
+                additional_secret_outputs=["authString"],
+                custom_timeouts=pulumi.CustomTimeouts(create="45m", update="45m", delete="30m"),
+            ),
+        )
+        auth = secret(
+            self,
+            f"{name}-auth",
+            SecretArgs(
+                secret_id=f"{args.prefix}-redis-auth",
+                region=args.region,
+                labels=args.labels,
+                data=instance.auth_string,
+                protect=args.protect,
+            ),
+        )
+        ca = secret(
+            self,
+            f"{name}-ca",
+            SecretArgs(
+                secret_id=f"{args.prefix}-redis-ca",
+                region=args.region,
+                labels=args.labels,
+                data=instance.server_ca_certs.apply(lambda certs: "\n".join(c.cert or "" for c in certs or [])),
+                protect=False,
+            ),
+        )
         self.host = instance.host
         self.port = instance.port
         self.auth_secret_id = auth.secret_id

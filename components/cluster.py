@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
 
 import pulumi
 import pulumi_gcp as gcp
@@ -19,6 +19,11 @@ GPU_POOL_TIMEOUT = "60m"
 
 def shielded() -> ct.ClusterNodeConfigShieldedInstanceConfigArgs:
     return ct.ClusterNodeConfigShieldedInstanceConfigArgs(enable_secure_boot=True, enable_integrity_monitoring=True)
+
+
+def _dns_endpoint(config: ct.outputs.ClusterControlPlaneEndpointsConfig | None) -> str:
+    dns = config.dns_endpoint_config if config else None
+    return (dns.endpoint if dns else None) or ""
 
 
 @dataclass(frozen=True)
@@ -52,13 +57,16 @@ class Cluster(pulumi.ComponentResource):
         # must not run as the default compute service account.
         bootstrap_sa = gcp.serviceaccount.Account(
             f"{name}-bootstrap-nodes",
-            gcp.serviceaccount.AccountArgs(account_id=f"{args.prefix}-gke-bootstrap",
-                                           display_name="GKE default pool (removed at creation)"),
-            opts=child(self, depends_on=args.depends_on))
+            gcp.serviceaccount.AccountArgs(
+                account_id=f"{args.prefix}-gke-bootstrap", display_name="GKE default pool (removed at creation)"
+            ),
+            opts=child(self, depends_on=args.depends_on),
+        )
         bootstrap_role = gcp.projects.IAMMember(
             f"{name}-bootstrap-nodes-role",
             gcp.projects.IAMMemberArgs(project=args.project, role=NODE_ROLE, member=bootstrap_sa.member),
-            opts=child(self))
+            opts=child(self),
+        )
         self.workload_pool = f"{args.project}.svc.id.goog"
         location = args.region if args.regional else args.zones[0]
         self.cluster = ct.Cluster(
@@ -71,64 +79,85 @@ class Cluster(pulumi.ComponentResource):
                 remove_default_node_pool=True,
                 initial_node_count=1,
                 node_config=ct.ClusterNodeConfigArgs(
-                    service_account=bootstrap_sa.email, oauth_scopes=[CLOUD_PLATFORM], image_type="COS_CONTAINERD",
+                    service_account=bootstrap_sa.email,
+                    oauth_scopes=[CLOUD_PLATFORM],
+                    image_type="COS_CONTAINERD",
                     shielded_instance_config=shielded(),
-                    workload_metadata_config=ct.ClusterNodeConfigWorkloadMetadataConfigArgs(mode="GKE_METADATA")),
+                    workload_metadata_config=ct.ClusterNodeConfigWorkloadMetadataConfigArgs(mode="GKE_METADATA"),
+                ),
                 network=args.network_id,
                 subnetwork=args.subnet_id,
                 networking_mode="VPC_NATIVE",
                 ip_allocation_policy=ct.ClusterIpAllocationPolicyArgs(
-                    cluster_secondary_range_name=PODS_RANGE, services_secondary_range_name=SERVICES_RANGE),
+                    cluster_secondary_range_name=PODS_RANGE, services_secondary_range_name=SERVICES_RANGE
+                ),
                 datapath_provider="ADVANCED_DATAPATH",
                 private_cluster_config=ct.ClusterPrivateClusterConfigArgs(
-                    enable_private_nodes=True, enable_private_endpoint=True),
+                    enable_private_nodes=True, enable_private_endpoint=True
+                ),
                 control_plane_endpoints_config=ct.ClusterControlPlaneEndpointsConfigArgs(
                     dns_endpoint_config=ct.ClusterControlPlaneEndpointsConfigDnsEndpointConfigArgs(
-                        allow_external_traffic=True),
-                    ip_endpoints_config=ct.ClusterControlPlaneEndpointsConfigIpEndpointsConfigArgs(enabled=True)),
+                        allow_external_traffic=True
+                    ),
+                    ip_endpoints_config=ct.ClusterControlPlaneEndpointsConfigIpEndpointsConfigArgs(enabled=True),
+                ),
                 master_authorized_networks_config=ct.ClusterMasterAuthorizedNetworksConfigArgs(
-                    cidr_blocks=[ct.ClusterMasterAuthorizedNetworksConfigCidrBlockArgs(cidr_block=cidr, display_name=n)
-                                 for n, cidr in sorted(args.authorized_networks.items())],
+                    cidr_blocks=[
+                        ct.ClusterMasterAuthorizedNetworksConfigCidrBlockArgs(cidr_block=cidr, display_name=n)
+                        for n, cidr in sorted(args.authorized_networks.items())
+                    ],
                     gcp_public_cidrs_access_enabled=False,
-                    private_endpoint_enforcement_enabled=True),
+                    private_endpoint_enforcement_enabled=True,
+                ),
                 master_auth=ct.ClusterMasterAuthArgs(
                     client_certificate_config=ct.ClusterMasterAuthClientCertificateConfigArgs(
-                        issue_client_certificate=False)),
+                        issue_client_certificate=False
+                    )
+                ),
                 enable_legacy_abac=False,
                 enable_shielded_nodes=True,
                 enable_intranode_visibility=True,
                 release_channel=ct.ClusterReleaseChannelArgs(channel=args.release_channel),
                 workload_identity_config=ct.ClusterWorkloadIdentityConfigArgs(workload_pool=self.workload_pool),
                 binary_authorization=ct.ClusterBinaryAuthorizationArgs(
-                    evaluation_mode="PROJECT_SINGLETON_POLICY_ENFORCE"),
+                    evaluation_mode="PROJECT_SINGLETON_POLICY_ENFORCE"
+                ),
                 database_encryption=ct.ClusterDatabaseEncryptionArgs(state="ENCRYPTED", key_name=args.secrets_key_id),
                 logging_config=ct.ClusterLoggingConfigArgs(enable_components=["SYSTEM_COMPONENTS", "WORKLOADS"]),
                 monitoring_config=ct.ClusterMonitoringConfigArgs(
                     enable_components=["SYSTEM_COMPONENTS"],
-                    managed_prometheus=ct.ClusterMonitoringConfigManagedPrometheusArgs(enabled=True)),
+                    managed_prometheus=ct.ClusterMonitoringConfigManagedPrometheusArgs(enabled=True),
+                ),
                 addons_config=ct.ClusterAddonsConfigArgs(
                     gcs_fuse_csi_driver_config=ct.ClusterAddonsConfigGcsFuseCsiDriverConfigArgs(enabled=True),
                     gce_persistent_disk_csi_driver_config=ct.ClusterAddonsConfigGcePersistentDiskCsiDriverConfigArgs(
-                        enabled=True),
+                        enabled=True
+                    ),
                     http_load_balancing=ct.ClusterAddonsConfigHttpLoadBalancingArgs(disabled=False),
-                    horizontal_pod_autoscaling=ct.ClusterAddonsConfigHorizontalPodAutoscalingArgs(disabled=False)),
+                    horizontal_pod_autoscaling=ct.ClusterAddonsConfigHorizontalPodAutoscalingArgs(disabled=False),
+                ),
                 vertical_pod_autoscaling=ct.ClusterVerticalPodAutoscalingArgs(enabled=True),
                 cluster_autoscaling=ct.ClusterClusterAutoscalingArgs(autoscaling_profile="OPTIMIZE_UTILIZATION"),
                 maintenance_policy=ct.ClusterMaintenancePolicyArgs(
                     recurring_window=ct.ClusterMaintenancePolicyRecurringWindowArgs(
-                        start_time="2025-01-04T02:00:00Z", end_time="2025-01-04T08:00:00Z",
-                        recurrence="FREQ=WEEKLY;BYDAY=SA,SU")),
+                        start_time="2025-01-04T02:00:00Z",
+                        end_time="2025-01-04T08:00:00Z",
+                        recurrence="FREQ=WEEKLY;BYDAY=SA,SU",
+                    )
+                ),
                 resource_labels=args.labels,
             ),
             opts=child(
-                self, depends_on=[bootstrap_role], protect=args.protect,
+                self,
+                depends_on=[bootstrap_role],
+                protect=args.protect,
                 custom_timeouts=pulumi.CustomTimeouts(create="45m", update="60m", delete="45m"),
                 # With the default pool removed, GKE reports the first remaining pool's
                 # node_config here; without this every `up` would plan a replacement.
-                ignore_changes=["nodeConfig", "initialNodeCount"]))
+                ignore_changes=["nodeConfig", "initialNodeCount"],
+            ),
+        )
         self.name = self.cluster.name
         self.location = self.cluster.location
-        self.dns_endpoint = self.cluster.control_plane_endpoints_config.apply(
-            lambda c: (c or {}).get("dns_endpoint_config", {}).get("endpoint", "")
-            if isinstance(c, dict) else c.dns_endpoint_config.endpoint if c and c.dns_endpoint_config else "")
+        self.dns_endpoint = self.cluster.control_plane_endpoints_config.apply(_dns_endpoint)
         self.register_outputs({"name": self.name, "location": self.location, "dnsEndpoint": self.dns_endpoint})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import pulumi
 
@@ -14,7 +14,8 @@ def labels(environment: str, component: str, extra: Mapping[str, str] | None = N
     return {**BASE_LABELS, "environment": environment, "component": component, **(extra or {})}
 
 
-def child(parent: pulumi.Resource, *, depends_on: Sequence[pulumi.Resource] = (), protect: bool = False,
-          **kwargs: object) -> pulumi.ResourceOptions:
+def child(
+    parent: pulumi.Resource, *, depends_on: Sequence[pulumi.Resource] = (), protect: bool = False, **kwargs: object
+) -> pulumi.ResourceOptions:
     """Options for a component's child: parented, with the component's explicit ordering."""
     return pulumi.ResourceOptions(parent=parent, depends_on=list(depends_on), protect=protect, **kwargs)  # type: ignore[arg-type]

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
 
 import pulumi
 import pulumi_gcp as gcp
@@ -68,63 +68,126 @@ class Database(pulumi.ComponentResource):
         self.instance = sql.DatabaseInstance(
             f"{name}-instance",
             sql.DatabaseInstanceArgs(
-                name=f"{args.prefix}-pg", region=args.region, database_version=cfg.version,
-                deletion_protection=protected, encryption_key_name=args.kms_key_id,
+                name=f"{args.prefix}-pg",
+                region=args.region,
+                database_version=cfg.version,
+                deletion_protection=protected,
+                encryption_key_name=args.kms_key_id,
                 settings=sql.DatabaseInstanceSettingsArgs(
-                    tier=cfg.tier, edition=cfg.edition, availability_type=cfg.availability,
-                    disk_type="PD_SSD", disk_size=cfg.disk_size_gb, disk_autoresize=True,
-                    deletion_protection_enabled=protected, user_labels=args.labels,
+                    tier=cfg.tier,
+                    edition=cfg.edition,
+                    availability_type=cfg.availability,
+                    disk_type="PD_SSD",
+                    disk_size=cfg.disk_size_gb,
+                    disk_autoresize=True,
+                    deletion_protection_enabled=protected,
+                    user_labels=args.labels,
                     ip_configuration=sql.DatabaseInstanceSettingsIpConfigurationArgs(
-                        ipv4_enabled=False, private_network=args.network_id,
+                        ipv4_enabled=False,
+                        private_network=args.network_id,
                         ssl_mode="TRUSTED_CLIENT_CERTIFICATE_REQUIRED",
-                        enable_private_path_for_google_cloud_services=True),
+                        enable_private_path_for_google_cloud_services=True,
+                    ),
                     backup_configuration=sql.DatabaseInstanceSettingsBackupConfigurationArgs(
-                        enabled=True, point_in_time_recovery_enabled=True, start_time=cfg.backups.start_time,
+                        enabled=True,
+                        point_in_time_recovery_enabled=True,
+                        start_time=cfg.backups.start_time,
                         location=args.region,
                         transaction_log_retention_days=cfg.backups.point_in_time_recovery_days,
                         backup_retention_settings=sql.DatabaseInstanceSettingsBackupConfigurationBackupRetentionSettingsArgs(
-                            retained_backups=cfg.backups.retained_backups, retention_unit="COUNT")),
+                            retained_backups=cfg.backups.retained_backups, retention_unit="COUNT"
+                        ),
+                    ),
                     insights_config=sql.DatabaseInstanceSettingsInsightsConfigArgs(
-                        query_insights_enabled=True, query_plans_per_minute=5, query_string_length=1024,
-                        record_application_tags=True, record_client_address=True),
+                        query_insights_enabled=True,
+                        query_plans_per_minute=5,
+                        query_string_length=1024,
+                        record_application_tags=True,
+                        record_client_address=True,
+                    ),
                     maintenance_window=sql.DatabaseInstanceSettingsMaintenanceWindowArgs(
-                        day=cfg.maintenance.day, hour=cfg.maintenance.hour, update_track="stable"),
-                    database_flags=[sql.DatabaseInstanceSettingsDatabaseFlagArgs(name=k, value=v)
-                                    for k, v in FLAGS.items()],
+                        day=cfg.maintenance.day, hour=cfg.maintenance.hour, update_track="stable"
+                    ),
+                    database_flags=[
+                        sql.DatabaseInstanceSettingsDatabaseFlagArgs(name=k, value=v) for k, v in FLAGS.items()
+                    ],
                 ),
             ),
-            opts=child(self, depends_on=args.depends_on, protect=args.protect,
-                       custom_timeouts=pulumi.CustomTimeouts(create="60m", update="60m", delete="60m")))
+            opts=child(
+                self,
+                depends_on=args.depends_on,
+                protect=args.protect,
+                custom_timeouts=pulumi.CustomTimeouts(create="60m", update="60m", delete="60m"),
+            ),
+        )
         keep = child(self, protect=args.protect)
-        databases = [sql.Database(f"{name}-db-{db}", sql.DatabaseArgs(name=db, instance=self.instance.name), opts=keep)
-                     for db in sorted(cfg.databases)]
+        databases = [
+            sql.Database(f"{name}-db-{db}", sql.DatabaseArgs(name=db, instance=self.instance.name), opts=keep)
+            for db in sorted(cfg.databases)
+        ]
         password = random.RandomPassword(
             f"{name}-admin-password",
-            random.RandomPasswordArgs(length=32, special=True, override_special="-_.~", min_lower=2, min_upper=2,
-                                      min_numeric=2),
-            opts=child(self, protect=args.protect))
+            random.RandomPasswordArgs(
+                length=32, special=True, override_special="-_.~", min_lower=2, min_upper=2, min_numeric=2
+            ),
+            opts=child(self, protect=args.protect),
+        )
         self.admin_user = cfg.admin_user
-        admin = sql.User(f"{name}-admin", sql.UserArgs(name=cfg.admin_user, instance=self.instance.name,
-                                                       password=password.result),
-                         opts=child(self))
+        admin = sql.User(
+            f"{name}-admin",
+            sql.UserArgs(name=cfg.admin_user, instance=self.instance.name, password=password.result),
+            opts=child(self),
+        )
         users: list[pulumi.Resource] = [admin]
         for user, spec in sorted(cfg.users.items()):
             if spec.type == "CLOUD_IAM_SERVICE_ACCOUNT":
                 email = pulumi.Output.from_input(args.workload_emails[spec.workload or ""])
-                users.append(sql.User(f"{name}-user-{user}", sql.UserArgs(
-                    name=email.apply(iam_user_name), instance=self.instance.name, type="CLOUD_IAM_SERVICE_ACCOUNT"),
-                    opts=child(self)))
+                users.append(
+                    sql.User(
+                        f"{name}-user-{user}",
+                        sql.UserArgs(
+                            name=email.apply(iam_user_name),
+                            instance=self.instance.name,
+                            type="CLOUD_IAM_SERVICE_ACCOUNT",
+                        ),
+                        opts=child(self),
+                    )
+                )
             else:
-                user_password = random.RandomPassword(f"{name}-user-{user}-password", random.RandomPasswordArgs(
-                    length=32, special=False), opts=child(self))
-                users.append(sql.User(f"{name}-user-{user}", sql.UserArgs(
-                    name=user, instance=self.instance.name, password=user_password.result), opts=child(self)))
-                secret(self, f"{name}-user-{user}-password", SecretArgs(
-                    secret_id=f"{args.prefix}-db-{user.replace('_', '-')}-password", region=args.region,
-                    labels=args.labels, data=user_password.result, protect=args.protect))
-        stored = secret(self, f"{name}-admin-password-secret", SecretArgs(
-            secret_id=f"{args.prefix}-db-admin-password", region=args.region, labels=args.labels,
-            data=password.result, protect=args.protect))
+                user_password = random.RandomPassword(
+                    f"{name}-user-{user}-password",
+                    random.RandomPasswordArgs(length=32, special=False),
+                    opts=child(self),
+                )
+                users.append(
+                    sql.User(
+                        f"{name}-user-{user}",
+                        sql.UserArgs(name=user, instance=self.instance.name, password=user_password.result),
+                        opts=child(self),
+                    )
+                )
+                secret(
+                    self,
+                    f"{name}-user-{user}-password",
+                    SecretArgs(
+                        secret_id=f"{args.prefix}-db-{user.replace('_', '-')}-password",
+                        region=args.region,
+                        labels=args.labels,
+                        data=user_password.result,
+                        protect=args.protect,
+                    ),
+                )
+        stored = secret(
+            self,
+            f"{name}-admin-password-secret",
+            SecretArgs(
+                secret_id=f"{args.prefix}-db-admin-password",
+                region=args.region,
+                labels=args.labels,
+                data=password.result,
+                protect=args.protect,
+            ),
+        )
         self.connection_name = self.instance.connection_name
         self.admin_password = pulumi.Output.secret(password.result)
         self.password_secret_id = stored.secret_id

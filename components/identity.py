@@ -6,8 +6,8 @@ impersonation only on the workload's own account.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
 
 import pulumi
 import pulumi_gcp as gcp
@@ -42,26 +42,35 @@ class Workloads(pulumi.ComponentResource):
         for key, wl in args.workloads.items():
             sa = gcp.serviceaccount.Account(
                 f"{name}-{key}",
-                gcp.serviceaccount.AccountArgs(account_id=f"{args.environment}-wl-{key}",
-                                               display_name=f"Workload {key} ({wl.namespace}/{wl.service_account})"),
-                opts=child(self))
+                gcp.serviceaccount.AccountArgs(
+                    account_id=f"{args.environment}-wl-{key}",
+                    display_name=f"Workload {key} ({wl.namespace}/{wl.service_account})",
+                ),
+                opts=child(self),
+            )
             for role in project_roles(wl):
                 gcp.projects.IAMMember(
                     f"{name}-{key}-{role.split('/')[-1]}",
                     gcp.projects.IAMMemberArgs(project=args.project, role=role, member=sa.member),
-                    opts=child(self))
+                    opts=child(self),
+                )
             for bucket, access in sorted(wl.buckets.items()):
                 gcp.storage.BucketIAMMember(
                     f"{name}-{key}-{bucket}-{access}",
-                    gcp.storage.BucketIAMMemberArgs(bucket=args.bucket_names[bucket], role=BUCKET_ROLES[access],
-                                                    member=sa.member),
-                    opts=child(self))
+                    gcp.storage.BucketIAMMemberArgs(
+                        bucket=args.bucket_names[bucket], role=BUCKET_ROLES[access], member=sa.member
+                    ),
+                    opts=child(self),
+                )
             # The identity pool appears with the first cluster, so this waits for it.
             gcp.serviceaccount.IAMMember(
                 f"{name}-{key}-workload-identity",
                 gcp.serviceaccount.IAMMemberArgs(
-                    service_account_id=sa.name, role="roles/iam.workloadIdentityUser",
-                    member=f"serviceAccount:{args.workload_pool}[{wl.namespace}/{wl.service_account}]"),
-                opts=child(self, depends_on=args.depends_on))
+                    service_account_id=sa.name,
+                    role="roles/iam.workloadIdentityUser",
+                    member=f"serviceAccount:{args.workload_pool}[{wl.namespace}/{wl.service_account}]",
+                ),
+                opts=child(self, depends_on=args.depends_on),
+            )
             self.emails[key] = sa.email
         self.register_outputs({"emails": self.emails})

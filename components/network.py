@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import pulumi
 import pulumi_gcp as gcp
@@ -26,6 +26,7 @@ class NetworkArgs:
     plan: CidrPlan
     flow_log_sampling: float
     nat_log_filter: str
+    labels: dict[str, str]
     depends_on: Sequence[pulumi.Resource] = field(default=())
 
 
@@ -40,63 +41,101 @@ class Network(pulumi.ComponentResource):
         vpc = gcp.compute.Network(
             f"{name}-vpc",
             gcp.compute.NetworkArgs(name=f"{args.prefix}-vpc", auto_create_subnetworks=False, routing_mode="REGIONAL"),
-            opts=child(self, depends_on=args.depends_on))
+            opts=child(self, depends_on=args.depends_on),
+        )
         subnet = gcp.compute.Subnetwork(
             f"{name}-nodes",
             gcp.compute.SubnetworkArgs(
-                name=f"{args.prefix}-nodes", region=args.region, network=vpc.id, ip_cidr_range=plan.nodes,
+                name=f"{args.prefix}-nodes",
+                region=args.region,
+                network=vpc.id,
+                ip_cidr_range=plan.nodes,
                 private_ip_google_access=True,
                 secondary_ip_ranges=[
                     gcp.compute.SubnetworkSecondaryIpRangeArgs(range_name=PODS_RANGE, ip_cidr_range=plan.pods),
                     gcp.compute.SubnetworkSecondaryIpRangeArgs(range_name=SERVICES_RANGE, ip_cidr_range=plan.services),
                 ],
                 log_config=gcp.compute.SubnetworkLogConfigArgs(
-                    aggregation_interval="INTERVAL_5_SEC", flow_sampling=args.flow_log_sampling,
-                    metadata="INCLUDE_ALL_METADATA"),
+                    aggregation_interval="INTERVAL_5_SEC",
+                    flow_sampling=args.flow_log_sampling,
+                    metadata="INCLUDE_ALL_METADATA",
+                ),
             ),
-            opts=child(self))
+            opts=child(self),
+        )
         router = gcp.compute.Router(
-            f"{name}-router", gcp.compute.RouterArgs(name=f"{args.prefix}-router", region=args.region, network=vpc.id),
-            opts=child(self))
+            f"{name}-router",
+            gcp.compute.RouterArgs(name=f"{args.prefix}-router", region=args.region, network=vpc.id),
+            opts=child(self),
+        )
         gcp.compute.RouterNat(
             f"{name}-nat",
             gcp.compute.RouterNatArgs(
-                name=f"{args.prefix}-nat", router=router.name, region=args.region,
-                nat_ip_allocate_option="AUTO_ONLY", source_subnetwork_ip_ranges_to_nat="LIST_OF_SUBNETWORKS",
-                subnetworks=[gcp.compute.RouterNatSubnetworkArgs(name=subnet.id, source_ip_ranges_to_nats=["ALL_IP_RANGES"])],
+                name=f"{args.prefix}-nat",
+                router=router.name,
+                region=args.region,
+                nat_ip_allocate_option="AUTO_ONLY",
+                source_subnetwork_ip_ranges_to_nat="LIST_OF_SUBNETWORKS",
+                subnetworks=[
+                    gcp.compute.RouterNatSubnetworkArgs(name=subnet.id, source_ip_ranges_to_nats=["ALL_IP_RANGES"])
+                ],
                 log_config=gcp.compute.RouterNatLogConfigArgs(enable=True, filter=args.nat_log_filter),
             ),
-            opts=child(self))
+            opts=child(self),
+        )
         psa_net = ipaddress.ip_network(plan.private_services)
         psa_range = gcp.compute.GlobalAddress(
             f"{name}-psa-range",
-            gcp.compute.GlobalAddressArgs(name=f"{args.prefix}-psa", purpose="VPC_PEERING", address_type="INTERNAL",
-                                          address=str(psa_net.network_address), prefix_length=psa_net.prefixlen,
-                                          network=vpc.id),
-            opts=child(self))
+            gcp.compute.GlobalAddressArgs(
+                name=f"{args.prefix}-psa",
+                purpose="VPC_PEERING",
+                address_type="INTERNAL",
+                address=str(psa_net.network_address),
+                prefix_length=psa_net.prefixlen,
+                network=vpc.id,
+                labels=args.labels,
+            ),
+            opts=child(self),
+        )
         # ABANDON: the peering cannot be deleted while Cloud SQL or Memorystore still hold
         # addresses in it, so a destroy would wedge; Google removes it with the network.
         self.private_services = gcp.servicenetworking.Connection(
             f"{name}-psa",
-            gcp.servicenetworking.ConnectionArgs(network=vpc.id, service="servicenetworking.googleapis.com",
-                                                 reserved_peering_ranges=[psa_range.name], deletion_policy="ABANDON"),
-            opts=child(self))
+            gcp.servicenetworking.ConnectionArgs(
+                network=vpc.id,
+                service="servicenetworking.googleapis.com",
+                reserved_peering_ranges=[psa_range.name],
+                deletion_policy="ABANDON",
+            ),
+            opts=child(self),
+        )
         fw_log = gcp.compute.FirewallLogConfigArgs(metadata="INCLUDE_ALL_METADATA")
         gcp.compute.Firewall(
             f"{name}-allow-internal",
             gcp.compute.FirewallArgs(
-                name=f"{args.prefix}-allow-internal", network=vpc.id, direction="INGRESS", priority=1000,
+                name=f"{args.prefix}-allow-internal",
+                network=vpc.id,
+                direction="INGRESS",
+                priority=1000,
                 source_ranges=[plan.nodes, plan.pods],
                 allows=[gcp.compute.FirewallAllowArgs(protocol=p) for p in ("tcp", "udp", "icmp")],
-                log_config=fw_log),
-            opts=child(self))
+                log_config=fw_log,
+            ),
+            opts=child(self),
+        )
         gcp.compute.Firewall(
             f"{name}-allow-health-checks",
             gcp.compute.FirewallArgs(
-                name=f"{args.prefix}-allow-health-checks", network=vpc.id, direction="INGRESS", priority=1000,
+                name=f"{args.prefix}-allow-health-checks",
+                network=vpc.id,
+                direction="INGRESS",
+                priority=1000,
                 source_ranges=list(HEALTH_CHECK_RANGES),
-                allows=[gcp.compute.FirewallAllowArgs(protocol="tcp")], log_config=fw_log),
-            opts=child(self))
+                allows=[gcp.compute.FirewallAllowArgs(protocol="tcp")],
+                log_config=fw_log,
+            ),
+            opts=child(self),
+        )
         self.network_id = vpc.id
         self.subnet_id = subnet.id
         self.register_outputs({"networkId": self.network_id, "subnetId": self.subnet_id})

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
 import pulumi
 import pulumi_gcp as gcp
@@ -24,22 +24,30 @@ def pool_labels(name: str, pool: NodePool) -> dict[str, str]:
 def taints(pool: NodePool) -> list[ct.NodePoolNodeConfigTaintArgs]:
     # GKE taints GPU nodes with nvidia.com/gpu itself; the provider reports drift only on
     # keys we manage, so leaving that key out keeps `up` free of a diff on every run.
-    return [ct.NodePoolNodeConfigTaintArgs(key=k, value=t.value, effect=_EFFECTS[t.effect])
-            for k, t in sorted(pool.taints.items())]
+    return [
+        ct.NodePoolNodeConfigTaintArgs(key=k, value=t.value, effect=_EFFECTS[t.effect])
+        for k, t in sorted(pool.taints.items())
+    ]
 
 
 def accelerators(pool: NodePool) -> list[ct.NodePoolNodeConfigGuestAcceleratorArgs] | None:
     if pool.gpu is None:
         return None
     sharing = pool.gpu.sharing
-    return [ct.NodePoolNodeConfigGuestAcceleratorArgs(
-        type=pool.gpu.type, count=pool.gpu.count,
-        gpu_driver_installation_config=ct.NodePoolNodeConfigGuestAcceleratorGpuDriverInstallationConfigArgs(
-            gpu_driver_version=pool.gpu.driver_version),
-        gpu_sharing_config=ct.NodePoolNodeConfigGuestAcceleratorGpuSharingConfigArgs(
-            gpu_sharing_strategy=sharing.strategy, max_shared_clients_per_gpu=sharing.max_shared_clients_per_gpu)
-        if sharing else None,
-    )]
+    return [
+        ct.NodePoolNodeConfigGuestAcceleratorArgs(
+            type=pool.gpu.type,
+            count=pool.gpu.count,
+            gpu_driver_installation_config=ct.NodePoolNodeConfigGuestAcceleratorGpuDriverInstallationConfigArgs(
+                gpu_driver_version=pool.gpu.driver_version
+            ),
+            gpu_sharing_config=ct.NodePoolNodeConfigGuestAcceleratorGpuSharingConfigArgs(
+                gpu_sharing_strategy=sharing.strategy, max_shared_clients_per_gpu=sharing.max_shared_clients_per_gpu
+            )
+            if sharing
+            else None,
+        )
+    ]
 
 
 @dataclass(frozen=True)
@@ -65,38 +73,61 @@ class NodePools(pulumi.ComponentResource):
         for pool_name, pool in args.pools.items():
             sa = gcp.serviceaccount.Account(
                 f"{name}-{pool_name}-sa",
-                gcp.serviceaccount.AccountArgs(account_id=f"{args.environment}-np-{pool_name}",
-                                               display_name=f"GKE nodes of pool {pool_name}"),
-                opts=child(self))
-            grants: list[pulumi.Resource] = [gcp.projects.IAMMember(
-                f"{name}-{pool_name}-node-role",
-                gcp.projects.IAMMemberArgs(project=args.project, role=NODE_ROLE, member=sa.member),
-                opts=child(self))]
+                gcp.serviceaccount.AccountArgs(
+                    account_id=f"{args.environment}-np-{pool_name}", display_name=f"GKE nodes of pool {pool_name}"
+                ),
+                opts=child(self),
+            )
+            grants: list[pulumi.Resource] = [
+                gcp.projects.IAMMember(
+                    f"{name}-{pool_name}-node-role",
+                    gcp.projects.IAMMemberArgs(project=args.project, role=NODE_ROLE, member=sa.member),
+                    opts=child(self),
+                )
+            ]
             for repo_id, repo in args.repositories.items():
-                grants.append(gcp.artifactregistry.RepositoryIamMember(
-                    f"{name}-{pool_name}-pull-{repo_id}",
-                    gcp.artifactregistry.RepositoryIamMemberArgs(
-                        project=repo.project, location=repo.location, repository=repo.name,
-                        role="roles/artifactregistry.reader", member=sa.member),
-                    opts=child(self)))
+                grants.append(
+                    gcp.artifactregistry.RepositoryIamMember(
+                        f"{name}-{pool_name}-pull-{repo_id}",
+                        gcp.artifactregistry.RepositoryIamMemberArgs(
+                            project=repo.project,
+                            location=repo.location,
+                            repository=repo.name,
+                            role="roles/artifactregistry.reader",
+                            member=sa.member,
+                        ),
+                        opts=child(self),
+                    )
+                )
             zones = pool.zones if pool.zones is not None else args.zones
             self.pools[pool_name] = ct.NodePool(
                 f"{name}-{pool_name}",
                 ct.NodePoolArgs(
-                    name=pool_name, cluster=args.cluster_id, location=args.location, node_locations=list(zones),
+                    name=pool_name,
+                    cluster=args.cluster_id,
+                    location=args.location,
+                    node_locations=list(zones),
                     autoscaling=ct.NodePoolAutoscalingArgs(
-                        min_node_count=pool.min_nodes, max_node_count=pool.max_nodes,
+                        min_node_count=pool.min_nodes,
+                        max_node_count=pool.max_nodes,
                         # Spot and GPU capacity is scarce: take it in whichever zone has it.
-                        location_policy="ANY" if pool.spot or pool.gpu else "BALANCED"),
+                        location_policy="ANY" if pool.spot or pool.gpu else "BALANCED",
+                    ),
                     management=ct.NodePoolManagementArgs(auto_repair=True, auto_upgrade=True),
                     upgrade_settings=ct.NodePoolUpgradeSettingsArgs(
-                        strategy="SURGE", max_surge=pool.max_surge, max_unavailable=pool.max_unavailable),
+                        strategy="SURGE", max_surge=pool.max_surge, max_unavailable=pool.max_unavailable
+                    ),
                     node_config=ct.NodePoolNodeConfigArgs(
-                        machine_type=pool.machine_type, spot=pool.spot,
-                        disk_size_gb=pool.disk_size_gb, disk_type=pool.disk_type,
-                        image_type="COS_CONTAINERD", service_account=sa.email, oauth_scopes=[CLOUD_PLATFORM],
+                        machine_type=pool.machine_type,
+                        spot=pool.spot,
+                        disk_size_gb=pool.disk_size_gb,
+                        disk_type=pool.disk_type,
+                        image_type="COS_CONTAINERD",
+                        service_account=sa.email,
+                        oauth_scopes=[CLOUD_PLATFORM],
                         shielded_instance_config=ct.NodePoolNodeConfigShieldedInstanceConfigArgs(
-                            enable_secure_boot=True, enable_integrity_monitoring=True),
+                            enable_secure_boot=True, enable_integrity_monitoring=True
+                        ),
                         workload_metadata_config=ct.NodePoolNodeConfigWorkloadMetadataConfigArgs(mode="GKE_METADATA"),
                         gvnic=ct.NodePoolNodeConfigGvnicArgs(enabled=True),
                         metadata={"disable-legacy-endpoints": "true"},
@@ -106,7 +137,13 @@ class NodePools(pulumi.ComponentResource):
                         guest_accelerators=accelerators(pool),
                     ),
                 ),
-                opts=child(self, depends_on=grants, custom_timeouts=pulumi.CustomTimeouts(
-                    create=GPU_POOL_TIMEOUT, update=GPU_POOL_TIMEOUT, delete="45m")))
+                opts=child(
+                    self,
+                    depends_on=grants,
+                    custom_timeouts=pulumi.CustomTimeouts(
+                        create=GPU_POOL_TIMEOUT, update=GPU_POOL_TIMEOUT, delete="45m"
+                    ),
+                ),
+            )
             self.service_accounts[pool_name] = sa.email
         self.register_outputs({"serviceAccounts": self.service_accounts})

@@ -15,11 +15,13 @@ import pulumi_kubernetes as k8s
 from components.common import child
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
-PROXY_UID = 65532   # distroless "nonroot" in the Cloud SQL Auth Proxy image
-PSQL_UID = 70       # "postgres" in the Alpine postgres image
-RESTRICTED = {"pod-security.kubernetes.io/enforce": "restricted",
-              "pod-security.kubernetes.io/audit": "restricted",
-              "pod-security.kubernetes.io/warn": "restricted"}
+PROXY_UID = 65532  # distroless "nonroot" in the Cloud SQL Auth Proxy image
+PSQL_UID = 70  # "postgres" in the Alpine postgres image
+RESTRICTED = {
+    "pod-security.kubernetes.io/enforce": "restricted",
+    "pod-security.kubernetes.io/audit": "restricted",
+    "pod-security.kubernetes.io/warn": "restricted",
+}
 
 core, batch, meta = k8s.core.v1, k8s.batch.v1, k8s.meta.v1
 
@@ -44,10 +46,15 @@ def migrations_hash(files: dict[str, str]) -> str:
 
 def hardened(uid: int) -> core.SecurityContextArgs:
     return core.SecurityContextArgs(
-        run_as_non_root=True, run_as_user=uid, run_as_group=uid, allow_privilege_escalation=False,
-        privileged=False, read_only_root_filesystem=True,
+        run_as_non_root=True,
+        run_as_user=uid,
+        run_as_group=uid,
+        allow_privilege_escalation=False,
+        privileged=False,
+        read_only_root_filesystem=True,
         capabilities=core.CapabilitiesArgs(drop=["ALL"]),
-        seccomp_profile=core.SeccompProfileArgs(type="RuntimeDefault"))
+        seccomp_profile=core.SeccompProfileArgs(type="RuntimeDefault"),
+    )
 
 
 def resources(cpu: str, memory: str) -> core.ResourceRequirementsArgs:
@@ -66,6 +73,7 @@ class PgVectorArgs:
     proxy_image: pulumi.Input[str]
     psql_image: pulumi.Input[str]
     provider: pulumi.ProviderResource
+    environment: str
     depends_on: tuple[pulumi.Resource, ...] = ()
 
 
@@ -76,68 +84,142 @@ class PgVectorMigration(pulumi.ComponentResource):
         super().__init__("estate:data:PgVectorMigration", name, None, opts)
         files = migrations()
         version = migrations_hash(files)
+        common = {
+            "app.kubernetes.io/part-of": "ai-estate",
+            "app.kubernetes.io/managed-by": "pulumi",
+            "app.kubernetes.io/component": "pgvector-migrate",
+            "estate.io/environment": args.environment,
+        }
+
+        def meta_(name_: str, **extra: object) -> meta.ObjectMetaArgs:
+            return meta.ObjectMetaArgs(name=name_, namespace=args.namespace, labels=common, **extra)  # type: ignore[arg-type]
+
         k8s_opts = child(self, provider=args.provider)
-        ns = core.Namespace(f"{name}-namespace", core.NamespaceInitArgs(
-            metadata=meta.ObjectMetaArgs(name=args.namespace, labels=RESTRICTED)), opts=k8s_opts)
+        ns = core.Namespace(
+            f"{name}-namespace",
+            core.NamespaceInitArgs(metadata=meta.ObjectMetaArgs(name=args.namespace, labels={**common, **RESTRICTED})),
+            opts=k8s_opts,
+        )
         in_ns = child(self, provider=args.provider, depends_on=[ns])
-        sa = core.ServiceAccount(f"{name}-sa", core.ServiceAccountInitArgs(
-            metadata=meta.ObjectMetaArgs(name=args.service_account, namespace=args.namespace,
-                                         annotations={"iam.gke.io/gcp-service-account": args.gcp_service_account}),
-            automount_service_account_token=False), opts=in_ns)
-        creds = core.Secret(f"{name}-credentials", core.SecretInitArgs(
-            metadata=meta.ObjectMetaArgs(name="db-migrate-credentials", namespace=args.namespace),
-            type="Opaque", string_data={"PGPASSWORD": args.admin_password}), opts=in_ns)
-        sql = core.ConfigMap(f"{name}-sql", core.ConfigMapInitArgs(
-            metadata=meta.ObjectMetaArgs(name=f"pgvector-migrations-{version}", namespace=args.namespace),
-            immutable=True, data=files), opts=in_ns)
+        sa = core.ServiceAccount(
+            f"{name}-sa",
+            core.ServiceAccountInitArgs(
+                metadata=meta_(
+                    args.service_account, annotations={"iam.gke.io/gcp-service-account": args.gcp_service_account}
+                ),
+                automount_service_account_token=False,
+            ),
+            opts=in_ns,
+        )
+        creds = core.Secret(
+            f"{name}-credentials",
+            core.SecretInitArgs(
+                metadata=meta_("db-migrate-credentials"), type="Opaque", string_data={"PGPASSWORD": args.admin_password}
+            ),
+            opts=in_ns,
+        )
+        sql = core.ConfigMap(
+            f"{name}-sql",
+            core.ConfigMapInitArgs(metadata=meta_(f"pgvector-migrations-{version}"), immutable=True, data=files),
+            opts=in_ns,
+        )
         self.job_name = f"pgvector-migrate-{version}"
         proxy = core.ContainerArgs(
-            name="cloud-sql-proxy", image=args.proxy_image,
+            name="cloud-sql-proxy",
+            image=args.proxy_image,
             # A native sidecar: it starts first, and ends when the migration container ends.
             restart_policy="Always",
-            args=["--private-ip", "--structured-logs", "--health-check", "--http-address=0.0.0.0",
-                  "--http-port=9090", "--port=5432", args.connection_name],
+            args=[
+                "--private-ip",
+                "--structured-logs",
+                "--health-check",
+                "--http-address=0.0.0.0",
+                "--http-port=9090",
+                "--port=5432",
+                args.connection_name,
+            ],
             ports=[core.ContainerPortArgs(name="health", container_port=9090)],
-            startup_probe=core.ProbeArgs(http_get=core.HTTPGetActionArgs(path="/startup", port=9090),
-                                         period_seconds=2, failure_threshold=60),
-            liveness_probe=core.ProbeArgs(http_get=core.HTTPGetActionArgs(path="/liveness", port=9090),
-                                          period_seconds=10),
-            readiness_probe=core.ProbeArgs(http_get=core.HTTPGetActionArgs(path="/readiness", port=9090),
-                                           period_seconds=5),
-            security_context=hardened(PROXY_UID), resources=resources("250m", "256Mi"))
+            startup_probe=core.ProbeArgs(
+                http_get=core.HTTPGetActionArgs(path="/startup", port=9090), period_seconds=2, failure_threshold=60
+            ),
+            liveness_probe=core.ProbeArgs(
+                http_get=core.HTTPGetActionArgs(path="/liveness", port=9090), period_seconds=10
+            ),
+            readiness_probe=core.ProbeArgs(
+                http_get=core.HTTPGetActionArgs(path="/readiness", port=9090), period_seconds=5
+            ),
+            security_context=hardened(PROXY_UID),
+            resources=resources("250m", "256Mi"),
+        )
         psql = core.ContainerArgs(
-            name="migrate", image=args.psql_image, command=["/bin/sh", "-c", APPLY_SCRIPT],
-            env=[core.EnvVarArgs(name="PGHOST", value="127.0.0.1"), core.EnvVarArgs(name="PGPORT", value="5432"),
-                 core.EnvVarArgs(name="PGUSER", value=args.admin_user),
-                 core.EnvVarArgs(name="PGDATABASE", value=args.database),
-                 # TLS ends at the proxy, which holds the client certificate Cloud SQL demands.
-                 core.EnvVarArgs(name="PGSSLMODE", value="disable"),
-                 core.EnvVarArgs(name="HOME", value="/tmp"),
-                 core.EnvVarArgs(name="PGPASSWORD", value_from=core.EnvVarSourceArgs(
-                     secret_key_ref=core.SecretKeySelectorArgs(name="db-migrate-credentials", key="PGPASSWORD")))],
-            volume_mounts=[core.VolumeMountArgs(name="migrations", mount_path="/migrations", read_only=True),
-                           core.VolumeMountArgs(name="tmp", mount_path="/tmp")],
-            security_context=hardened(PSQL_UID), resources=resources("100m", "128Mi"))
-        batch.Job(f"{name}-job", batch.JobInitArgs(
-            metadata=meta.ObjectMetaArgs(name=self.job_name, namespace=args.namespace,
-                                         labels={"app.kubernetes.io/name": "pgvector-migrate",
-                                                 "app.kubernetes.io/version": version}),
-            spec=batch.JobSpecArgs(
-                backoff_limit=3, active_deadline_seconds=900,
-                template=core.PodTemplateSpecArgs(
-                    metadata=meta.ObjectMetaArgs(labels={"app.kubernetes.io/name": "pgvector-migrate"}),
-                    spec=core.PodSpecArgs(
-                        service_account_name=args.service_account, automount_service_account_token=False,
-                        restart_policy="Never",
-                        node_selector={"workload-class": "system"},
-                        security_context=core.PodSecurityContextArgs(
-                            run_as_non_root=True, fs_group=PSQL_UID,
-                            seccomp_profile=core.SeccompProfileArgs(type="RuntimeDefault")),
-                        init_containers=[proxy], containers=[psql],
-                        volumes=[core.VolumeArgs(name="migrations", config_map=core.ConfigMapVolumeSourceArgs(
-                                     name=sql.metadata.name)),
-                                 core.VolumeArgs(name="tmp", empty_dir=core.EmptyDirVolumeSourceArgs(
-                                     medium="Memory", size_limit="16Mi"))])))),
-            opts=child(self, provider=args.provider, depends_on=[sa, creds, sql, *args.depends_on],
-                       custom_timeouts=pulumi.CustomTimeouts(create="20m", update="20m")))
+            name="migrate",
+            image=args.psql_image,
+            command=["/bin/sh", "-c", APPLY_SCRIPT],
+            env=[
+                core.EnvVarArgs(name="PGHOST", value="127.0.0.1"),
+                core.EnvVarArgs(name="PGPORT", value="5432"),
+                core.EnvVarArgs(name="PGUSER", value=args.admin_user),
+                core.EnvVarArgs(name="PGDATABASE", value=args.database),
+                # TLS ends at the proxy, which holds the client certificate Cloud SQL demands.
+                core.EnvVarArgs(name="PGSSLMODE", value="disable"),
+                core.EnvVarArgs(name="HOME", value="/tmp"),
+                core.EnvVarArgs(
+                    name="PGPASSWORD",
+                    value_from=core.EnvVarSourceArgs(
+                        secret_key_ref=core.SecretKeySelectorArgs(name="db-migrate-credentials", key="PGPASSWORD")
+                    ),
+                ),
+            ],
+            volume_mounts=[
+                core.VolumeMountArgs(name="migrations", mount_path="/migrations", read_only=True),
+                core.VolumeMountArgs(name="tmp", mount_path="/tmp"),
+            ],
+            security_context=hardened(PSQL_UID),
+            resources=resources("100m", "128Mi"),
+        )
+        batch.Job(
+            f"{name}-job",
+            batch.JobInitArgs(
+                metadata=meta.ObjectMetaArgs(
+                    name=self.job_name,
+                    namespace=args.namespace,
+                    labels={**common, "app.kubernetes.io/version": version},
+                ),
+                spec=batch.JobSpecArgs(
+                    backoff_limit=3,
+                    active_deadline_seconds=900,
+                    template=core.PodTemplateSpecArgs(
+                        metadata=meta.ObjectMetaArgs(labels=common),
+                        spec=core.PodSpecArgs(
+                            service_account_name=args.service_account,
+                            automount_service_account_token=False,
+                            restart_policy="Never",
+                            node_selector={"workload-class": "system"},
+                            security_context=core.PodSecurityContextArgs(
+                                run_as_non_root=True,
+                                fs_group=PSQL_UID,
+                                seccomp_profile=core.SeccompProfileArgs(type="RuntimeDefault"),
+                            ),
+                            init_containers=[proxy],
+                            containers=[psql],
+                            volumes=[
+                                core.VolumeArgs(
+                                    name="migrations", config_map=core.ConfigMapVolumeSourceArgs(name=sql.metadata.name)
+                                ),
+                                core.VolumeArgs(
+                                    name="tmp",
+                                    empty_dir=core.EmptyDirVolumeSourceArgs(medium="Memory", size_limit="16Mi"),
+                                ),
+                            ],
+                        ),
+                    ),
+                ),
+            ),
+            opts=child(
+                self,
+                provider=args.provider,
+                depends_on=[sa, creds, sql, *args.depends_on],
+                custom_timeouts=pulumi.CustomTimeouts(create="20m", update="20m"),
+            ),
+        )
         self.register_outputs({"jobName": self.job_name, "migrationsVersion": version})

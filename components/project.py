@@ -42,8 +42,9 @@ class Services(pulumi.ComponentResource):
         self.services = [
             gcp.projects.Service(
                 f"{name}-{api.split('.')[0]}",
-                gcp.projects.ServiceArgs(project=args.project, service=api, disable_on_destroy=False,
-                                         disable_dependent_services=False),
+                gcp.projects.ServiceArgs(
+                    project=args.project, service=api, disable_on_destroy=False, disable_dependent_services=False
+                ),
                 opts=child(self),
             )
             for api in APIS

@@ -3,8 +3,9 @@ every configured image resolved to `our-registry/...@sha256:...`."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
+from functools import partial
 
 import pulumi
 import pulumi_docker as docker
@@ -15,6 +16,12 @@ from stacks import images
 from stacks.model import Image
 
 ar = gcp.artifactregistry
+
+
+def _pin(ref: images.ImageRef, region: str, project: str, digest: str | None) -> str:
+    if not digest:
+        raise pulumi.RunError(f"no digest found for {ref.lookup}: does that tag exist upstream?")
+    return images.pinned(ref, region, project, digest)
 
 
 @dataclass(frozen=True)
@@ -38,40 +45,62 @@ class Registry(pulumi.ComponentResource):
         for repo_id, upstream in images.UPSTREAMS.items():
             docker_upstream = (
                 ar.RepositoryRemoteRepositoryConfigDockerRepositoryArgs(public_repository=upstream)
-                if upstream == "DOCKER_HUB" else
-                ar.RepositoryRemoteRepositoryConfigDockerRepositoryArgs(
-                    custom_repository=ar.RepositoryRemoteRepositoryConfigDockerRepositoryCustomRepositoryArgs(uri=upstream)))
+                if upstream == "DOCKER_HUB"
+                else ar.RepositoryRemoteRepositoryConfigDockerRepositoryArgs(
+                    custom_repository=ar.RepositoryRemoteRepositoryConfigDockerRepositoryCustomRepositoryArgs(
+                        uri=upstream
+                    )
+                )
+            )
             self.repositories[repo_id] = ar.Repository(
                 f"{name}-{repo_id}",
                 ar.RepositoryArgs(
-                    repository_id=repo_id, location=args.region, format="DOCKER", mode="REMOTE_REPOSITORY",
-                    description=f"Pull-through cache of {upstream}", labels=args.labels,
+                    repository_id=repo_id,
+                    location=args.region,
+                    format="DOCKER",
+                    mode="REMOTE_REPOSITORY",
+                    description=f"Pull-through cache of {upstream}",
+                    labels=args.labels,
                     remote_repository_config=ar.RepositoryRemoteRepositoryConfigArgs(
-                        description=upstream, docker_repository=docker_upstream)),
-                opts=child(self, depends_on=args.depends_on))
+                        description=upstream, docker_repository=docker_upstream
+                    ),
+                ),
+                opts=child(self, depends_on=args.depends_on),
+            )
         self.repositories[images.OWN_REPOSITORY] = ar.Repository(
             f"{name}-{images.OWN_REPOSITORY}",
             ar.RepositoryArgs(
-                repository_id=images.OWN_REPOSITORY, location=args.region, format="DOCKER", mode="STANDARD_REPOSITORY",
-                description="The estate's own images, cosign-signed by CI", labels=args.labels,
+                repository_id=images.OWN_REPOSITORY,
+                location=args.region,
+                format="DOCKER",
+                mode="STANDARD_REPOSITORY",
+                description="The estate's own images, cosign-signed by CI",
+                labels=args.labels,
                 docker_config=ar.RepositoryDockerConfigArgs(immutable_tags=True),
                 cleanup_policy_dry_run=False,
                 cleanup_policies=[
                     ar.RepositoryCleanupPolicyArgs(
-                        id="keep-recent", action="KEEP",
+                        id="keep-recent",
+                        action="KEEP",
                         most_recent_versions=ar.RepositoryCleanupPolicyMostRecentVersionsArgs(
-                            keep_count=args.keep_versions)),
+                            keep_count=args.keep_versions
+                        ),
+                    ),
                     ar.RepositoryCleanupPolicyArgs(
-                        id="delete-untagged", action="DELETE",
-                        condition=ar.RepositoryCleanupPolicyConditionArgs(tag_state="UNTAGGED", older_than="2592000s")),
-                ]),
-            opts=child(self, depends_on=args.depends_on, protect=args.protect))
+                        id="delete-untagged",
+                        action="DELETE",
+                        condition=ar.RepositoryCleanupPolicyConditionArgs(tag_state="UNTAGGED", older_than="2592000s"),
+                    ),
+                ],
+            ),
+            opts=child(self, depends_on=args.depends_on, protect=args.protect),
+        )
 
         self.images = {}
         for key, img in args.images.items():
             ref = images.resolve(img.image, img.tag, args.region, args.project)
             digest = docker.get_registry_image_output(name=ref.lookup).sha256_digest
-            self.images[key] = digest.apply(lambda d, r=ref: images.pinned(r, args.region, args.project, d))
-        self.register_outputs({"images": self.images,
-                               "repositories": {k: r.name for k, r in self.repositories.items()}})
-
+            self.images[key] = digest.apply(partial(_pin, ref, args.region, args.project))
+        self.register_outputs(
+            {"images": self.images, "repositories": {k: r.name for k, r in self.repositories.items()}}
+        )

@@ -24,10 +24,20 @@ def secret(parent: pulumi.Resource, name: str, args: SecretArgs) -> gcp.secretma
     sm = gcp.secretmanager
     entry = sm.Secret(
         name,
-        sm.SecretArgs(secret_id=args.secret_id, labels=args.labels,
-                      replication=sm.SecretReplicationArgs(user_managed=sm.SecretReplicationUserManagedArgs(
-                          replicas=[sm.SecretReplicationUserManagedReplicaArgs(location=args.region)]))),
-        opts=child(parent, protect=args.protect))
-    sm.SecretVersion(f"{name}-version", sm.SecretVersionArgs(secret=entry.id, secret_data=args.data),
-                     opts=child(parent, additional_secret_outputs=["secretData"]))
+        sm.SecretArgs(
+            secret_id=args.secret_id,
+            labels=args.labels,
+            replication=sm.SecretReplicationArgs(
+                user_managed=sm.SecretReplicationUserManagedArgs(
+                    replicas=[sm.SecretReplicationUserManagedReplicaArgs(location=args.region)]
+                )
+            ),
+        ),
+        opts=child(parent, protect=args.protect),
+    )
+    sm.SecretVersion(
+        f"{name}-version",
+        sm.SecretVersionArgs(secret=entry.id, secret_data=args.data),
+        opts=child(parent, additional_secret_outputs=["secretData"]),
+    )
     return entry

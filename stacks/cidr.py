@@ -8,10 +8,11 @@ Adding a range never moves the others, because pinned and earlier ranges are fix
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
+from ipaddress import IPv4Network
 
-Net = ipaddress.IPv4Network
+Net = IPv4Network
 
 RANGE_ROLES = ("nodes", "pods", "services", "privateServices")
 
@@ -30,14 +31,18 @@ class CidrPlan:
     private_services: str
 
     def as_dict(self) -> dict[str, str]:
-        return {"nodes": self.nodes, "pods": self.pods, "services": self.services,
-                "privateServices": self.private_services}
+        return {
+            "nodes": self.nodes,
+            "pods": self.pods,
+            "services": self.services,
+            "privateServices": self.private_services,
+        }
 
 
 def overlaps(ranges: Mapping[str, str]) -> list[tuple[str, str]]:
     """Every pair of named ranges that share addresses, in a stable order."""
     items = sorted((name, ipaddress.ip_network(cidr)) for name, cidr in ranges.items())
-    return [(a, b) for i, (a, na) in enumerate(items) for b, nb in items[i + 1:] if na.overlaps(nb)]
+    return [(a, b) for i, (a, na) in enumerate(items) for b, nb in items[i + 1 :] if na.overlaps(nb)]
 
 
 def plan_cidrs(supernet: str, prefixes: Mapping[str, int], pinned: Mapping[str, str]) -> CidrPlan:
@@ -46,11 +51,11 @@ def plan_cidrs(supernet: str, prefixes: Mapping[str, int], pinned: Mapping[str, 
     `prefixes` gives the prefix length wanted for each role that is not pinned.
     Raises CidrPlanError naming the role that does not fit or collides.
     """
-    space = ipaddress.ip_network(supernet)
+    space = IPv4Network(supernet)
     taken: list[Net] = []
     result: dict[str, Net] = {}
     for role, cidr in pinned.items():
-        net = ipaddress.ip_network(cidr)
+        net = IPv4Network(cidr)
         for other_role, other in result.items():
             if net.overlaps(other):
                 raise CidrPlanError(role, f"{cidr} overlaps {other_role} ({other})")
@@ -68,5 +73,9 @@ def plan_cidrs(supernet: str, prefixes: Mapping[str, int], pinned: Mapping[str, 
         result[role] = chosen
         taken.append(chosen)
 
-    return CidrPlan(nodes=str(result["nodes"]), pods=str(result["pods"]),
-                    services=str(result["services"]), private_services=str(result["privateServices"]))
+    return CidrPlan(
+        nodes=str(result["nodes"]),
+        pods=str(result["pods"]),
+        services=str(result["services"]),
+        private_services=str(result["privateServices"]),
+    )

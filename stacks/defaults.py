@@ -27,21 +27,39 @@ _BUCKETS = {
 _WORKLOADS = {
     "db-migrate": {"namespace": "estate-data", "serviceAccount": "db-migrate", "cloudSql": True},
     "inference": {"namespace": "inference", "serviceAccount": "inference", "buckets": {"models": "reader"}},
-    "cells": {"namespace": "cells", "serviceAccount": "cells", "cloudSql": True,
-              "buckets": {"artifacts": "writer"}, "roles": ["roles/secretmanager.secretAccessor"]},
-    "observability": {"namespace": "observability", "serviceAccount": "observability",
-                      "buckets": {"logs": "writer", "traces": "writer"}},
+    "cells": {
+        "namespace": "cells",
+        "serviceAccount": "cells",
+        "cloudSql": True,
+        "buckets": {"artifacts": "writer"},
+        "roles": ["roles/secretmanager.secretAccessor"],
+    },
+    "observability": {
+        "namespace": "observability",
+        "serviceAccount": "observability",
+        "buckets": {"logs": "writer", "traces": "writer"},
+    },
     "backup": {"namespace": "estate-data", "serviceAccount": "backup", "buckets": {"backups": "writer"}},
 }
 
-_SYSTEM_POOL = {"machineType": "e2-standard-4", "minNodes": 1, "maxNodes": 3,
-                "labels": {"workload-class": "system"}}
-_GPU_POOL = {"machineType": "g2-standard-8", "minNodes": 0, "maxNodes": 2,
-             "gpu": {"type": "nvidia-l4", "count": 1},
-             "labels": {"workload-class": "inference"}, "maxSurge": 1, "maxUnavailable": 0}
-_BURST_POOL = {"machineType": "e2-standard-8", "minNodes": 0, "maxNodes": 5, "spot": True,
-               "taints": {"workload-class": {"value": "batch", "effect": "NoSchedule"}},
-               "labels": {"workload-class": "batch"}}
+_SYSTEM_POOL = {"machineType": "e2-standard-4", "minNodes": 1, "maxNodes": 3, "labels": {"workload-class": "system"}}
+_GPU_POOL = {
+    "machineType": "g2-standard-8",
+    "minNodes": 0,
+    "maxNodes": 2,
+    "gpu": {"type": "nvidia-l4", "count": 1},
+    "labels": {"workload-class": "inference"},
+    "maxSurge": 1,
+    "maxUnavailable": 0,
+}
+_BURST_POOL = {
+    "machineType": "e2-standard-8",
+    "minNodes": 0,
+    "maxNodes": 5,
+    "spot": True,
+    "taints": {"workload-class": {"value": "batch", "effect": "NoSchedule"}},
+    "labels": {"workload-class": "batch"},
+}
 
 DEFAULTS: dict[str, dict[str, Any]] = {
     "dev": {
@@ -50,14 +68,25 @@ DEFAULTS: dict[str, dict[str, Any]] = {
             "deletionProtection": False,
             "nodePools": {
                 "system": _SYSTEM_POOL,
-                "gpu": {**_GPU_POOL, "spot": True,
-                        "gpu": {"type": "nvidia-l4", "count": 1,
-                                "sharing": {"strategy": "TIME_SHARING", "maxSharedClientsPerGpu": 4}}},
+                "gpu": {
+                    **_GPU_POOL,
+                    "spot": True,
+                    "gpu": {
+                        "type": "nvidia-l4",
+                        "count": 1,
+                        "sharing": {"strategy": "TIME_SHARING", "maxSharedClientsPerGpu": 4},
+                    },
+                },
                 "burst": _BURST_POOL,
             },
         },
-        "database": {"tier": "db-custom-2-7680", "availability": "ZONAL", "deletionProtection": False,
-                     "databases": {"app": {}}, "backups": {"retainedBackups": 7, "pointInTimeRecoveryDays": 3}},
+        "database": {
+            "tier": "db-custom-2-7680",
+            "availability": "ZONAL",
+            "deletionProtection": False,
+            "databases": {"app": {}},
+            "backups": {"retainedBackups": 7, "pointInTimeRecoveryDays": 3},
+        },
         "cache": {"tier": "BASIC", "memorySizeGb": 1, "replicaCount": 0},
         "storage": {"buckets": _BUCKETS},
         "registry": {"images": _IMAGES},
@@ -72,17 +101,27 @@ DEFAULTS: dict[str, dict[str, Any]] = {
                 "system": {**_SYSTEM_POOL, "machineType": "n2-standard-8", "maxNodes": 5},
                 "gpu": {**_GPU_POOL, "maxNodes": 4},
                 # A100 40GB is offered only in zones a and b of europe-west4.
-                "gpu-large": {"machineType": "a2-highgpu-1g", "minNodes": 0, "maxNodes": 2,
-                              "gpu": {"type": "nvidia-tesla-a100", "count": 1},
-                              "zones": ["europe-west4-a", "europe-west4-b"],
-                              "diskSizeGb": 500, "diskType": "pd-ssd",
-                              "labels": {"workload-class": "inference-large"}},
+                "gpu-large": {
+                    "machineType": "a2-highgpu-1g",
+                    "minNodes": 0,
+                    "maxNodes": 2,
+                    "gpu": {"type": "nvidia-tesla-a100", "count": 1},
+                    "zones": ["europe-west4-a", "europe-west4-b"],
+                    "diskSizeGb": 500,
+                    "diskType": "pd-ssd",
+                    "labels": {"workload-class": "inference-large"},
+                },
                 "burst": {**_BURST_POOL, "maxNodes": 20},
             },
         },
-        "database": {"tier": "db-custom-8-32768", "availability": "REGIONAL", "deletionProtection": True,
-                     "diskSizeGb": 100, "databases": {"app": {}},
-                     "backups": {"retainedBackups": 30, "pointInTimeRecoveryDays": 7}},
+        "database": {
+            "tier": "db-custom-8-32768",
+            "availability": "REGIONAL",
+            "deletionProtection": True,
+            "diskSizeGb": 100,
+            "databases": {"app": {}},
+            "backups": {"retainedBackups": 30, "pointInTimeRecoveryDays": 7},
+        },
         "cache": {"tier": "STANDARD_HA", "memorySizeGb": 5, "replicaCount": 2},
         "storage": {"buckets": _BUCKETS},
         "registry": {"images": _IMAGES},

@@ -20,35 +20,73 @@ GPU_TYPES: Final = (L4, A100_40GB, A100_80GB, H100_80GB, T4)
 
 # accelerator type -> zones offering it (only the regions below are covered).
 GPU_ZONES: Final[dict[str, frozenset[str]]] = {
-    L4: frozenset({
-        "us-central1-a", "us-central1-b", "us-central1-c",
-        "us-east4-a", "us-east4-c",
-        "europe-west4-a", "europe-west4-b", "europe-west4-c",
-        "asia-southeast1-a", "asia-southeast1-b", "asia-southeast1-c",
-    }),
-    A100_40GB: frozenset({
-        "us-central1-a", "us-central1-b", "us-central1-c", "us-central1-f",
-        "europe-west4-a", "europe-west4-b",
-        "asia-southeast1-b", "asia-southeast1-c",
-    }),
-    A100_80GB: frozenset({
-        "us-central1-a", "us-central1-c",
-        "us-east4-c",
-        "europe-west4-a",
-        "asia-southeast1-c",
-    }),
-    H100_80GB: frozenset({
-        "us-central1-a", "us-central1-b", "us-central1-c",
-        "us-east4-a", "us-east4-b", "us-east4-c",
-        "europe-west4-b", "europe-west4-c",
-        "asia-southeast1-b", "asia-southeast1-c",
-    }),
-    T4: frozenset({
-        "us-central1-a", "us-central1-b", "us-central1-c", "us-central1-f",
-        "us-east4-a", "us-east4-b", "us-east4-c",
-        "europe-west4-a", "europe-west4-b", "europe-west4-c",
-        "asia-southeast1-a", "asia-southeast1-b", "asia-southeast1-c",
-    }),
+    L4: frozenset(
+        {
+            "us-central1-a",
+            "us-central1-b",
+            "us-central1-c",
+            "us-east4-a",
+            "us-east4-c",
+            "europe-west4-a",
+            "europe-west4-b",
+            "europe-west4-c",
+            "asia-southeast1-a",
+            "asia-southeast1-b",
+            "asia-southeast1-c",
+        }
+    ),
+    A100_40GB: frozenset(
+        {
+            "us-central1-a",
+            "us-central1-b",
+            "us-central1-c",
+            "us-central1-f",
+            "europe-west4-a",
+            "europe-west4-b",
+            "asia-southeast1-b",
+            "asia-southeast1-c",
+        }
+    ),
+    A100_80GB: frozenset(
+        {
+            "us-central1-a",
+            "us-central1-c",
+            "us-east4-c",
+            "europe-west4-a",
+            "asia-southeast1-c",
+        }
+    ),
+    H100_80GB: frozenset(
+        {
+            "us-central1-a",
+            "us-central1-b",
+            "us-central1-c",
+            "us-east4-a",
+            "us-east4-b",
+            "us-east4-c",
+            "europe-west4-b",
+            "europe-west4-c",
+            "asia-southeast1-b",
+            "asia-southeast1-c",
+        }
+    ),
+    T4: frozenset(
+        {
+            "us-central1-a",
+            "us-central1-b",
+            "us-central1-c",
+            "us-central1-f",
+            "us-east4-a",
+            "us-east4-b",
+            "us-east4-c",
+            "europe-west4-a",
+            "europe-west4-b",
+            "europe-west4-c",
+            "asia-southeast1-a",
+            "asia-southeast1-b",
+            "asia-southeast1-c",
+        }
+    ),
 }
 
 SUPPORTED_REGIONS: Final = ("asia-southeast1", "europe-west4", "us-central1", "us-east4")

@@ -23,9 +23,9 @@ OWN_REPOSITORY = "images"
 
 @dataclass(frozen=True)
 class ImageRef:
-    lookup: str       # what the digest lookup asks for, `host/path:tag`
-    repository: str   # our Artifact Registry repository that serves it
-    path: str         # path inside that repository
+    lookup: str  # what the digest lookup asks for, `host/path:tag`
+    repository: str  # our Artifact Registry repository that serves it
+    path: str  # path inside that repository
 
 
 def own_host(region: str, project: str) -> str:
@@ -41,11 +41,12 @@ def resolve(image: str, tag: str, region: str, project: str) -> ImageRef:
     """Map `image:tag` onto the repository that serves it. Raises ValueError for unknown hosts."""
     own = own_host(region, project)
     if image.startswith(own + "/"):
-        return ImageRef(lookup=f"{image}:{tag}", repository=OWN_REPOSITORY, path=image[len(own) + 1:])
+        return ImageRef(lookup=f"{image}:{tag}", repository=OWN_REPOSITORY, path=image[len(own) + 1 :])
     host, path = split_host(image)
     if host not in _HOSTS:
-        raise ValueError(f"registry {host!r} has no pull-through cache; allowed: {', '.join(sorted(_HOSTS))} "
-                         f"or {own}/...")
+        raise ValueError(
+            f"registry {host!r} has no pull-through cache; allowed: {', '.join(sorted(_HOSTS))} or {own}/..."
+        )
     return ImageRef(lookup=f"{image}:{tag}", repository=_HOSTS[host], path=path)
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 import types
 import typing
-from typing import Any, Mapping, Union, get_args, get_origin
+from collections.abc import Mapping
+from typing import Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
@@ -31,8 +32,10 @@ class ConfigError(Exception):
         super().__init__(self.render())
 
     def render(self) -> str:
-        lines = [f"invalid configuration for stack '{self.stack}' ({len(self.problems)} "
-                 f"problem{'s' if len(self.problems) != 1 else ''}):"]
+        lines = [
+            f"invalid configuration for stack '{self.stack}' ({len(self.problems)} "
+            f"problem{'s' if len(self.problems) != 1 else ''}):"
+        ]
         lines += [f"  - {p.render()}" for p in self.problems]
         return "\n".join(lines)
 
@@ -60,8 +63,13 @@ def raw_from_config(config: Mapping[str, Any]) -> tuple[dict[str, Any], list[Pro
         if namespace != NAMESPACE:
             continue
         if name != "environment" and name not in AREAS:
-            problems.append(Problem(f"{NAMESPACE}:{name}", "...", "unknown key; allowed: "
-                                    + ", ".join(f"{NAMESPACE}:{a}" for a in ("environment", *AREAS))))
+            problems.append(
+                Problem(
+                    f"{NAMESPACE}:{name}",
+                    raw,
+                    "unknown key; allowed: " + ", ".join(f"{NAMESPACE}:{a}" for a in ("environment", *AREAS)),
+                )
+            )
             continue
         value, problem = _decode(key, raw)
         if problem:
@@ -75,8 +83,13 @@ def load(stack: str, config: Mapping[str, Any]) -> EstateConfig:
     doc, problems = raw_from_config(config)
     env = doc.get("environment")
     if env not in DEFAULTS:
-        problems.append(Problem(f"{NAMESPACE}:environment", env if env is not None else None,
-                                f"required; allowed: {', '.join(DEFAULTS)}"))
+        problems.append(
+            Problem(
+                f"{NAMESPACE}:environment",
+                env if env is not None else None,
+                f"required; allowed: {', '.join(DEFAULTS)}",
+            )
+        )
         raise ConfigError(stack, problems)
     merged = merge(DEFAULTS[env], doc)
     try:
@@ -154,8 +167,9 @@ def _type_at(model: Any, loc: tuple[Any, ...]) -> Any:
     for part in loc:
         tp = _unwrap(tp)
         if isinstance(tp, type) and issubclass(tp, BaseModel):
-            by_alias = {(f.alias or n): f.annotation for n, f in tp.model_fields.items()}
-            tp = by_alias.get(part, tp.model_fields.get(part).annotation if part in tp.model_fields else None)
+            fields = {(f.alias or n): f.annotation for n, f in tp.model_fields.items()}
+            fields.update({n: f.annotation for n, f in tp.model_fields.items()})
+            tp = fields.get(part)
         elif get_origin(tp) in (dict, list):
             tp = get_args(tp)[-1]
         else:

@@ -7,7 +7,7 @@ fields or areas live in `stacks.rules`, so each error can name its exact key pat
 from __future__ import annotations
 
 import ipaddress
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
@@ -33,11 +33,12 @@ Cidr = Annotated[str, AfterValidator(_cidr)]
 
 
 class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True,
-                              frozen=True, use_enum_values=True)
+    model_config = ConfigDict(
+        extra="forbid", alias_generator=to_camel, populate_by_name=True, frozen=True, use_enum_values=True
+    )
 
 
-class Environment(str, Enum):
+class Environment(StrEnum):
     dev = "dev"
     prod = "prod"
 

@@ -12,6 +12,7 @@ from stacks.cidr import CidrPlanError, overlaps, plan_cidrs
 from stacks.model import EstateConfig
 
 _BASIC_ROLES = {"roles/owner", "roles/editor", "roles/viewer"}
+_ACCOUNT_ID_MAX = 30
 _IMPERSONATION_ROLES = {"roles/iam.serviceAccountUser", "roles/iam.serviceAccountTokenCreator"}
 
 
@@ -26,12 +27,7 @@ class Problem:
 
 
 def _show(value: Any) -> str:
-    if isinstance(value, str):
-        return repr(value)
-    return "<missing>" if value is _MISSING else repr(value)
-
-
-_MISSING = object()
+    return repr(value)
 
 
 def check(cfg: EstateConfig) -> list[Problem]:
@@ -49,13 +45,17 @@ def _check_region_and_zones(cfg: EstateConfig) -> list[Problem]:
     out = []
     for i, zone in enumerate(cfg.cluster.zones):
         if not zone.startswith(cfg.region + "-") or len(zone) != len(cfg.region) + 2:
-            out.append(Problem(f"cluster.zones[{i}]", zone, f"must be a zone of gcp:region {cfg.region!r} "
-                                                             f"(e.g. {cfg.region}-a)"))
+            out.append(
+                Problem(
+                    f"cluster.zones[{i}]", zone, f"must be a zone of gcp:region {cfg.region!r} (e.g. {cfg.region}-a)"
+                )
+            )
     if len(set(cfg.cluster.zones)) != len(cfg.cluster.zones):
         out.append(Problem("cluster.zones", cfg.cluster.zones, "must not repeat a zone"))
     if not cfg.cluster.regional and len(cfg.cluster.zones) != 1:
-        out.append(Problem("cluster.zones", cfg.cluster.zones,
-                           "a zonal cluster (regional: false) takes exactly one zone"))
+        out.append(
+            Problem("cluster.zones", cfg.cluster.zones, "a zonal cluster (regional: false) takes exactly one zone")
+        )
     return out
 
 
@@ -63,6 +63,15 @@ def _check_pools(cfg: EstateConfig) -> list[Problem]:
     out = []
     for name, pool in cfg.cluster.node_pools.items():
         at = f"cluster.nodePools.{name}"
+        account = f"{cfg.environment}-np-{name}"
+        if len(account) > _ACCOUNT_ID_MAX:
+            out.append(
+                Problem(
+                    at,
+                    name,
+                    f"name too long: its node service account {account!r} must be at most {_ACCOUNT_ID_MAX} characters",
+                )
+            )
         if pool.min_nodes > pool.max_nodes:
             out.append(Problem(f"{at}.minNodes", pool.min_nodes, f"must be <= maxNodes ({pool.max_nodes})"))
         zones = pool.zones if pool.zones is not None else cfg.cluster.zones
@@ -70,58 +79,94 @@ def _check_pools(cfg: EstateConfig) -> list[Problem]:
             if zone not in cfg.cluster.zones:
                 out.append(Problem(f"{at}.zones[{i}]", zone, f"must be one of the cluster zones {cfg.cluster.zones}"))
         if "nvidia.com/gpu" in pool.taints:
-            out.append(Problem(f"{at}.taints.nvidia.com/gpu", pool.taints["nvidia.com/gpu"].effect,
-                               "GKE adds this taint to GPU pools itself; declare only your own taints"))
+            out.append(
+                Problem(
+                    f"{at}.taints.nvidia.com/gpu",
+                    pool.taints["nvidia.com/gpu"].effect,
+                    "GKE adds this taint to GPU pools itself; declare only your own taints",
+                )
+            )
         family = gputable.machine_family(pool.machine_type)
         carried = gputable.gpus_for_family(family)
         if pool.gpu is None:
             if carried and family != "n1":
-                out.append(Problem(f"{at}.gpu", None, f"machine family {family} carries {carried[0]} GPUs: "
-                                                      f"set gpu.type to {carried[0]}"))
+                out.append(
+                    Problem(
+                        f"{at}.gpu",
+                        None,
+                        f"machine family {family} carries {carried[0]} GPUs: set gpu.type to {carried[0]}",
+                    )
+                )
             continue
         if pool.gpu.type not in carried:
-            out.append(Problem(f"{at}.machineType", pool.machine_type,
-                               f"gpu.type {pool.gpu.type} needs a machine family in "
-                               f"{gputable.families_for_gpu(pool.gpu.type)} (g2<->L4, a2<->A100, a3<->H100)"))
+            out.append(
+                Problem(
+                    f"{at}.machineType",
+                    pool.machine_type,
+                    f"gpu.type {pool.gpu.type} needs a machine family in "
+                    f"{gputable.families_for_gpu(pool.gpu.type)} (g2<->L4, a2<->A100, a3<->H100)",
+                )
+            )
         bundled = gputable.bundled_gpu_count(pool.machine_type)
         if bundled is not None and pool.gpu.count != bundled:
             out.append(Problem(f"{at}.gpu.count", pool.gpu.count, f"{pool.machine_type} comes with exactly {bundled}"))
         if cfg.region not in gputable.SUPPORTED_REGIONS:
-            out.append(Problem("gcp:region", cfg.region, "GPU pools need a region in the GPU availability table: "
-                                                         f"{', '.join(gputable.SUPPORTED_REGIONS)}"))
+            out.append(
+                Problem(
+                    "gcp:region",
+                    cfg.region,
+                    f"GPU pools need a region in the GPU availability table: {', '.join(gputable.SUPPORTED_REGIONS)}",
+                )
+            )
             continue
         offered = gputable.zones_offering(pool.gpu.type)
         for zone in zones:
             if zone not in offered:
                 options = sorted(z for z in offered if z.startswith(cfg.region + "-"))
-                out.append(Problem(f"{at}.gpu.type", pool.gpu.type,
-                                   f"not offered in zone {zone}; in {cfg.region} it is offered in "
-                                   f"{options or 'no zone'} (set {at}.zones to those)"))
+                out.append(
+                    Problem(
+                        f"{at}.gpu.type",
+                        pool.gpu.type,
+                        f"not offered in zone {zone}; in {cfg.region} it is offered in "
+                        f"{options or 'no zone'} (set {at}.zones to those)",
+                    )
+                )
     return out
 
 
 def _check_network(cfg: EstateConfig) -> list[Problem]:
     net = cfg.network
     pinned = {role: cidr for role, cidr in net.ranges.model_dump(by_alias=True).items() if cidr}
-    out = [Problem(f"network.ranges.{b}", pinned[b], f"overlaps network.ranges.{a} ({pinned[a]})")
-           for a, b in overlaps(pinned)]
+    out = [
+        Problem(f"network.ranges.{b}", pinned[b], f"overlaps network.ranges.{a} ({pinned[a]})")
+        for a, b in overlaps(pinned)
+    ]
     if out:
         return out
     try:
         plan = plan_cidrs(net.supernet, net.prefixes.model_dump(by_alias=True), pinned)
     except CidrPlanError as exc:
         return [Problem(f"network.prefixes.{exc.role}", getattr(net.prefixes, _snake(exc.role)), str(exc))]
-    vpc = [ipaddress.ip_network(c) for c in plan.as_dict().values()]
+    vpc = [ipaddress.IPv4Network(c) for c in plan.as_dict().values()]
     for name, cidr in cfg.cluster.authorized_networks.items():
-        net_ = ipaddress.ip_network(cidr)
+        net_ = ipaddress.IPv4Network(cidr)
         if net_.prefixlen == 0:
-            out.append(Problem(f"cluster.authorizedNetworks.{name}", cidr, "0.0.0.0/0 is never allowed; "
-                                                                          "name the networks that may reach the control plane"))
+            out.append(
+                Problem(
+                    f"cluster.authorizedNetworks.{name}",
+                    cidr,
+                    "0.0.0.0/0 is never allowed; name the networks that may reach the control plane",
+                )
+            )
         elif not net_.is_private:
-            out.append(Problem(f"cluster.authorizedNetworks.{name}", cidr,
-                               "the IP endpoint is private: authorize private ranges only (use the DNS endpoint from outside)"))
-        elif not any(net_.subnet_of(v) for v in vpc if v.version == net_.version) and any(
-                net_.overlaps(v) for v in vpc):
+            out.append(
+                Problem(
+                    f"cluster.authorizedNetworks.{name}",
+                    cidr,
+                    "the IP endpoint is private: authorize private ranges only (use the DNS endpoint from outside)",
+                )
+            )
+        elif not any(net_.subnet_of(v) for v in vpc) and any(net_.overlaps(v) for v in vpc):
             out.append(Problem(f"cluster.authorizedNetworks.{name}", cidr, "partially overlaps a VPC range"))
     return out
 
@@ -143,7 +188,9 @@ def _check_prod(cfg: EstateConfig) -> list[Problem]:
     if not cfg.database.deletion_protection:
         out.append(Problem("database.deletionProtection", False, "must be true in prod"))
     if cfg.database.availability != "REGIONAL":
-        out.append(Problem("database.availability", cfg.database.availability, "must be REGIONAL (high availability) in prod"))
+        out.append(
+            Problem("database.availability", cfg.database.availability, "must be REGIONAL (high availability) in prod")
+        )
     if cfg.cache.tier != "STANDARD_HA":
         out.append(Problem("cache.tier", cfg.cache.tier, "must be STANDARD_HA in prod"))
     return out
@@ -153,29 +200,70 @@ def _check_references(cfg: EstateConfig) -> list[Problem]:
     out = []
     buckets = cfg.storage.buckets
     if cfg.storage.access_log_bucket not in buckets:
-        out.append(Problem("storage.accessLogBucket", cfg.storage.access_log_bucket,
-                           f"must name a bucket in storage.buckets: {sorted(buckets)}"))
+        out.append(
+            Problem(
+                "storage.accessLogBucket",
+                cfg.storage.access_log_bucket,
+                f"must name a bucket in storage.buckets: {sorted(buckets)}",
+            )
+        )
     if cfg.database.migration_database not in cfg.database.databases:
-        out.append(Problem("database.migrationDatabase", cfg.database.migration_database,
-                           f"must name a database in database.databases: {sorted(cfg.database.databases)}"))
+        out.append(
+            Problem(
+                "database.migrationDatabase",
+                cfg.database.migration_database,
+                f"must name a database in database.databases: {sorted(cfg.database.databases)}",
+            )
+        )
     if cfg.database.admin_user in cfg.database.users:
-        out.append(Problem(f"database.users.{cfg.database.admin_user}", "", "is the generated admin user; pick another name"))
+        out.append(
+            Problem(f"database.users.{cfg.database.admin_user}", "", "is the generated admin user; pick another name")
+        )
     for name, user in cfg.database.users.items():
         if user.type == "CLOUD_IAM_SERVICE_ACCOUNT" and user.workload not in cfg.identity.workloads:
-            out.append(Problem(f"database.users.{name}.workload", user.workload,
-                               f"IAM users need a workload from identity.workloads: {sorted(cfg.identity.workloads)}"))
+            out.append(
+                Problem(
+                    f"database.users.{name}.workload",
+                    user.workload,
+                    f"IAM users need a workload from identity.workloads: {sorted(cfg.identity.workloads)}",
+                )
+            )
     for name, wl in cfg.identity.workloads.items():
+        account = f"{cfg.environment}-wl-{name}"
+        if len(account) > _ACCOUNT_ID_MAX:
+            out.append(
+                Problem(
+                    f"identity.workloads.{name}",
+                    name,
+                    f"name too long: its service account {account!r} must be at most {_ACCOUNT_ID_MAX} characters",
+                )
+            )
         for i, role in enumerate(wl.roles):
             if role in _BASIC_ROLES:
-                out.append(Problem(f"identity.workloads.{name}.roles[{i}]", role, "basic roles are never granted; "
-                                                                               "use a predefined role"))
+                out.append(
+                    Problem(
+                        f"identity.workloads.{name}.roles[{i}]",
+                        role,
+                        "basic roles are never granted; use a predefined role",
+                    )
+                )
             if role in _IMPERSONATION_ROLES:
-                out.append(Problem(f"identity.workloads.{name}.roles[{i}]", role,
-                                   "project-wide impersonation roles are never granted"))
+                out.append(
+                    Problem(
+                        f"identity.workloads.{name}.roles[{i}]",
+                        role,
+                        "project-wide impersonation roles are never granted",
+                    )
+                )
         for bucket in wl.buckets:
             if bucket not in buckets:
-                out.append(Problem(f"identity.workloads.{name}.buckets.{bucket}", wl.buckets[bucket],
-                                   f"must name a bucket in storage.buckets: {sorted(buckets)}"))
+                out.append(
+                    Problem(
+                        f"identity.workloads.{name}.buckets.{bucket}",
+                        wl.buckets[bucket],
+                        f"must name a bucket in storage.buckets: {sorted(buckets)}",
+                    )
+                )
     if "db-migrate" not in cfg.identity.workloads:
         out.append(Problem("identity.workloads.db-migrate", None, "is required: the pgvector migration Job runs as it"))
     for key in ("cloud-sql-proxy", "postgres-client"):

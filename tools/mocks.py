@@ -8,7 +8,8 @@ and carry a `mock` marker where a reader could mistake them for real ones.
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pulumi
 
@@ -47,35 +48,56 @@ class EstateMocks(pulumi.runtime.Mocks):
         extra = self._outputs.get(args.typ)
         if extra is not None:
             state.update(extra(name, state))
-        return f"{args.name}-id", state
+        return str(state.get("id") or f"{args.name}-id"), state
 
     def _self_link(self, kind: str) -> Callable[[str, dict[str, Any]], dict[str, Any]]:
         def outputs(name: str, _state: dict[str, Any]) -> dict[str, Any]:
             scope = "global" if kind == "networks" else f"regions/{self.region}"
-            link = f"https://www.googleapis.com/compute/v1/projects/{self.project}/{scope}/{kind}/{name}"
-            return {"name": name, "selfLink": link}
+            path = f"projects/{self.project}/{scope}/{kind}/{name}"
+            return {"name": name, "id": path, "selfLink": f"https://www.googleapis.com/compute/v1/{path}"}
+
         return outputs
 
     def _cluster(self, name: str, state: dict[str, Any]) -> dict[str, Any]:
         endpoints = dict(state.get("controlPlaneEndpointsConfig") or {})
         dns = dict(endpoints.get("dnsEndpointConfig") or {})
-        dns["endpoint"] = f"gke-{hashlib.sha1(name.encode()).hexdigest()[:32]}-{MOCK_PROJECT_NUMBER}.{self.region}.gke.goog"
+        dns["endpoint"] = (
+            f"gke-{hashlib.sha1(name.encode()).hexdigest()[:32]}-{MOCK_PROJECT_NUMBER}.{self.region}.gke.goog"
+        )
         endpoints["dnsEndpointConfig"] = dns
-        return {"name": name, "endpoint": "10.0.0.2", "controlPlaneEndpointsConfig": endpoints,
-                "masterAuth": {"clusterCaCertificate": "bW9jay1jYQ=="}}
+        location = state.get("location", self.region)
+        return {
+            "name": name,
+            "id": f"projects/{self.project}/locations/{location}/clusters/{name}",
+            "endpoint": "10.0.0.2",
+            "controlPlaneEndpointsConfig": endpoints,
+            "masterAuth": {"clusterCaCertificate": "bW9jay1jYQ=="},
+        }
 
     def _sql(self, name: str, _state: dict[str, Any]) -> dict[str, Any]:
-        return {"name": name, "connectionName": f"{self.project}:{self.region}:{name}",
-                "privateIpAddress": "10.90.0.3", "serverCaCerts": [{"cert": "mock-ca"}]}
+        return {
+            "name": name,
+            "connectionName": f"{self.project}:{self.region}:{name}",
+            "privateIpAddress": "10.90.0.3",
+            "serverCaCerts": [{"cert": "mock-ca"}],
+        }
 
     def _redis(self, name: str, _state: dict[str, Any]) -> dict[str, Any]:
-        return {"name": name, "host": "10.90.1.4", "port": 6378, "authString": "mock-auth-string",
-                "serverCaCerts": [{"cert": "-----BEGIN CERTIFICATE-----\nmock\n-----END CERTIFICATE-----"}]}
+        return {
+            "name": name,
+            "host": "10.90.1.4",
+            "port": 6378,
+            "authString": "mock-auth-string",
+            "serverCaCerts": [{"cert": "-----BEGIN CERTIFICATE-----\nmock\n-----END CERTIFICATE-----"}],
+        }
 
     def _service_account(self, _name: str, state: dict[str, Any]) -> dict[str, Any]:
         email = f"{state['accountId']}@{self.project}.iam.gserviceaccount.com"
-        return {"email": email, "member": f"serviceAccount:{email}",
-                "name": f"projects/{self.project}/serviceAccounts/{email}"}
+        return {
+            "email": email,
+            "member": f"serviceAccount:{email}",
+            "name": f"projects/{self.project}/serviceAccounts/{email}",
+        }
 
     def _service_identity(self, _name: str, state: dict[str, Any]) -> dict[str, Any]:
         agent = state["service"].split(".")[0]
@@ -96,10 +118,14 @@ class EstateMocks(pulumi.runtime.Mocks):
 
     def _repository(self, name: str, state: dict[str, Any]) -> dict[str, Any]:
         repo = state.get("repositoryId", name)
-        return {"name": repo, "registryUri": f"{state.get('location', self.region)}-docker.pkg.dev/{self.project}/{repo}"}
+        return {
+            "name": repo,
+            "registryUri": f"{state.get('location', self.region)}-docker.pkg.dev/{self.project}/{repo}",
+        }
 
     def _secret(self, name: str, state: dict[str, Any]) -> dict[str, Any]:
-        return {"name": f"projects/{MOCK_PROJECT_NUMBER}/secrets/{state.get('secretId', name)}"}
+        path = f"projects/{self.project}/secrets/{state.get('secretId', name)}"
+        return {"name": path, "id": path}
 
     def _password(self, name: str, state: dict[str, Any]) -> dict[str, Any]:
         return {"result": "mock-" + hashlib.sha256(name.encode()).hexdigest()[: int(state.get("length", 32)) - 5]}

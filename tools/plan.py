@@ -9,18 +9,26 @@ what the engine would see: type, name, parent, provider, inputs, dependencies an
 
 from __future__ import annotations
 
+import gc
+
+if __name__ == "__main__":
+    # A short-lived process that allocates millions of objects while importing the
+    # provider SDKs: collection cycles only cost time here.
+    gc.disable()
+
 import argparse
 import json
 import runpy
 import sys
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pulumi
 import yaml
-from google.protobuf import json_format
+from google.protobuf import json_format  # type: ignore[import-untyped]
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import settings
 from pulumi.runtime.config import set_all_config
@@ -58,28 +66,33 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         if request.type == "pulumi:pulumi:Stack":
             return response
         timeouts = request.customTimeouts if request.HasField("customTimeouts") else None
-        self.registrations.append({
-            "urn": response.urn,
-            "type": request.type,
-            "name": request.name,
-            "custom": request.custom,
-            "parent": request.parent or None,
-            "provider": request.provider or None,
-            "inputs": mask_secrets(json_format.MessageToDict(request.object)),
-            "dependencies": sorted(set(request.dependencies)),
-            "propertyDependencies": {k: sorted(v.urns) for k, v in sorted(request.propertyDependencies.items())},
-            "options": {
-                "protect": request.protect if request.HasField("protect") else False,
-                "ignoreChanges": list(request.ignoreChanges),
-                "deleteBeforeReplace": request.deleteBeforeReplace,
-                "retainOnDelete": request.retainOnDelete if request.HasField("retainOnDelete") else False,
-                "replaceOnChanges": list(request.replaceOnChanges),
-                "additionalSecretOutputs": list(request.additionalSecretOutputs),
-                "customTimeouts": ({"create": timeouts.create, "update": timeouts.update, "delete": timeouts.delete}
-                                   if timeouts else None),
-                "deletedWith": request.deletedWith or None,
-            },
-        })
+        self.registrations.append(
+            {
+                "urn": response.urn,
+                "type": request.type,
+                "name": request.name,
+                "custom": request.custom,
+                "parent": request.parent or None,
+                "provider": request.provider or None,
+                "inputs": mask_secrets(json_format.MessageToDict(request.object)),
+                "dependencies": sorted(set(request.dependencies)),
+                "propertyDependencies": {k: sorted(v.urns) for k, v in sorted(request.propertyDependencies.items())},
+                "options": {
+                    "protect": request.protect if request.HasField("protect") else False,
+                    "ignoreChanges": list(request.ignoreChanges),
+                    "deleteBeforeReplace": request.deleteBeforeReplace,
+                    "retainOnDelete": request.retainOnDelete if request.HasField("retainOnDelete") else False,
+                    "replaceOnChanges": list(request.replaceOnChanges),
+                    "additionalSecretOutputs": list(request.additionalSecretOutputs),
+                    "customTimeouts": (
+                        {"create": timeouts.create, "update": timeouts.update, "delete": timeouts.delete}
+                        if timeouts
+                        else None
+                    ),
+                    "deletedWith": request.deletedWith or None,
+                },
+            }
+        )
         return response
 
 
@@ -105,8 +118,14 @@ class Plan:
         return found[0]
 
     def to_json(self) -> dict[str, Any]:
-        return {"stack": self.stack, "project": PROJECT, "preview": self.preview, "error": self.error,
-                "resources": self.resources, "outputs": self.outputs}
+        return {
+            "stack": self.stack,
+            "project": PROJECT,
+            "preview": self.preview,
+            "error": self.error,
+            "resources": self.resources,
+            "outputs": self.outputs,
+        }
 
 
 def stack_config(stack: str, overrides: dict[str, Any] | None = None) -> dict[str, str]:
@@ -129,46 +148,67 @@ async def _resolve_outputs(outputs: dict[str, Any]) -> dict[str, Any]:
     return resolved
 
 
-def run_plan(stack: str, *, preview: bool = True, config: dict[str, str] | None = None) -> Plan:
-    """Run __main__.py for `stack` under the mock runtime and return what it registered."""
-    cfg = config if config is not None else stack_config(stack)
-    mocks = EstateMocks(project=cfg.get("gcp:project", "unset"), region=cfg.get("gcp:region", "unset"))
+def record(program: Callable[[], object], *, stack: str, config: dict[str, str], preview: bool = True) -> Plan:
+    """Run `program` under the mock runtime with `config`, recording every registration."""
+    mocks = EstateMocks(project=config.get("gcp:project", "unset"), region=config.get("gcp:region", "unset"))
     monitor = RecordingMonitor(mocks)
     settings.ROOT.set(None)
-    set_all_config(cfg)
+    set_all_config(config)
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor)
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
     plan = Plan(stack=stack, preview=preview)
 
-    async def program() -> None:
-        runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
+    async def run() -> None:
+        program()
 
     try:
-        _sync_await(run_pulumi_func(program))
+        _sync_await(run_pulumi_func(run))
         root = settings.get_root_resource()
-        exported = getattr(root, "outputs", {}) or {}
-        plan.outputs = _sync_await(_resolve_outputs(exported))
+        plan.outputs = _sync_await(_resolve_outputs(getattr(root, "outputs", {}) or {}))
     except pulumi.RunError as exc:
         plan.error = str(exc)
     plan.resources = monitor.registrations
     return plan
 
 
+def run_plan(stack: str, *, preview: bool = True, config: dict[str, str] | None = None) -> Plan:
+    """Run __main__.py for `stack` as `pulumi preview` (or `up`) would, under the mock runtime."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    return record(
+        lambda: runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__"),
+        stack=stack,
+        config=config if config is not None else stack_config(stack),
+        preview=preview,
+    )
+
+
+def _short(type_: str) -> str:
+    """`gcp:projects/iAMMember:IAMMember` -> `projects.IAMMember`; providers -> `provider:<package>`."""
+    pkg, mod, cls = type_.split(":")
+    if pkg == "pulumi":
+        return f"provider:{cls}"
+    module = mod.split("/")[0]
+    return f"{pkg if module == 'index' else module}.{cls}"
+
+
 def render_tree(plan: Plan) -> str:
     children: dict[str | None, list[dict[str, Any]]] = {}
     for res in plan.resources:
         children.setdefault(res["parent"], []).append(res)
-    stack_urn = next((r["parent"] for r in plan.resources if r["parent"] and "pulumi:pulumi:Stack" in r["parent"]), None)
-    lines = [f"{PROJECT}/{plan.stack}: {len(plan.resources)} resources "
-             f"({sum(not r['custom'] for r in plan.resources)} components)"]
+    stack_urn = next(
+        (r["parent"] for r in plan.resources if r["parent"] and "pulumi:pulumi:Stack" in r["parent"]), None
+    )
+    lines = [
+        f"{PROJECT}/{plan.stack}: {len(plan.resources)} resources "
+        f"({sum(not r['custom'] for r in plan.resources)} components)"
+    ]
 
     def walk(urn: str | None, depth: int) -> None:
         for res in children.get(urn, []):
             if res["custom"]:
                 continue
             kids = Counter(c["type"] for c in children.get(res["urn"], []) if c["custom"])
-            summary = ", ".join(f"{n} {t.split(':')[-1]}" for t, n in sorted(kids.items()))
+            summary = ", ".join(f"{n} {_short(t)}" for t, n in sorted(kids.items()))
             lines.append(f"{'  ' * depth}- {res['type']} {res['name']}" + (f"  [{summary}]" if summary else ""))
             walk(res["urn"], depth + 1)
 
@@ -191,6 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="plan file (default build/plan-<stack>.json)")
     parser.add_argument("--quiet", action="store_true", help="write the plan without printing the tree")
     args = parser.parse_args(argv)
+    gc.disable()
     plan = run_plan(args.stack)
     if plan.error:
         print(f"error: {plan.error}", file=sys.stderr)

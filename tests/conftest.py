@@ -1,0 +1,52 @@
+"""Shared fixtures: the dev and prod plans, built once per session by the offline runner."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from tools.plan import Plan, run_plan, stack_config
+
+
+@pytest.fixture(scope="session")
+def dev_plan() -> Plan:
+    plan = run_plan("dev")
+    assert plan.ok, plan.error
+    return plan
+
+
+@pytest.fixture(scope="session")
+def prod_plan() -> Plan:
+    plan = run_plan("prod")
+    assert plan.ok, plan.error
+    return plan
+
+
+@pytest.fixture(params=["dev", "prod"])
+def plan(request: pytest.FixtureRequest, dev_plan: Plan, prod_plan: Plan) -> Plan:
+    return dev_plan if request.param == "dev" else prod_plan
+
+
+def config_with(stack: str, **areas: Any) -> dict[str, str]:
+    """The stack's config with whole `ai-estate:<area>` values replaced (None removes one)."""
+    raw = stack_config(stack)
+    for key, value in areas.items():
+        full = key if ":" in key else f"ai-estate:{key}"
+        if value is None:
+            raw.pop(full, None)
+        else:
+            raw[full] = value if isinstance(value, str) else json.dumps(value)
+    return raw
+
+
+def area(stack: str, name: str) -> dict[str, Any]:
+    value: dict[str, Any] = json.loads(stack_config(stack).get(f"ai-estate:{name}", "{}"))
+    return value
+
+
+def children_of(plan: Plan, component_type: str) -> list[dict[str, Any]]:
+    parents = {r["urn"] for r in plan.resources if r["type"] == component_type}
+    assert parents, f"no {component_type} in the plan"
+    return [r for r in plan.resources if r["parent"] in parents]

@@ -1,0 +1,275 @@
+"""Each component's resources carry the settings the estate promises."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from components.database import FLAGS
+from components.keys import ROTATION_SECONDS
+from components.pgvector import migrations, migrations_hash
+from stacks import load
+from stacks.cidr import plan_cidrs
+from stacks.images import UPSTREAMS
+from tests.conftest import children_of
+from tools.plan import Plan, stack_config
+
+
+def test_project_apis_stay_on_at_destroy(plan: Plan) -> None:
+    services = children_of(plan, "estate:project:Services")
+    assert {"container.googleapis.com", "sqladmin.googleapis.com", "servicenetworking.googleapis.com"} <= {
+        s["inputs"]["service"] for s in services
+    }
+    assert all(s["inputs"]["disableOnDestroy"] is False for s in services)
+
+
+def test_network(plan: Plan) -> None:
+    cfg = load(plan.stack, stack_config(plan.stack))
+    expected = plan_cidrs(cfg.network.supernet, cfg.network.prefixes.model_dump(by_alias=True), {})
+    net = plan.one("gcp:compute/network:Network", f"estate-{plan.stack}-net-vpc")["inputs"]
+    assert net["autoCreateSubnetworks"] is False
+    subnet = plan.one("gcp:compute/subnetwork:Subnetwork", f"estate-{plan.stack}-net-nodes")["inputs"]
+    assert subnet["ipCidrRange"] == expected.nodes and subnet["privateIpGoogleAccess"] is True
+    assert {r["rangeName"]: r["ipCidrRange"] for r in subnet["secondaryIpRanges"]} == {
+        "pods": expected.pods,
+        "services": expected.services,
+    }
+    assert subnet["logConfig"]["flowSampling"] > 0
+    nat = plan.by_type("gcp:compute/routerNat:RouterNat")[0]["inputs"]
+    assert nat["natIpAllocateOption"] == "AUTO_ONLY" and nat["logConfig"]["enable"] is True
+    psa_range = plan.by_type("gcp:compute/globalAddress:GlobalAddress")[0]["inputs"]
+    assert psa_range["purpose"] == "VPC_PEERING"
+    assert f"{psa_range['address']}/{int(psa_range['prefixLength'])}" == expected.private_services
+    psa = plan.by_type("gcp:servicenetworking/connection:Connection")[0]["inputs"]
+    assert psa["deletionPolicy"] == "ABANDON" and psa["service"] == "servicenetworking.googleapis.com"
+    for fw in plan.by_type("gcp:compute/firewall:Firewall"):
+        for cidr in fw["inputs"]["sourceRanges"]:
+            assert ipaddress.ip_network(cidr).prefixlen > 0, fw["name"]
+
+
+def test_cluster(plan: Plan) -> None:
+    prod = plan.stack == "prod"
+    res = plan.one("gcp:container/cluster:Cluster", f"estate-{plan.stack}-cluster-gke")
+    c = res["inputs"]
+    if prod:
+        assert c["location"] == "europe-west4" and len(c["nodeLocations"]) == 3
+    else:
+        assert c["location"] == "europe-west4-a" and "nodeLocations" not in c
+    assert c["removeDefaultNodePool"] is True and c["deletionProtection"] is prod
+    assert c["releaseChannel"]["channel"] == ("STABLE" if prod else "REGULAR")
+    assert c["privateClusterConfig"] == {"enablePrivateNodes": True, "enablePrivateEndpoint": True}
+    assert c["controlPlaneEndpointsConfig"]["dnsEndpointConfig"]["allowExternalTraffic"] is True
+    man = c["masterAuthorizedNetworksConfig"]
+    assert man["gcpPublicCidrsAccessEnabled"] is False
+    assert all(ipaddress.ip_network(b["cidrBlock"]).prefixlen > 0 for b in man.get("cidrBlocks", []))
+    assert c["workloadIdentityConfig"]["workloadPool"] == f"ai-estate-{plan.stack}.svc.id.goog"
+    assert c["enableShieldedNodes"] and c["enableIntranodeVisibility"] and not c["enableLegacyAbac"]
+    assert c["datapathProvider"] == "ADVANCED_DATAPATH"
+    assert c["binaryAuthorization"]["evaluationMode"] == "PROJECT_SINGLETON_POLICY_ENFORCE"
+    assert c["databaseEncryption"]["state"] == "ENCRYPTED" and "/cryptoKeys/" in c["databaseEncryption"]["keyName"]
+    assert c["masterAuth"]["clientCertificateConfig"]["issueClientCertificate"] is False
+    assert set(c["loggingConfig"]["enableComponents"]) == {"SYSTEM_COMPONENTS", "WORKLOADS"}
+    assert c["monitoringConfig"]["managedPrometheus"]["enabled"] is True
+    assert c["addonsConfig"]["gcsFuseCsiDriverConfig"]["enabled"] is True
+    assert c["addonsConfig"]["gcePersistentDiskCsiDriverConfig"]["enabled"] is True
+    assert c["verticalPodAutoscaling"]["enabled"] is True
+    assert c["resourceLabels"]["environment"] == plan.stack
+    assert res["options"]["protect"] is prod
+    assert res["options"]["customTimeouts"]["create"] == "45m"
+
+
+def _minutes(value: str) -> int:
+    return int(value.removesuffix("m"))
+
+
+def test_node_pools(plan: Plan) -> None:
+    cfg = load(plan.stack, stack_config(plan.stack))
+    pools = {p["inputs"]["name"]: p for p in plan.by_type("gcp:container/nodePool:NodePool")}
+    assert set(pools) == set(cfg.cluster.node_pools)
+    for name, spec in cfg.cluster.node_pools.items():
+        res = pools[name]
+        p, node = res["inputs"], res["inputs"]["nodeConfig"]
+        assert p["autoscaling"]["minNodeCount"] == spec.min_nodes and p["autoscaling"]["maxNodeCount"] == spec.max_nodes
+        assert p["management"] == {"autoRepair": True, "autoUpgrade": True}
+        assert p["upgradeSettings"]["strategy"] == "SURGE"
+        assert node["imageType"] == "COS_CONTAINERD" and node["workloadMetadataConfig"] == {"mode": "GKE_METADATA"}
+        assert node["shieldedInstanceConfig"] == {"enableSecureBoot": True, "enableIntegrityMonitoring": True}
+        assert node["serviceAccount"].startswith(f"{plan.stack}-np-{name}@")
+        assert node["spot"] is spec.spot and node["machineType"] == spec.machine_type
+        assert {k: v for k, v in node["labels"].items() if k != "estate.io/pool"} == spec.labels
+        assert [t["key"] for t in node["taints"]] == sorted(spec.taints)
+        assert all(t["key"] != "nvidia.com/gpu" for t in node["taints"])
+        assert _minutes(res["options"]["customTimeouts"]["create"]) >= 45
+        assert _minutes(res["options"]["customTimeouts"]["update"]) >= 45
+        if spec.gpu:
+            acc = node["guestAccelerators"][0]
+            assert acc["type"] == spec.gpu.type and acc["count"] == spec.gpu.count
+            assert acc["gpuDriverInstallationConfig"]["gpuDriverVersion"] == "DEFAULT"
+        else:
+            assert "guestAccelerators" not in node
+    gpu = pools["gpu"]["inputs"]
+    assert gpu["nodeConfig"]["guestAccelerators"][0]["type"] == "nvidia-l4" and gpu["autoscaling"]["minNodeCount"] == 0
+    burst = pools["burst"]["inputs"]["nodeConfig"]
+    assert burst["spot"] is True and burst["taints"][0]["effect"] == "NO_SCHEDULE"
+    if plan.stack == "dev":
+        sharing = gpu["nodeConfig"]["guestAccelerators"][0]["gpuSharingConfig"]
+        assert sharing["gpuSharingStrategy"] == "TIME_SHARING"
+    else:
+        large = pools["gpu-large"]["inputs"]
+        assert large["nodeConfig"]["guestAccelerators"][0]["type"] in ("nvidia-tesla-a100", "nvidia-h100-80gb")
+        assert large["autoscaling"]["minNodeCount"] == 0
+
+
+def test_node_service_accounts_are_least_privilege(plan: Plan) -> None:
+    pool_members = [
+        r for r in children_of(plan, "estate:cluster:NodePools") if r["type"] == "gcp:projects/iAMMember:IAMMember"
+    ]
+    assert {r["inputs"]["role"] for r in pool_members} == {"roles/container.defaultNodeServiceAccount"}
+    pulls = [
+        r
+        for r in children_of(plan, "estate:cluster:NodePools")
+        if r["type"] == "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember"
+    ]
+    assert {r["inputs"]["role"] for r in pulls} == {"roles/artifactregistry.reader"}
+
+
+def test_database(plan: Plan) -> None:
+    prod = plan.stack == "prod"
+    res = plan.one("gcp:sql/databaseInstance:DatabaseInstance", f"estate-{plan.stack}-db-instance")
+    db, s = res["inputs"], res["inputs"]["settings"]
+    assert db["databaseVersion"] == "POSTGRES_16" and "/cryptoKeys/" in db["encryptionKeyName"]
+    assert s["ipConfiguration"]["ipv4Enabled"] is False and s["ipConfiguration"]["privateNetwork"]
+    assert s["ipConfiguration"]["sslMode"] == "TRUSTED_CLIENT_CERTIFICATE_REQUIRED"
+    assert "authorizedNetworks" not in s["ipConfiguration"]
+    assert s["backupConfiguration"]["pointInTimeRecoveryEnabled"] is True
+    assert s["availabilityType"] == ("REGIONAL" if prod else "ZONAL")
+    assert s["insightsConfig"]["queryInsightsEnabled"] is True
+    assert {f["name"]: f["value"] for f in s["databaseFlags"]} == FLAGS
+    assert {
+        "cloudsql.enable_pgaudit",
+        "log_checkpoints",
+        "log_connections",
+        "log_disconnections",
+        "log_lock_waits",
+        "log_hostname",
+        "log_temp_files",
+        "log_min_messages",
+        "log_min_error_statement",
+        "log_min_duration_statement",
+        "log_statement",
+    } <= set(FLAGS)
+    assert FLAGS["log_temp_files"] == "0" and FLAGS["log_min_duration_statement"] == "-1"
+    assert s["maintenanceWindow"]["hour"] == 3
+    assert (
+        db["deletionProtection"] is prod
+        and s["deletionProtectionEnabled"] is prod
+        and res["options"]["protect"] is prod
+    )
+    assert [d["inputs"]["name"] for d in plan.by_type("gcp:sql/database:Database")] == ["app"]
+    users = {u["name"]: u["inputs"] for u in plan.by_type("gcp:sql/user:User")}
+    assert users[f"estate-{plan.stack}-db-admin"]["name"] == "estate_admin"
+    if prod:
+        assert users["estate-prod-db-user-cells_iam"]["type"] == "CLOUD_IAM_SERVICE_ACCOUNT"
+        assert users["estate-prod-db-user-cells_iam"]["name"] == "prod-wl-cells@ai-estate-prod.iam"
+    secret_ids = {s["inputs"]["secretId"] for s in plan.by_type("gcp:secretmanager/secret:Secret")}
+    assert f"estate-{plan.stack}-db-admin-password" in secret_ids
+
+
+def test_pgvector_migration_job(plan: Plan) -> None:
+    k8s = children_of(plan, "estate:data:PgVectorMigration")
+    provider = plan.by_type("pulumi:providers:kubernetes")[0]
+    assert all(r["provider"].startswith(provider["urn"]) for r in k8s)
+    assert any("Cluster" in d for d in provider["propertyDependencies"]["kubeconfig"])
+    ns = next(r for r in k8s if r["type"] == "kubernetes:core/v1:Namespace")["inputs"]["metadata"]
+    assert ns["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    cm = next(r for r in k8s if r["type"] == "kubernetes:core/v1:ConfigMap")["inputs"]
+    assert cm["data"] == migrations() and cm["immutable"] is True
+    job = next(r for r in k8s if r["type"] == "kubernetes:batch/v1:Job")["inputs"]
+    assert job["metadata"]["name"].startswith("pgvector-migrate-")
+    pod = job["spec"]["template"]["spec"]
+    (proxy,) = pod["initContainers"]
+    assert proxy["restartPolicy"] == "Always" and "cloud-sql-proxy@sha256:" in proxy["image"]
+    assert f"ai-estate-{plan.stack}:europe-west4:estate-{plan.stack}-pg" in proxy["args"]
+    (migrate,) = pod["containers"]
+    assert "psql" in migrate["command"][-1] and "postgres@sha256:" in migrate["image"]
+    for container in (proxy, migrate):
+        sc = container["securityContext"]
+        assert sc["runAsNonRoot"] and sc["runAsUser"] > 0 and sc["allowPrivilegeEscalation"] is False
+        assert sc["readOnlyRootFilesystem"] and sc["capabilities"]["drop"] == ["ALL"]
+    env = {e["name"]: e for e in migrate["env"]}
+    assert "valueFrom" in env["PGPASSWORD"] and "value" not in env["PGPASSWORD"]
+    assert pod["automountServiceAccountToken"] is False
+
+
+def test_migration_job_name_follows_the_migrations(plan: Plan) -> None:
+    job = plan.by_type("kubernetes:batch/v1:Job")[0]["inputs"]
+    assert job["metadata"]["name"] == f"pgvector-migrate-{migrations_hash(migrations())}"
+
+
+def test_registries_and_pinned_images(plan: Plan) -> None:
+    repos = {
+        r["inputs"]["repositoryId"]: r["inputs"] for r in plan.by_type("gcp:artifactregistry/repository:Repository")
+    }
+    assert set(repos) == {*UPSTREAMS, "images"}
+    assert repos["dockerhub"]["remoteRepositoryConfig"]["dockerRepository"]["publicRepository"] == "DOCKER_HUB"
+    assert repos["quay"]["remoteRepositoryConfig"]["dockerRepository"]["customRepository"]["uri"] == "https://quay.io"
+    assert repos["images"]["mode"] == "STANDARD_REPOSITORY" and repos["images"]["dockerConfig"]["immutableTags"]
+    prefix = f"europe-west4-docker.pkg.dev/ai-estate-{plan.stack}/"
+    images = []
+    for res in plan.by_type("kubernetes:batch/v1:Job"):
+        spec = res["inputs"]["spec"]["template"]["spec"]
+        images += [c["image"] for c in spec.get("initContainers", []) + spec["containers"]]
+    assert images and all(i.startswith(prefix) and "@sha256:" in i for i in images)
+
+
+def test_cache(plan: Plan) -> None:
+    prod = plan.stack == "prod"
+    res = plan.by_type("gcp:redis/instance:Instance")[0]
+    r = res["inputs"]
+    assert r["redisVersion"].startswith("REDIS_7") and r["tier"] == ("STANDARD_HA" if prod else "BASIC")
+    assert r["authEnabled"] is True and r["transitEncryptionMode"] == "SERVER_AUTHENTICATION"
+    assert r["connectMode"] == "PRIVATE_SERVICE_ACCESS" and "/cryptoKeys/" in r["customerManagedKey"]
+    assert r["persistenceConfig"] == {"persistenceMode": "RDB", "rdbSnapshotPeriod": "ONE_HOUR"}
+    assert r["maintenancePolicy"]["weeklyMaintenanceWindows"][0]["day"] == "SUNDAY"
+    assert r["redisConfigs"]["maxmemory-policy"] == "noeviction"
+    assert res["options"]["protect"] is prod
+    secret_ids = {s["inputs"]["secretId"] for s in plan.by_type("gcp:secretmanager/secret:Secret")}
+    assert {f"estate-{plan.stack}-redis-auth", f"estate-{plan.stack}-redis-ca"} <= secret_ids
+
+
+def test_keys(plan: Plan) -> None:
+    keys = plan.by_type("gcp:kms/cryptoKey:CryptoKey")
+    assert {k["inputs"]["name"].rsplit("-", 1)[-1] for k in keys} == {"gke", "sql", "redis", "storage"}
+    assert all(int(k["inputs"]["rotationPeriod"].removesuffix("s")) <= ROTATION_SECONDS for k in keys)
+    grants = plan.by_type("gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember")
+    assert len(grants) == 4 and {g["inputs"]["role"] for g in grants} == {"roles/cloudkms.cryptoKeyEncrypterDecrypter"}
+
+
+def test_buckets(plan: Plan) -> None:
+    buckets = {b["inputs"]["labels"]["bucket"]: b for b in plan.by_type("gcp:storage/bucket:Bucket")}
+    assert set(buckets) == {"artifacts", "registry", "logs", "traces", "models", "backups"}
+    for key, res in buckets.items():
+        b = res["inputs"]
+        assert b["uniformBucketLevelAccess"] is True and b["publicAccessPrevention"] == "enforced"
+        assert b["versioning"]["enabled"] is True and b["lifecycleRules"]
+        assert "/cryptoKeys/" in b["encryption"]["defaultKmsKeyName"]
+        assert res["options"]["protect"] is (plan.stack == "prod")
+        if key == "logs":
+            assert "logging" not in b
+        else:
+            assert b["logging"]["logBucket"] == f"ai-estate-{plan.stack}-logs"
+
+
+def test_workload_identity(plan: Plan) -> None:
+    cfg = load(plan.stack, stack_config(plan.stack))
+    bindings = [r["inputs"] for r in plan.by_type("gcp:serviceaccount/iAMMember:IAMMember")]
+    assert {b["member"] for b in bindings} == {
+        f"serviceAccount:ai-estate-{plan.stack}.svc.id.goog[{w.namespace}/{w.service_account}]"
+        for w in cfg.identity.workloads.values()
+    }
+    assert {b["role"] for b in bindings} == {"roles/iam.workloadIdentityUser"}
+    reads = [
+        r["inputs"]
+        for r in plan.by_type("gcp:storage/bucketIAMMember:BucketIAMMember")
+        if r["inputs"]["role"] == "roles/storage.objectViewer"
+    ]
+    assert any(r["bucket"] == f"ai-estate-{plan.stack}-models" for r in reads)

@@ -1,0 +1,225 @@
+"""Stack configuration: good stacks load; every bad case stops with its exact message, before any resource."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from stacks import ConfigError, load
+from stacks.model import EstateConfig
+from tests.conftest import area, config_with
+from tools.plan import run_plan, stack_config
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_committed_stacks_are_valid(stack: str) -> None:
+    cfg = load(stack, stack_config(stack))
+    assert isinstance(cfg, EstateConfig)
+    assert cfg.environment == stack
+
+
+def test_environment_defaults_fill_the_stack() -> None:
+    dev, prod = load("dev", stack_config("dev")), load("prod", stack_config("prod"))
+    assert set(dev.cluster.node_pools) == {"system", "gpu", "burst"}
+    assert set(prod.cluster.node_pools) == {"system", "gpu", "gpu-large", "burst"}
+    assert dev.cluster.node_pools["gpu"].gpu is not None and dev.cluster.node_pools["gpu"].gpu.sharing is not None
+    assert prod.cluster.node_pools["gpu-large"].gpu is not None
+    assert prod.cluster.node_pools["gpu-large"].gpu.type in ("nvidia-tesla-a100", "nvidia-h100-80gb")
+    assert dev.cluster.node_pools["gpu"].min_nodes == 0 and prod.cluster.node_pools["gpu-large"].min_nodes == 0
+    assert dev.cluster.node_pools["burst"].spot and dev.cluster.node_pools["burst"].taints
+    assert set(prod.storage.buckets) == {"artifacts", "registry", "logs", "traces", "models", "backups"}
+
+
+def problems(stack: str, **areas: Any) -> list[str]:
+    with pytest.raises(ConfigError) as err:
+        load(stack, config_with(stack, **areas))
+    return [p.render() for p in err.value.problems]
+
+
+def cluster(stack: str, **changes: Any) -> dict[str, Any]:
+    return {**area(stack, "cluster"), **changes}
+
+
+def pools(**pools_: Any) -> dict[str, Any]:
+    return {"nodePools": pools_}
+
+
+def test_unknown_area_key() -> None:
+    assert problems("dev", **{"ai-estate:clustre": {}}) == [
+        "ai-estate:clustre = '{}': unknown key; allowed: ai-estate:environment, ai-estate:network, "
+        "ai-estate:cluster, ai-estate:database, ai-estate:cache, ai-estate:storage, ai-estate:registry, "
+        "ai-estate:identity"
+    ]
+
+
+def test_unknown_nested_key() -> None:
+    cfg = cluster(
+        "dev",
+        nodePools={
+            "gpu": {
+                "minNodes": 0,
+                "maxNodes": 1,
+                "machineType": "g2-standard-8",
+                "gpu": {"type": "nvidia-l4"},
+                "maxNode": 3,
+            }
+        },
+    )
+    assert problems("dev", cluster=cfg) == [
+        "cluster.nodePools.gpu.maxNode = 3: unknown key; allowed keys here: diskSizeGb, diskType, gpu, labels, "
+        "machineType, maxNodes, maxSurge, maxUnavailable, minNodes, spot, taints, zones"
+    ]
+
+
+def test_wrong_type() -> None:
+    cfg = cluster("dev", nodePools={"system": {"machineType": "e2-standard-4", "minNodes": "one", "maxNodes": 3}})
+    assert problems("dev", cluster=cfg) == [
+        "cluster.nodePools.system.minNodes = 'one': input should be a valid integer, "
+        "unable to parse string as an integer"
+    ]
+
+
+def test_min_above_max() -> None:
+    cfg = cluster("dev", nodePools={"gpu": {"minNodes": 3, "maxNodes": 1}})
+    assert problems("dev", cluster=cfg) == ["cluster.nodePools.gpu.minNodes = 3: must be <= maxNodes (1)"]
+
+
+def test_gpu_not_offered_in_a_zone_of_the_pool() -> None:
+    cfg = cluster(
+        "prod",
+        nodePools={
+            "gpu-large": {
+                "machineType": "a3-highgpu-1g",
+                "zones": None,
+                "gpu": {"type": "nvidia-h100-80gb", "count": 1},
+            }
+        },
+    )
+    assert problems("prod", cluster=cfg) == [
+        "cluster.nodePools.gpu-large.gpu.type = 'nvidia-h100-80gb': not offered in zone europe-west4-a; "
+        "in europe-west4 it is offered in ['europe-west4-b', 'europe-west4-c'] "
+        "(set cluster.nodePools.gpu-large.zones to those)"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("machine", "gpu_type", "families"),
+    [
+        ("a2-highgpu-1g", "nvidia-l4", "['g2']"),
+        ("g2-standard-8", "nvidia-tesla-a100", "['a2-highgpu', 'a2-megagpu']"),
+        ("a2-highgpu-1g", "nvidia-h100-80gb", "['a3-highgpu']"),
+    ],
+)
+def test_machine_family_must_match_the_gpu(machine: str, gpu_type: str, families: str) -> None:
+    cfg = cluster("dev", nodePools={"gpu": {"machineType": machine, "gpu": {"type": gpu_type, "count": 1}}})
+    found = problems("dev", cluster=cfg)
+    assert found[0] == (
+        f"cluster.nodePools.gpu.machineType = '{machine}': gpu.type {gpu_type} needs a machine "
+        f"family in {families} (g2<->L4, a2<->A100, a3<->H100)"
+    )
+
+
+def test_gpu_machine_without_gpu_block() -> None:
+    cfg = cluster("dev", nodePools={"gpu": {"gpu": None}})
+    assert problems("dev", cluster=cfg) == [
+        "cluster.nodePools.gpu.gpu = None: machine family g2 carries nvidia-l4 GPUs: set gpu.type to nvidia-l4"
+    ]
+
+
+def test_overlapping_cidrs() -> None:
+    assert problems("dev", network={"ranges": {"nodes": "10.64.0.0/16", "pods": "10.64.0.0/14"}}) == [
+        "network.ranges.pods = '10.64.0.0/14': overlaps network.ranges.nodes (10.64.0.0/16)"
+    ]
+
+
+def test_cidr_with_host_bits() -> None:
+    assert problems("dev", network={"supernet": "10.64.0.1/12"}) == [
+        "network.supernet = '10.64.0.1/12': not an IPv4 CIDR block with its host bits zero "
+        "(10.64.0.1/12 has host bits set)"
+    ]
+
+
+def test_prod_needs_three_zones_and_a_regional_control_plane() -> None:
+    cfg = cluster(
+        "prod", zones=["europe-west4-b"], regional=False, nodePools={"gpu-large": {"zones": ["europe-west4-b"]}}
+    )
+    assert problems("prod", cluster=cfg) == [
+        "cluster.zones = ['europe-west4-b']: prod needs at least 3 zones",
+        "cluster.regional = False: prod needs a regional control plane (true)",
+    ]
+
+
+def test_prod_needs_deletion_protection_and_high_availability() -> None:
+    db = {**area("prod", "database"), "deletionProtection": False, "availability": "ZONAL"}
+    assert problems(
+        "prod",
+        database=db,
+        cache={"tier": "BASIC", "memorySizeGb": 5},
+        cluster=cluster("prod", deletionProtection=False),
+    ) == [
+        "cluster.deletionProtection = False: must be true in prod",
+        "database.deletionProtection = False: must be true in prod",
+        "database.availability = 'ZONAL': must be REGIONAL (high availability) in prod",
+        "cache.tier = 'BASIC': must be STANDARD_HA in prod",
+    ]
+
+
+def test_invalid_names() -> None:
+    cfg = cluster("dev", nodePools={"GPU_Pool": {"machineType": "e2-standard-4", "minNodes": 0, "maxNodes": 1}})
+    assert problems("dev", cluster=cfg) == [
+        "cluster.nodePools.GPU_Pool = 'GPU_Pool': invalid name; must match ^[a-z]([-a-z0-9]{0,28}[a-z0-9])?$"
+    ]
+    assert problems("dev", **{"gcp:project": "My Project"}) == [
+        "gcp:project = 'My Project': invalid name or format; must match ^[a-z][-a-z0-9]{4,28}[a-z0-9]$"
+    ]
+
+
+def test_names_that_would_not_fit_a_service_account() -> None:
+    long_pool = "a-very-long-pool-name-x"
+    cfg = cluster("prod", nodePools={long_pool: {"machineType": "e2-standard-4", "minNodes": 0, "maxNodes": 1}})
+    assert problems("prod", cluster=cfg) == [
+        f"cluster.nodePools.{long_pool} = '{long_pool}': name too long: its node service account "
+        f"'prod-np-{long_pool}' must be at most 30 characters"
+    ]
+
+
+def test_open_authorized_network_and_wrong_zone() -> None:
+    cfg = cluster("dev", zones=["us-central1-a"], authorizedNetworks={"anywhere": "0.0.0.0/0"})
+    assert problems("dev", cluster=cfg) == [
+        "cluster.zones[0] = 'us-central1-a': must be a zone of gcp:region 'europe-west4' (e.g. europe-west4-a)",
+        "cluster.authorizedNetworks.anywhere = '0.0.0.0/0': 0.0.0.0/0 is never allowed; "
+        "name the networks that may reach the control plane",
+    ]
+
+
+def test_forbidden_roles_for_workloads() -> None:
+    identity = {"workloads": {"cells": {"roles": ["roles/editor", "roles/iam.serviceAccountTokenCreator"]}}}
+    assert problems("dev", identity=identity) == [
+        "identity.workloads.cells.roles[0] = 'roles/editor': basic roles are never granted; use a predefined role",
+        "identity.workloads.cells.roles[1] = 'roles/iam.serviceAccountTokenCreator': "
+        "project-wide impersonation roles are never granted",
+    ]
+
+
+def test_missing_environment_and_enum_value() -> None:
+    assert problems("dev", environment=None) == ["ai-estate:environment = None: required; allowed: dev, prod"]
+    assert problems("dev", cluster=cluster("dev", releaseChannel="NIGHTLY")) == [
+        "cluster.releaseChannel = 'NIGHTLY': allowed: RAPID, REGULAR or STABLE"
+    ]
+
+
+def test_several_problems_are_reported_together() -> None:
+    cfg = cluster("prod", deletionProtection=False, nodePools={"gpu": {"minNodes": 9, "maxNodes": 1}})
+    found = problems("prod", cluster=cfg)
+    assert "cluster.nodePools.gpu.minNodes = 9: must be <= maxNodes (1)" in found
+    assert "cluster.deletionProtection = False: must be true in prod" in found
+
+
+def test_bad_config_stops_the_program_before_any_resource() -> None:
+    plan = run_plan("prod", config=config_with("prod", cluster=cluster("prod", zones=["europe-west4-a"])))
+    assert plan.resources == []
+    assert plan.error is not None
+    assert plan.error.startswith("invalid configuration for stack 'prod' (")
+    assert "cluster.zones = ['europe-west4-a']: prod needs at least 3 zones" in plan.error
+    assert "Traceback" not in plan.error
