@@ -18,6 +18,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -67,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         for budget in budgets(Path(tmp)):
             run_command(budget.command)  # warm the disk cache and bytecode
-            samples = [timed(lambda b=budget: run_command(b.command)) for _ in range(args.runs)]
+            samples = [timed(partial(run_command, budget.command)) for _ in range(args.runs)]
             median = statistics.median(samples)
             verdict = "ok" if median <= budget.seconds else "MISSED"
             missed += verdict != "ok"
