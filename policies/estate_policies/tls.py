@@ -1,0 +1,313 @@
+"""TLS everywhere: mesh mTLS, gateways, ingresses, exposure, data services, Kafka, Harbor."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from pulumi_policy import PolicyResource, Severity
+
+from estate_policies.common import Rule, get, items, of_types, resource_policy, stack_policy
+
+ISTIO = "Istio security best practices"
+NIST_TLS = "NIST SP 800-52r2"
+CIS_GCP = "CIS Google Cloud Platform Foundation Benchmark"
+PEER_AUTHN = (
+    "kubernetes:security.istio.io/v1:PeerAuthentication",
+    "kubernetes:security.istio.io/v1beta1:PeerAuthentication",
+)
+DEST_RULE = (
+    "kubernetes:networking.istio.io/v1:DestinationRule",
+    "kubernetes:networking.istio.io/v1beta1:DestinationRule",
+    "kubernetes:networking.istio.io/v1alpha3:DestinationRule",
+)
+GATEWAY = (
+    "kubernetes:networking.istio.io/v1:Gateway",
+    "kubernetes:networking.istio.io/v1beta1:Gateway",
+    "kubernetes:networking.istio.io/v1alpha3:Gateway",
+)
+KAFKA = ("kubernetes:kafka.strimzi.io/v1beta2:Kafka", "kubernetes:kafka.strimzi.io/v1:Kafka")
+HELM = ("kubernetes:helm.sh/v3:Release", "kubernetes:helm.sh/v4:Chart", "kubernetes:helm.sh/v3:Chart")
+MESH_ROOT = "istio-system"
+
+
+def _mesh_absent(resources: list[PolicyResource]) -> str | None:
+    mesh = any(
+        r.resource_type.startswith(("kubernetes:security.istio.io/", "kubernetes:networking.istio.io/"))
+        or _chart(r) in ("istiod", "base")
+        for r in resources
+    )
+    return None if mesh else "no Istio mesh in the plan yet"
+
+
+def _chart(r: PolicyResource) -> str | None:
+    if r.resource_type not in HELM:
+        return None
+    chart = str(get(r.props, "chart", default="") or "")
+    return chart.rsplit("/", 1)[-1]
+
+
+def _mesh_strict(resources: list[PolicyResource], config: Mapping[str, Any]) -> Iterable[tuple[str, str | None]]:
+    root = config.get("meshRootNamespace", MESH_ROOT)
+    strict = [
+        r
+        for r in resources
+        if r.resource_type in PEER_AUTHN
+        and get(r.props, "metadata", "namespace") == root
+        and not get(r.props, "spec", "selector")
+        and get(r.props, "spec", "mtls", "mode") == "STRICT"
+    ]
+    if not strict:
+        yield f"no mesh-wide PeerAuthentication in {root!r} with mtls.mode STRICT", None
+
+
+def _peer_authn(_t: str, props: Mapping[str, Any], _c: Mapping[str, Any]) -> Iterable[str]:
+    modes = {"": get(props, "spec", "mtls", "mode")}
+    port_level = get(props, "spec", "portLevelMtls", default={}) or {}
+    modes.update({f" (port {port})": get(v, "mode") for port, v in port_level.items()})
+    for where, mode in modes.items():
+        if mode in ("PERMISSIVE", "DISABLE"):
+            yield f"mtls.mode{where} is {mode}; only STRICT (or UNSET to inherit STRICT) is allowed"
+
+
+def _dest_rule(_t: str, props: Mapping[str, Any], _c: Mapping[str, Any]) -> Iterable[str]:
+    policies = [("trafficPolicy", get(props, "spec", "trafficPolicy", default={}) or {})]
+    policies += [
+        (f"subset {s.get('name')!r}", s.get("trafficPolicy") or {}) for s in items(get(props, "spec", "subsets"))
+    ]
+    for where, policy in list(policies):
+        for pls in items(policy.get("portLevelSettings")):
+            policies.append((f"{where} port {get(pls, 'port', 'number')}", pls))
+    for where, policy in policies:
+        if get(policy, "tls", "mode") == "DISABLE":
+            yield f"{where}: tls.mode DISABLE turns off mTLS; use ISTIO_MUTUAL"
+
+
+def _gateway(_t: str, props: Mapping[str, Any], _c: Mapping[str, Any]) -> Iterable[str]:
+    for server in items(get(props, "spec", "servers")):
+        proto = str(get(server, "port", "protocol", default="")).upper()
+        name = get(server, "port", "name", default="?")
+        if proto in ("HTTPS", "TLS"):
+            if not get(server, "tls", "mode"):
+                yield f"server {name!r}: {proto} without tls settings"
+        elif proto == "HTTP":
+            if get(server, "tls", "httpsRedirect") is not True:
+                yield f"server {name!r}: plain HTTP is allowed only with tls.httpsRedirect: true"
+        else:
+            yield f"server {name!r}: protocol {proto or '?'} is not HTTPS/TLS"
+
+
+def _ingress(_t: str, props: Mapping[str, Any], _c: Mapping[str, Any]) -> Iterable[str]:
+    covered = {h for t in items(get(props, "spec", "tls")) for h in items(t.get("hosts"))}
+    hosts = [r.get("host") for r in items(get(props, "spec", "rules"))]
+    if not items(get(props, "spec", "tls")):
+        yield "ingress has no spec.tls"
+    for host in hosts:
+        if host not in covered:
+            yield f"host {host!r} is not covered by spec.tls"
+
+
+def _exposure(_t: str, props: Mapping[str, Any], config: Mapping[str, Any]) -> Iterable[str]:
+    kind = get(props, "spec", "type", default="ClusterIP")
+    if kind in ("LoadBalancer", "NodePort"):
+        ident = f"{get(props, 'metadata', 'namespace', default='default')}/{get(props, 'metadata', 'name')}"
+        if ident not in config.get("allowedGateways", []):
+            yield f"service {ident} is {kind}; only allowlisted gateways may be exposed ({config.get('allowedGateways', [])})"
+
+
+def _cloudsql(_t: str, props: Mapping[str, Any], _c: Mapping[str, Any]) -> Iterable[str]:
+    ip = get(props, "settings", "ipConfiguration", default={}) or {}
+    if ip.get("sslMode") != "TRUSTED_CLIENT_CERTIFICATE_REQUIRED":
+        yield f"settings.ipConfiguration.sslMode is {ip.get('sslMode')!r}; require TRUSTED_CLIENT_CERTIFICATE_REQUIRED"
+    if ip.get("ipv4Enabled") is not False:
+        yield "settings.ipConfiguration.ipv4Enabled must be false (private IP only)"
+    for net in items(ip.get("authorizedNetworks")):
+        value = str(net.get("value", ""))
+        try:
+            open_ = ipaddress.ip_network(value, strict=False).prefixlen == 0
+        except ValueError:
+            open_ = False
+        if open_:
+            yield f"authorized network {value} opens the instance to the internet"
+
+
+def _redis(_t: str, props: Mapping[str, Any], _c: Mapping[str, Any]) -> Iterable[str]:
+    if props.get("authEnabled") is not True:
+        yield "authEnabled must be true"
+    if props.get("transitEncryptionMode") != "SERVER_AUTHENTICATION":
+        yield f"transitEncryptionMode is {props.get('transitEncryptionMode')!r}; set SERVER_AUTHENTICATION"
+
+
+def _ssl_policy(_t: str, props: Mapping[str, Any], _c: Mapping[str, Any]) -> Iterable[str]:
+    if props.get("minTlsVersion") not in ("TLS_1_2", "TLS_1_3"):
+        yield f"minTlsVersion is {props.get('minTlsVersion')!r}; require TLS_1_2 or newer"
+
+
+def _kafka_absent(resources: list[PolicyResource]) -> str | None:
+    return None if any(r.resource_type in KAFKA for r in resources) else "no Strimzi Kafka in the plan yet"
+
+
+def _kafka(resources: list[PolicyResource], _c: Mapping[str, Any]) -> Iterable[tuple[str, str | None]]:
+    for r in resources:
+        if r.resource_type not in KAFKA:
+            continue
+        listeners = items(get(r.props, "spec", "kafka", "listeners"))
+        if not listeners:
+            yield f"Kafka {r.name}: no listeners declared", r.urn
+        for listener in listeners:
+            if listener.get("tls") is not True:
+                yield f"Kafka {r.name}: listener {listener.get('name')!r} has tls: {listener.get('tls')}", r.urn
+
+
+def _harbor_absent(resources: list[PolicyResource]) -> str | None:
+    return None if any(_chart(r) == "harbor" for r in resources) else "no Harbor in the plan yet"
+
+
+def _harbor(resources: list[PolicyResource], _c: Mapping[str, Any]) -> Iterable[tuple[str, str | None]]:
+    for r in resources:
+        if _chart(r) != "harbor":
+            continue
+        values = get(r.props, "values", default={}) or {}
+        if get(values, "expose", "tls", "enabled") is not True:
+            yield f"Harbor {r.name}: values.expose.tls.enabled must be true", r.urn
+        if not str(get(values, "externalURL", default="")).startswith("https://"):
+            yield f"Harbor {r.name}: values.externalURL must be https://", r.urn
+
+
+def _r(
+    name: str,
+    description: str,
+    severity: Severity,
+    standard: str,
+    remediation: str,
+    config: dict[str, dict[str, Any]] | None = None,
+) -> Rule:
+    return Rule(f"estate-tls-{name}", description, severity, standard, remediation, config=config)
+
+
+POLICIES = [
+    stack_policy(
+        _r(
+            "mesh-strict",
+            "A mesh-wide PeerAuthentication enforces STRICT mTLS.",
+            Severity.HIGH,
+            f"{ISTIO}: mutual TLS (STRICT)",
+            "Create PeerAuthentication 'default' in istio-system with spec.mtls.mode: STRICT.",
+            config={"meshRootNamespace": {"type": "string", "default": MESH_ROOT}},
+        ),
+        _mesh_absent,
+        _mesh_strict,
+    ),
+    resource_policy(
+        _r(
+            "peer-authentication",
+            "No PeerAuthentication relaxes mTLS.",
+            Severity.HIGH,
+            f"{ISTIO}: mutual TLS (STRICT)",
+            "Remove PERMISSIVE/DISABLE modes.",
+        ),
+        of_types(*PEER_AUTHN),
+        _peer_authn,
+    ),
+    resource_policy(
+        _r(
+            "destination-rule",
+            "DestinationRules never disable TLS.",
+            Severity.HIGH,
+            f"{ISTIO}: mutual TLS",
+            "Use tls.mode ISTIO_MUTUAL (or leave it unset).",
+        ),
+        of_types(*DEST_RULE),
+        _dest_rule,
+    ),
+    resource_policy(
+        _r(
+            "gateway",
+            "Istio Gateway servers are HTTPS/TLS, or HTTP that redirects.",
+            Severity.HIGH,
+            f"{NIST_TLS}; {ISTIO}: secure gateways",
+            "Serve HTTPS with a cert-manager certificate; set httpsRedirect on HTTP servers.",
+        ),
+        of_types(*GATEWAY),
+        _gateway,
+    ),
+    resource_policy(
+        _r(
+            "ingress",
+            "Ingresses carry TLS for every host.",
+            Severity.HIGH,
+            NIST_TLS,
+            "Add spec.tls entries for every host (cert-manager issues the certificates).",
+        ),
+        of_types("kubernetes:networking.k8s.io/v1:Ingress"),
+        _ingress,
+    ),
+    resource_policy(
+        _r(
+            "service-exposure",
+            "Only allowlisted gateways are LoadBalancer or NodePort Services.",
+            Severity.HIGH,
+            "CIS GKE Benchmark: 5.6 (cluster networking)",
+            "Use ClusterIP and route through the Istio ingress gateway; allowlist gateways in policy config.",
+            config={"allowedGateways": {"type": "array", "items": {"type": "string"}, "default": []}},
+        ),
+        of_types("kubernetes:core/v1:Service"),
+        _exposure,
+    ),
+    resource_policy(
+        _r(
+            "cloudsql",
+            "Cloud SQL requires TLS with trusted client certificates and has no public IP.",
+            Severity.CRITICAL,
+            f"{CIS_GCP}: 6.4, 6.5, 6.6 (Cloud SQL SSL, not open, no public IP)",
+            "sslMode TRUSTED_CLIENT_CERTIFICATE_REQUIRED, ipv4Enabled false; connect via the Auth Proxy.",
+        ),
+        of_types("gcp:sql/databaseInstance:DatabaseInstance"),
+        _cloudsql,
+    ),
+    resource_policy(
+        _r(
+            "memorystore",
+            "Memorystore requires AUTH and in-transit encryption.",
+            Severity.HIGH,
+            f"{NIST_TLS}: encrypt data in transit",
+            "authEnabled: true and transitEncryptionMode: SERVER_AUTHENTICATION.",
+        ),
+        of_types("gcp:redis/instance:Instance"),
+        _redis,
+    ),
+    stack_policy(
+        _r(
+            "kafka",
+            "Every Strimzi Kafka listener uses TLS.",
+            Severity.HIGH,
+            f"{NIST_TLS}",
+            "Set tls: true on every listener in spec.kafka.listeners.",
+        ),
+        _kafka_absent,
+        _kafka,
+    ),
+    stack_policy(
+        _r(
+            "harbor",
+            "Harbor is exposed only over TLS.",
+            Severity.HIGH,
+            f"{NIST_TLS}",
+            "Set expose.tls.enabled: true and an https:// externalURL.",
+        ),
+        _harbor_absent,
+        _harbor,
+    ),
+    resource_policy(
+        _r(
+            "ssl-policy",
+            "Load-balancer SSL policies require TLS 1.2 or newer.",
+            Severity.HIGH,
+            f"{CIS_GCP}: 3.9 (weak cipher suites)",
+            "minTlsVersion: TLS_1_2 with a MODERN or RESTRICTED profile.",
+        ),
+        of_types("gcp:compute/sSLPolicy:SSLPolicy"),
+        _ssl_policy,
+    ),
+]

@@ -1,0 +1,153 @@
+"""The offline policy gate: the stack's offline plan through the real CrossGuard pack.
+
+    python -m tools.gate --stack dev     # exit 1 on any mandatory violation
+
+Builds the plan under the mock runtime, starts `policies/` as the engine does, applies
+`policies/<stack>.json` through Configure, sends every resource through Analyze and the
+whole plan through AnalyzeStack, and prints what the pack said, grouped by policy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import sys
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tools.analyzer import LEVEL_NAMES, Analyzer, PolicyConfigError, load_policy_config
+from tools.plan import PROJECT, ROOT, Plan, run_plan
+
+PACK_DIR = ROOT / "policies"
+PREVIEW_MARK = "during preview:"
+
+
+@dataclass(frozen=True)
+class Finding:
+    policy: str
+    level: str
+    resource: str
+    message: str
+
+
+@dataclass
+class GateResult:
+    stack: str
+    resources: int = 0
+    findings: list[Finding] = field(default_factory=list)
+    unevaluated: list[Finding] = field(default_factory=list)
+    not_applicable: dict[str, str] = field(default_factory=dict)
+    exempted: dict[tuple[str, str], list[str]] = field(default_factory=lambda: defaultdict(list))
+    exemptions: list[tuple[str, str, str]] = field(default_factory=list)
+    policies: int = 0
+
+    @property
+    def mandatory(self) -> list[Finding]:
+        return [f for f in self.findings if f.level == "mandatory"]
+
+    def by_policy(self) -> dict[str, list[Finding]]:
+        grouped: dict[str, list[Finding]] = defaultdict(list)
+        for f in self.findings:
+            grouped[f.policy].append(f)
+        return dict(sorted(grouped.items()))
+
+
+def _resource_name(urn: str, fallback: str) -> str:
+    return urn.rsplit("::", 1)[-1] if urn else fallback
+
+
+def _collect(result: GateResult, response: Any, subject: str) -> None:
+    for diag in response.diagnostics:
+        message = diag.message.split("\n", 1)[-1] if "\n" in diag.message else diag.message
+        finding = Finding(
+            diag.policyName, LEVEL_NAMES.get(diag.enforcementLevel, "?"), _resource_name(diag.urn, subject), message
+        )
+        (result.unevaluated if PREVIEW_MARK in diag.message else result.findings).append(finding)
+    for na in response.not_applicable:
+        if na.reason.startswith("exempt: "):
+            pattern = na.reason.removeprefix("exempt: ").split(":", 1)[0]
+            result.exempted[(na.policy_name, pattern)].append(subject)
+        else:
+            result.not_applicable.setdefault(na.policy_name, na.reason)
+
+
+def check(analyzer: Analyzer, plan: Plan, policy_config: Mapping[str, Any]) -> GateResult:
+    """Configure a running pack with `policy_config` and pass `plan` through it."""
+    result = GateResult(stack=plan.stack, resources=len(plan.resources))
+    for policy, entry in sorted(policy_config.items()):
+        for ex in entry.get("exemptions", []) if isinstance(entry, Mapping) else []:
+            result.exemptions.append((policy, ex["resource"], ex["reason"]))
+    result.policies = len(analyzer.info().policies)
+    analyzer.configure(policy_config)
+    analyzer.remember_providers(plan.resources)
+    for res in plan.resources:
+        _collect(result, analyzer.analyze(res), res["name"])
+    _collect(result, analyzer.analyze_stack(plan.resources), "(stack)")
+    return result
+
+
+def render(result: GateResult, config_path: str) -> str:
+    lines = [
+        f"policy gate: {PROJECT}/{result.stack}: {result.resources} resources and the stack through "
+        f"{result.policies} policies (config {config_path})"
+    ]
+    for policy, findings in result.by_policy().items():
+        lines.append(f"{policy} [{findings[0].level}]")
+        lines += [f"  - {f.resource}: {f.message}" for f in findings]
+    if result.unevaluated:
+        lines.append("not evaluated during preview (unknown values; the engine re-checks them at `pulumi up`):")
+        lines += [f"  - {f.policy} on {f.resource}: {f.message}" for f in result.unevaluated]
+    if result.not_applicable:
+        lines.append("not applicable yet:")
+        lines += [f"  - {p}: {reason}" for p, reason in sorted(result.not_applicable.items())]
+    if result.exemptions:
+        lines.append("exemptions (from the policy config):")
+        for policy, pattern, reason in result.exemptions:
+            used = result.exempted.get((policy, pattern), [])
+            lines.append(
+                f"  - {policy} on {pattern}: {reason} [applied to {', '.join(used) or 'nothing in this plan'}]"
+            )
+    advisory = len(result.findings) - len(result.mandatory)
+    verdict = "FAIL" if result.mandatory else "PASS"
+    lines.append(f"{verdict}: {len(result.mandatory)} mandatory and {advisory} advisory violations")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--stack", default="dev")
+    parser.add_argument("--config", type=Path, help="policy config (default policies/<stack>.json)")
+    parser.add_argument("--plan", type=Path, help="use a plan file written by tools.plan instead of building one")
+    args = parser.parse_args(argv)
+    gc.disable()  # a short-lived process; see tools.plan
+    config_path = args.config or PACK_DIR / f"{args.stack}.json"
+    try:
+        policy_config = load_policy_config(config_path)
+    except (OSError, json.JSONDecodeError) as exc:
+        print(f"error: policy config {config_path}: {exc}", file=sys.stderr)
+        return 2
+    # The pack starts on the other core while this one builds the plan.
+    with Analyzer(PACK_DIR, project=PROJECT, stack=args.stack) as analyzer:
+        if args.plan:
+            doc = json.loads(args.plan.read_text())
+            plan = Plan(stack=doc["stack"], preview=doc["preview"], resources=doc["resources"], outputs=doc["outputs"])
+        else:
+            plan = run_plan(args.stack)
+        if plan.error:
+            print(f"error: {plan.error}", file=sys.stderr)
+            return 2
+        try:
+            result = check(analyzer, plan, policy_config)
+        except PolicyConfigError as exc:
+            print(f"error: {config_path}: {exc}", file=sys.stderr)
+            return 2
+    print(render(result, str(config_path.relative_to(ROOT) if config_path.is_relative_to(ROOT) else config_path)))
+    return 1 if result.mandatory else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
