@@ -3,7 +3,7 @@ STACK ?= dev
 VENV  ?= .venv
 PY    := $(VENV)/bin/python
 
-.PHONY: setup plan test lint typecheck pytest schema bench clean
+.PHONY: setup plan gate test lint typecheck pytest schema docs bench clean
 
 setup: $(VENV)/.installed           ## create .venv and install requirements.txt
 
@@ -16,7 +16,12 @@ $(VENV)/.installed: requirements.txt
 plan: setup                         ## offline plan: make plan STACK=dev|prod
 	$(PY) -m tools.plan --stack $(STACK)
 
+gate: setup                         ## offline policy gate: make gate STACK=dev|prod
+	$(PY) -m tools.gate --stack $(STACK)
+
 test: lint typecheck pytest         ## everything CI runs
+	$(PY) -m tools.gate --stack dev
+	$(PY) -m tools.gate --stack prod
 
 lint: setup
 	$(PY) -m ruff check .
@@ -30,6 +35,9 @@ pytest: setup
 
 schema: setup                       ## refresh stacks/stack.schema.json from the models
 	$(PY) -m stacks.schema
+
+docs: setup                         ## regenerate the README's policy table from the pack
+	$(PY) -m tools.policy_table
 
 bench: setup                        ## the speed budgets (README, "Budgets")
 	$(PY) -m tools.bench

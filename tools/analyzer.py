@@ -16,7 +16,7 @@ import sys
 from collections.abc import Iterable, Mapping
 from concurrent import futures
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import grpc
 import jsonschema
@@ -193,7 +193,7 @@ class Analyzer:
         reconciled = reconcile(self.info(), file_config)
         request = analyzer_pb2.ConfigureAnalyzerRequest(
             policyConfig={
-                name: analyzer_pb2.PolicyConfig(enforcementLevel=level, properties=_struct(props))
+                name: analyzer_pb2.PolicyConfig(enforcementLevel=cast(Any, level), properties=_struct(props))
                 for name, (level, props) in reconciled.items()
             }
         )

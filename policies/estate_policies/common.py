@@ -121,7 +121,7 @@ def resource_policy(rule: Rule, applies: Callable[[str], bool], check: Check) ->
         if reason:
             args.not_applicable(reason)
         for message in check(args.resource_type, args.props, config):
-            report(message)
+            report(message, None)
 
     return ResourceValidationPolicy(
         name=rule.name,

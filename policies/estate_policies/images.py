@@ -47,7 +47,7 @@ def _binauthz(_t: str, props: Mapping[str, Any], _c: Mapping[str, Any]) -> Itera
 
 
 def _public_repo(_t: str, props: Mapping[str, Any], _c: Mapping[str, Any]) -> Iterable[str]:
-    members = [props.get("member")] + items(props.get("members"))
+    members = [props.get("member"), *items(props.get("members"))]
     policy = str(props.get("policyData") or "")
     for who in PUBLIC:
         if who in members or who in policy:

@@ -112,8 +112,9 @@ def _exposure(_t: str, props: Mapping[str, Any], config: Mapping[str, Any]) -> I
     kind = get(props, "spec", "type", default="ClusterIP")
     if kind in ("LoadBalancer", "NodePort"):
         ident = f"{get(props, 'metadata', 'namespace', default='default')}/{get(props, 'metadata', 'name')}"
-        if ident not in config.get("allowedGateways", []):
-            yield f"service {ident} is {kind}; only allowlisted gateways may be exposed ({config.get('allowedGateways', [])})"
+        allowed = list(config.get("allowedGateways", []))
+        if ident not in allowed:
+            yield f"service {ident} is {kind}; only allowlisted gateways may be exposed ({allowed})"
 
 
 def _cloudsql(_t: str, props: Mapping[str, Any], _c: Mapping[str, Any]) -> Iterable[str]:

@@ -1,0 +1,114 @@
+"""Resources for the policy tests, in the providers' real property shapes (camelCase, numbers as floats)."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import Any
+
+UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+REGISTRY = "europe-west4-docker.pkg.dev/ai-estate-dev"
+IMAGE = f"{REGISTRY}/images/cells/api@sha256:{'a' * 64}"
+
+POD_KINDS = {
+    "kubernetes:core/v1:Pod": ("spec",),
+    "kubernetes:apps/v1:Deployment": ("spec", "template", "spec"),
+    "kubernetes:apps/v1:StatefulSet": ("spec", "template", "spec"),
+    "kubernetes:apps/v1:DaemonSet": ("spec", "template", "spec"),
+    "kubernetes:apps/v1:ReplicaSet": ("spec", "template", "spec"),
+    "kubernetes:batch/v1:Job": ("spec", "template", "spec"),
+    "kubernetes:batch/v1:CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
+}
+CONTROLLED = [k for k in POD_KINDS if k != "kubernetes:core/v1:Pod"]
+
+
+def resource(type_: str, name: str, inputs: dict[str, Any], parent: str | None = None) -> dict[str, Any]:
+    return {
+        "type": type_,
+        "name": name,
+        "urn": f"urn:pulumi:test::ai-estate::{type_}::{name}",
+        "inputs": inputs,
+        "parent": parent,
+        "provider": None,
+        "dependencies": [],
+        "propertyDependencies": {},
+        "options": {"protect": False, "ignoreChanges": [], "customTimeouts": None},
+    }
+
+
+def container(name: str = "app") -> dict[str, Any]:
+    return {
+        "name": name,
+        "image": IMAGE,
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": 10001.0,
+            "allowPrivilegeEscalation": False,
+            "privileged": False,
+            "readOnlyRootFilesystem": True,
+            "capabilities": {"drop": ["ALL"]},
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"cpu": "500m", "memory": "256Mi"}},
+        "livenessProbe": {"httpGet": {"path": "/healthz", "port": 8080.0}},
+        "readinessProbe": {"httpGet": {"path": "/ready", "port": 8080.0}},
+        "ports": [{"containerPort": 8080.0, "name": "http"}],
+        "env": [
+            {"name": "LOG_LEVEL", "value": "info"},
+            {"name": "DB_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "db", "key": "password"}}},
+        ],
+        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+    }
+
+
+def pod_spec() -> dict[str, Any]:
+    return {
+        "serviceAccountName": "cells",
+        "automountServiceAccountToken": False,
+        "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}, "fsGroup": 10001.0},
+        "initContainers": [container("init")],
+        "containers": [container()],
+        "volumes": [
+            {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
+            {"name": "config", "configMap": {"name": "cells"}},
+        ],
+    }
+
+
+def workload(
+    kind: str, spec: dict[str, Any] | None = None, namespace: str = "cells", name: str = "api"
+) -> dict[str, Any]:
+    inputs: dict[str, Any] = {
+        "apiVersion": kind.split(":")[1].split("/", 1)[-1],
+        "kind": kind.rsplit(":", 1)[-1],
+        "metadata": {"name": name, "namespace": namespace, "labels": {"app.kubernetes.io/name": name}},
+    }
+    node = inputs
+    path = POD_KINDS[kind]
+    for key in path[:-1]:
+        node = node.setdefault(key, {})
+    node[path[-1]] = spec if spec is not None else pod_spec()
+    return resource(kind, name, inputs)
+
+
+Mutation = Callable[[dict[str, Any]], object]
+
+
+def mutated(mutation: Mutation) -> dict[str, Any]:
+    spec = pod_spec()
+    mutation(spec)
+    return spec
+
+
+def main(spec: dict[str, Any]) -> dict[str, Any]:
+    main_container: dict[str, Any] = spec["containers"][0]
+    return main_container
+
+
+def sc(spec: dict[str, Any]) -> dict[str, Any]:
+    security: dict[str, Any] = main(spec)["securityContext"]
+    return security
+
+
+def deep(value: dict[str, Any]) -> dict[str, Any]:
+    return copy.deepcopy(value)
