@@ -40,6 +40,7 @@ def budgets(out_dir: Path) -> list[Budget]:
             3.0,
             [py, "-m", "tools.plan", "--stack", "prod", "--quiet", "--out", str(out_dir / "plan.json")],
         ),
+        Budget("gate prod (fresh process)", 5.0, [py, "-m", "tools.gate", "--stack", "prod"]),
     ]
 
 
