@@ -218,29 +218,26 @@ class Analyzer:
             type=prov["type"], properties=_struct(prov["inputs"]), urn=prov["urn"], name=prov["name"]
         )
 
+    def _fields(self, res: Mapping[str, Any]) -> dict[str, Any]:
+        """What Analyze and AnalyzeStack both carry for a resource."""
+        return {
+            "type": res["type"],
+            "properties": _struct(res["inputs"]),
+            "urn": res["urn"],
+            "name": res["name"],
+            "options": _options(res),
+            "provider": self._provider(res),
+        }
+
     def analyze(self, res: Mapping[str, Any]) -> Any:
-        return self.stub.Analyze(
-            analyzer_pb2.AnalyzeRequest(
-                type=res["type"],
-                properties=_struct(res["inputs"]),
-                urn=res["urn"],
-                name=res["name"],
-                options=_options(res),
-                provider=self._provider(res),
-            )
-        )
+        return self.stub.Analyze(analyzer_pb2.AnalyzeRequest(**self._fields(res)))
 
     def analyze_stack(self, resources: Iterable[Mapping[str, Any]]) -> Any:
         return self.stub.AnalyzeStack(
             analyzer_pb2.AnalyzeStackRequest(
                 resources=[
                     analyzer_pb2.AnalyzerResource(
-                        type=r["type"],
-                        properties=_struct(r["inputs"]),
-                        urn=r["urn"],
-                        name=r["name"],
-                        options=_options(r),
-                        provider=self._provider(r),
+                        **self._fields(r),
                         parent=r.get("parent") or "",
                         dependencies=r.get("dependencies", []),
                         propertyDependencies={

@@ -10,7 +10,7 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from pulumi_policy import (
     EnforcementLevel,
@@ -68,6 +68,51 @@ class Rule:
     def area(self) -> str:
         return self.name.split("-")[1]
 
+    def metadata(self) -> dict[str, Any]:
+        """Everything the pack reports about the rule, as Policy keyword arguments."""
+        return {
+            "name": self.name,
+            "description": self.description,
+            "enforcement_level": self.level,
+            "config_schema": self.schema(),
+            "severity": self.severity,
+            "framework": self.framework(),
+            "tags": [self.area],
+            "remediation_steps": self.remediation,
+        }
+
+
+class RuleMaker(Protocol):
+    def __call__(
+        self,
+        name: str,
+        description: str,
+        severity: Severity,
+        standard: str,
+        remediation: str,
+        level: EnforcementLevel = ...,
+        config: Mapping[str, dict[str, Any]] | None = ...,
+    ) -> Rule: ...
+
+
+def rules(prefix: str, standard_prefix: str = "") -> RuleMaker:
+    """A Rule constructor for one area: names get `prefix`, standards `standard_prefix`."""
+
+    def make(
+        name: str,
+        description: str,
+        severity: Severity,
+        standard: str,
+        remediation: str,
+        level: EnforcementLevel = EnforcementLevel.MANDATORY,
+        config: Mapping[str, dict[str, Any]] | None = None,
+    ) -> Rule:
+        return Rule(
+            f"{prefix}{name}", description, severity, f"{standard_prefix}{standard}", remediation, level, config
+        )
+
+    return make
+
 
 def get(obj: Any, *path: str | int, default: Any = None) -> Any:
     """Follow `path` through mappings and sequences; `default` where it stops."""
@@ -123,17 +168,7 @@ def resource_policy(rule: Rule, applies: Callable[[str], bool], check: Check) ->
         for message in check(args.resource_type, args.props, config):
             report(message, None)
 
-    return ResourceValidationPolicy(
-        name=rule.name,
-        description=rule.description,
-        validate=validate,
-        enforcement_level=rule.level,
-        config_schema=rule.schema(),
-        severity=rule.severity,
-        framework=rule.framework(),
-        tags=[rule.area],
-        remediation_steps=rule.remediation,
-    )
+    return ResourceValidationPolicy(validate=validate, **rule.metadata())
 
 
 StackCheck = Callable[[list[PolicyResource], Mapping[str, Any]], Iterable[tuple[str, str | None]]]
@@ -153,17 +188,7 @@ def stack_policy(
         for message, urn in check(resources, config):
             report(message, urn)
 
-    return StackValidationPolicy(
-        name=rule.name,
-        description=rule.description,
-        validate=validate,
-        enforcement_level=rule.level,
-        config_schema=rule.schema(),
-        severity=rule.severity,
-        framework=rule.framework(),
-        tags=[rule.area],
-        remediation_steps=rule.remediation,
-    )
+    return StackValidationPolicy(validate=validate, **rule.metadata())
 
 
 def of_types(*types: str) -> Callable[[str], bool]:

@@ -7,7 +7,7 @@ from typing import Any
 
 from pulumi_policy import Severity
 
-from estate_policies.common import Rule, get, items, of_types, resource_policy
+from estate_policies.common import get, items, of_types, resource_policy, rules
 
 CIS_GCP = "CIS Google Cloud Platform Foundation Benchmark"
 SQL = "gcp:sql/databaseInstance:DatabaseInstance"
@@ -100,16 +100,7 @@ def _rotation(_t: str, p: Mapping[str, Any], _c: Mapping[str, Any]) -> Iterable[
         yield f"rotationPeriod is {period or 'unset'}; rotate at least every 90 days ({MAX_ROTATION_SECONDS}s)"
 
 
-def _r(
-    name: str,
-    description: str,
-    severity: Severity,
-    standard: str,
-    remediation: str,
-    config: dict[str, dict[str, Any]] | None = None,
-) -> Rule:
-    return Rule(name, description, severity, standard, remediation, config=config)
-
+_r = rules("")
 
 PROD_CONFIG = {
     "productionEnvironments": {
@@ -138,7 +129,7 @@ POLICIES = [
             Severity.HIGH,
             "Google Cloud SQL: deletion protection",
             "deletionProtection and settings.deletionProtectionEnabled true (and Pulumi protect).",
-            PROD_CONFIG,
+            config=PROD_CONFIG,
         ),
         of_types(SQL),
         _protection,
@@ -150,7 +141,7 @@ POLICIES = [
             Severity.MEDIUM,
             "Google Cloud SQL: high availability",
             "settings.availabilityType: REGIONAL.",
-            PROD_CONFIG,
+            config=PROD_CONFIG,
         ),
         of_types(SQL),
         _ha,

@@ -8,7 +8,7 @@ from typing import Any
 
 from pulumi_policy import Severity
 
-from estate_policies.common import Rule, get, items, of_types, resource_policy
+from estate_policies.common import get, items, of_types, resource_policy, rules
 
 CIS = "CIS GKE Benchmark"
 CLUSTER = "gcp:container/cluster:Cluster"
@@ -112,9 +112,7 @@ def _node_management(type_: str, p: Mapping[str, Any], _c: Mapping[str, Any]) ->
                 yield f"pool {pool.get('name')!r}: management.{key} must be true"
 
 
-def _r(name: str, description: str, severity: Severity, control: str, remediation: str) -> Rule:
-    return Rule(f"estate-gke-{name}", description, severity, f"{CIS}: {control}", remediation)
-
+_r = rules("estate-gke-", f"{CIS}: ")
 
 is_gke = of_types(CLUSTER, NODE_POOL)
 POLICIES = [

@@ -7,7 +7,7 @@ from typing import Any
 
 from pulumi_policy import PolicyResource, Severity
 
-from estate_policies.common import Rule, get, items, of_types, resource_policy, stack_policy
+from estate_policies.common import get, items, of_types, resource_policy, rules, stack_policy
 from estate_policies.pods import containers, is_pod_kind, pod_spec
 
 SLSA = "NIST SP 800-190: 4.1 image risks"
@@ -109,16 +109,7 @@ def _verifier(resources: list[PolicyResource], config: Mapping[str, Any]) -> Ite
         yield "no verifier in the plan enforces signatures", None
 
 
-def _r(
-    name: str,
-    description: str,
-    severity: Severity,
-    standard: str,
-    remediation: str,
-    config: dict[str, dict[str, Any]] | None = None,
-) -> Rule:
-    return Rule(f"estate-images-{name}", description, severity, standard, remediation, config=config)
-
+_r = rules("estate-images-")
 
 POLICIES = [
     resource_policy(

@@ -8,7 +8,7 @@ from typing import Any
 
 from pulumi_policy import PolicyResource, Severity
 
-from estate_policies.common import Rule, get, items, of_types, resource_policy, stack_policy
+from estate_policies.common import get, items, of_types, resource_policy, rules, stack_policy
 
 ISTIO = "Istio security best practices"
 NIST_TLS = "NIST SP 800-52r2"
@@ -176,16 +176,7 @@ def _harbor(resources: list[PolicyResource], _c: Mapping[str, Any]) -> Iterable[
             yield f"Harbor {r.name}: values.externalURL must be https://", r.urn
 
 
-def _r(
-    name: str,
-    description: str,
-    severity: Severity,
-    standard: str,
-    remediation: str,
-    config: dict[str, dict[str, Any]] | None = None,
-) -> Rule:
-    return Rule(f"estate-tls-{name}", description, severity, standard, remediation, config=config)
-
+_r = rules("estate-tls-")
 
 POLICIES = [
     stack_policy(

@@ -8,7 +8,7 @@ from typing import Any
 
 from pulumi_policy import EnforcementLevel, Severity
 
-from estate_policies.common import Rule, get, items, of_types, resource_policy
+from estate_policies.common import get, items, of_types, resource_policy, rules
 from estate_policies.pods import LONG_RUNNING, containers, is_pod_kind, long_running_containers, pod_spec
 
 PSS = "Pod Security Standards (restricted)"
@@ -172,17 +172,7 @@ def _pss_label(_t: str, props: Mapping[str, Any], config: Mapping[str, Any]) -> 
         yield f"namespace {name!r}: label pod-security.kubernetes.io/enforce must be 'restricted' (is {label!r})"
 
 
-def _r(
-    name: str,
-    description: str,
-    severity: Severity,
-    standard: str,
-    remediation: str,
-    level: EnforcementLevel = EnforcementLevel.MANDATORY,
-    config: dict[str, dict[str, Any]] | None = None,
-) -> Rule:
-    return Rule(f"estate-workloads-{name}", description, severity, standard, remediation, level, config)
-
+_r = rules("estate-workloads-")
 
 POLICIES = [
     resource_policy(
