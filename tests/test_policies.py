@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests import policy_fixtures as fx
 from tools.analyzer import LEVEL_NAMES, Analyzer, PolicyConfigError
-from tools.gate import PACK_DIR, check
+from tools.gate import PACK_DIR, check, render
+from tools.gate import main as gate_main
 from tools.plan import Plan
 
 TEST_CONFIG: dict[str, Any] = {
@@ -658,3 +660,39 @@ def test_a_broken_plan_fails_with_the_expected_policies(pack: Analyzer, dev_plan
         "estate-dev-buckets-models",
         "estate-dev-pgvector-job",
     }
+
+
+def test_the_gate_prints_exemptions_with_their_reason(pack: Analyzer, dev_plan: Plan) -> None:
+    reason = "the migration Job's limits are sized by the Cloud SQL proxy docs"
+    config = {
+        **json.loads((PACK_DIR / "dev.json").read_text()),
+        "estate-workloads-resources": {
+            "exemptions": [{"resource": "estate-data/pgvector-migrate-*", "reason": reason}]
+        },
+    }
+    try:
+        result = check(pack, dev_plan, config)
+    finally:
+        pack.configure(TEST_CONFIG)
+    text = render(result, "policies/dev.json")
+    assert f"estate-workloads-resources on estate-data/pgvector-migrate-*: {reason}" in text
+    assert "[applied to estate-dev-pgvector-job]" in text
+    assert "estate-tls-kafka: no Strimzi Kafka in the plan yet" in text
+    assert text.endswith("PASS: 0 mandatory and 0 advisory violations")
+
+
+def test_the_gate_command_exits_non_zero_on_a_mandatory_violation(
+    dev_plan: Plan, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    doc = fx.deep(dev_plan.to_json())
+    for res in doc["resources"]:
+        if res["type"] == KEY:
+            res["inputs"]["rotationPeriod"] = "31536000s"
+    path = tmp_path / "plan-dev.json"
+    path.write_text(json.dumps(doc))
+    assert gate_main(["--stack", "dev", "--plan", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert "estate-data-kms-rotation [mandatory]" in out and "estate-dev-keys-gke" in out
+    assert out.rstrip().endswith("FAIL: 4 mandatory and 0 advisory violations")
+    path.write_text(json.dumps(dev_plan.to_json()))
+    assert gate_main(["--stack", "dev", "--plan", str(path)]) == 0
