@@ -14,7 +14,6 @@ from components.secrets import SecretArgs, secret
 from stacks.model import DatabaseConfig
 
 sql = gcp.sql
-_DAYS = ("MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY")
 
 # Audit and diagnostics; pgaudit records DDL and role changes without logging every read.
 FLAGS: dict[str, str] = {

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from tests.policy_fixtures import TEST_CONFIG
+from tools.analyzer import Analyzer
+from tools.gate import PACK_DIR
 from tools.plan import Plan, run_plan, stack_config
 
 
@@ -50,3 +54,11 @@ def children_of(plan: Plan, component_type: str) -> list[dict[str, Any]]:
     parents = {r["urn"] for r in plan.resources if r["type"] == component_type}
     assert parents, f"no {component_type} in the plan"
     return [r for r in plan.resources if r["parent"] in parents]
+
+
+@pytest.fixture(scope="session")
+def pack() -> Iterator[Analyzer]:
+    """The policy pack, started once as the engine starts it and configured with TEST_CONFIG."""
+    with Analyzer(PACK_DIR, project="ai-estate", stack="test") as analyzer:
+        analyzer.configure(TEST_CONFIG)
+        yield analyzer

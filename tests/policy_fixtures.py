@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tools.analyzer import Analyzer
+    from tools.plan import Plan
 
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 REGISTRY = "europe-west4-docker.pkg.dev/ai-estate-dev"
@@ -20,6 +24,13 @@ POD_KINDS = {
     "kubernetes:batch/v1:CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
 }
 CONTROLLED = [k for k in POD_KINDS if k != "kubernetes:core/v1:Pod"]
+CLUSTER = "gcp:container/cluster:Cluster"
+POOL = "gcp:container/nodePool:NodePool"
+SQL = "gcp:sql/databaseInstance:DatabaseInstance"
+REDIS = "gcp:redis/instance:Instance"
+BUCKET = "gcp:storage/bucket:Bucket"
+KEY = "gcp:kms/cryptoKey:CryptoKey"
+PA = "kubernetes:security.istio.io/v1:PeerAuthentication"
 
 
 def resource(type_: str, name: str, inputs: dict[str, Any], parent: str | None = None) -> dict[str, Any]:
@@ -112,3 +123,31 @@ def sc(spec: dict[str, Any]) -> dict[str, Any]:
 
 def deep(value: dict[str, Any]) -> dict[str, Any]:
     return copy.deepcopy(value)
+
+
+def first(plan: Plan, type_: str) -> dict[str, Any]:
+    """A private copy of the plan's first resource of `type_`, to mutate."""
+    return deep(plan.by_type(type_)[0])
+
+
+TEST_CONFIG: dict[str, Any] = {
+    "estate-images-registry-allowlist": {"allowedRegistries": [REGISTRY, "europe-west4-docker.pkg.dev/ai-estate-prod"]},
+    "estate-tls-service-exposure": {"allowedGateways": ["istio-ingress/istio-ingressgateway"]},
+}
+
+
+def found(pack: Analyzer, res: dict[str, Any]) -> dict[str, list[str]]:
+    """Policy name -> messages the pack reported for one resource."""
+    out: dict[str, list[str]] = {}
+    for diag in pack.analyze(res).diagnostics:
+        out.setdefault(diag.policyName, []).append(diag.message)
+    return out
+
+
+def stack(pack: Analyzer, resources: list[dict[str, Any]]) -> tuple[dict[str, list[str]], dict[str, str]]:
+    """Policy name -> messages for the whole plan, and the stack rules that said not applicable."""
+    response = pack.analyze_stack(resources)
+    out: dict[str, list[str]] = {}
+    for diag in response.diagnostics:
+        out.setdefault(diag.policyName, []).append(diag.message)
+    return out, {na.policy_name: na.reason for na in response.not_applicable}

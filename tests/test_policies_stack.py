@@ -1,0 +1,279 @@
+"""Stack rules, unknown values, policy config and exemptions, and whole plans through the gate."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests import policy_fixtures as fx
+from tests.policy_fixtures import BUCKET, CLUSTER, KEY, PA, TEST_CONFIG, first, found, stack
+from tools.analyzer import LEVEL_NAMES, Analyzer, PolicyConfigError
+from tools.gate import PACK_DIR, check, render
+from tools.gate import main as gate_main
+from tools.plan import Plan
+
+
+# ------------------------------------------------------------------ stack rules: not applicable until their part exists
+def _ns(name: str, **labels: str) -> dict[str, Any]:
+    return fx.resource("kubernetes:core/v1:Namespace", name, {"metadata": {"name": name, "labels": labels}})
+
+
+STRICT_PA = fx.resource(
+    PA,
+    "mesh-default",
+    {"metadata": {"name": "default", "namespace": "istio-system"}, "spec": {"mtls": {"mode": "STRICT"}}},
+)
+ISTIOD = fx.resource("kubernetes:helm.sh/v3:Release", "istiod", {"chart": "istiod", "namespace": "istio-system"})
+KAFKA_OK = fx.resource(
+    "kubernetes:kafka.strimzi.io/v1beta2:Kafka",
+    "events",
+    {"spec": {"kafka": {"listeners": [{"name": "tls", "port": 9093.0, "type": "internal", "tls": True}]}}},
+)
+KAFKA_BAD = fx.resource(
+    "kubernetes:kafka.strimzi.io/v1beta2:Kafka",
+    "events",
+    {"spec": {"kafka": {"listeners": [{"name": "plain", "port": 9092.0, "type": "internal", "tls": False}]}}},
+)
+HARBOR_OK = fx.resource(
+    "kubernetes:helm.sh/v3:Release",
+    "harbor",
+    {
+        "chart": "harbor",
+        "values": {
+            "expose": {"type": "clusterIP", "tls": {"enabled": True}},
+            "externalURL": "https://harbor.example.org",
+        },
+    },
+)
+HARBOR_BAD = fx.resource(
+    "kubernetes:helm.sh/v3:Release",
+    "harbor",
+    {
+        "chart": "harbor",
+        "values": {
+            "expose": {"type": "clusterIP", "tls": {"enabled": False}},
+            "externalURL": "http://harbor.example.org",
+        },
+    },
+)
+CIP = fx.resource(
+    "kubernetes:policy.sigstore.dev/v1beta1:ClusterImagePolicy",
+    "signed",
+    {
+        "spec": {
+            "images": [{"glob": "europe-west4-docker.pkg.dev/**"}],
+            "authorities": [{"key": {"data": "-----BEGIN PUBLIC KEY"}}],
+        }
+    },
+)
+BINAUTHZ_OK = fx.resource(
+    "gcp:binaryauthorization/policy:Policy",
+    "signed",
+    {
+        "defaultAdmissionRule": {
+            "evaluationMode": "REQUIRE_ATTESTATION",
+            "enforcementMode": "ENFORCED_BLOCK_AND_AUDIT_LOG",
+            "requireAttestationsBies": ["projects/p/attestors/cosign"],
+        }
+    },
+)
+BINAUTHZ_ALLOW = fx.resource(
+    "gcp:binaryauthorization/policy:Policy",
+    "open",
+    {"defaultAdmissionRule": {"evaluationMode": "ALWAYS_ALLOW", "enforcementMode": "ENFORCED_BLOCK_AND_AUDIT_LOG"}},
+)
+STACK_CASES: list[tuple[str, list[dict[str, Any]], list[dict[str, Any]]]] = [
+    ("estate-tls-mesh-strict", [ISTIOD, STRICT_PA], [ISTIOD]),
+    (
+        "estate-tls-mesh-strict",
+        [ISTIOD, STRICT_PA],
+        [
+            ISTIOD,
+            fx.resource(
+                PA,
+                "mesh-default",
+                {
+                    "metadata": {"name": "default", "namespace": "istio-system"},
+                    "spec": {"mtls": {"mode": "PERMISSIVE"}},
+                },
+            ),
+        ],
+    ),
+    ("estate-tls-kafka", [KAFKA_OK], [KAFKA_BAD]),
+    ("estate-tls-harbor", [HARBOR_OK], [HARBOR_BAD]),
+    (
+        "estate-images-admission-verifier",
+        [CIP, _ns("cells", **{"policy.sigstore.dev/include": "true"})],
+        [CIP, _ns("cells")],
+    ),
+    ("estate-images-admission-verifier", [BINAUTHZ_OK, _ns("cells")], [BINAUTHZ_ALLOW, _ns("cells")]),
+]
+
+
+@pytest.mark.parametrize(("rule", "good", "bad"), STACK_CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(STACK_CASES)])
+def test_stack_rules_fire_once_their_part_is_in_the_plan(
+    pack: Analyzer, rule: str, good: list[dict[str, Any]], bad: list[dict[str, Any]]
+) -> None:
+    reported, not_applicable = stack(pack, good)
+    assert rule not in reported and rule not in not_applicable
+    reported, not_applicable = stack(pack, bad)
+    assert rule in reported and rule not in not_applicable
+
+
+def test_stack_rules_are_not_applicable_before_their_part_exists(pack: Analyzer, dev_plan: Plan) -> None:
+    reported, not_applicable = stack(pack, dev_plan.resources)
+    assert reported == {}
+    assert set(not_applicable) == {
+        "estate-tls-mesh-strict",
+        "estate-tls-kafka",
+        "estate-tls-harbor",
+        "estate-images-admission-verifier",
+    }
+    assert "no Strimzi Kafka" in not_applicable["estate-tls-kafka"]
+
+
+# ------------------------------------------------------------------ unknown values, config, exemptions
+def test_unknown_values_are_reported_not_crashed_or_passed(pack: Analyzer, prod_plan: Plan) -> None:
+    cluster = first(prod_plan, CLUSTER)
+    cluster["inputs"]["privateClusterConfig"] = fx.UNKNOWN
+    diags = {d.policyName: d for d in pack.analyze(cluster).diagnostics}
+    assert "during preview" in diags["estate-gke-private-nodes"].message
+    assert LEVEL_NAMES[diags["estate-gke-private-nodes"].enforcementLevel] == "advisory"
+    spec = fx.pod_spec()
+    fx.main(spec)["securityContext"] = fx.UNKNOWN
+    diags = {d.policyName: d for d in pack.analyze(fx.workload("kubernetes:apps/v1:Deployment", spec)).diagnostics}
+    assert "during preview" in diags["estate-workloads-read-only-root"].message
+
+
+def test_exemptions_apply_to_the_named_resource_with_their_reason(pack: Analyzer) -> None:
+    reason = "istio-cni needs the host network to program pod routing"
+    config = {
+        **TEST_CONFIG,
+        "estate-workloads-host-namespaces": {"exemptions": [{"resource": "kube-system/istio-cni-*", "reason": reason}]},
+    }
+    spec = fx.mutated(lambda s: s.update(hostNetwork=True))
+    exempt = fx.workload("kubernetes:apps/v1:DaemonSet", spec, namespace="kube-system", name="istio-cni-node")
+    other = fx.workload("kubernetes:apps/v1:DaemonSet", spec, namespace="cells", name="agent")
+    try:
+        pack.configure(config)
+        response = pack.analyze(exempt)
+        assert "estate-workloads-host-namespaces" not in {d.policyName for d in response.diagnostics}
+        reasons = {na.policy_name: na.reason for na in response.not_applicable}
+        assert reason in reasons["estate-workloads-host-namespaces"]
+        assert "estate-workloads-host-namespaces" in found(pack, other)
+    finally:
+        pack.configure(TEST_CONFIG)
+
+
+def test_config_changes_levels_and_allowlists(pack: Analyzer) -> None:
+    docker_hub = fx.workload(
+        "kubernetes:apps/v1:Deployment",
+        fx.mutated(lambda s: fx.main(s).update(image=f"docker.io/library/nginx@sha256:{'b' * 64}")),
+    )
+    try:
+        pack.configure({**TEST_CONFIG, "all": "advisory"})
+        levels = {LEVEL_NAMES[d.enforcementLevel] for d in pack.analyze(docker_hub).diagnostics}
+        assert levels == {"advisory"}
+        pack.configure(
+            {**TEST_CONFIG, "estate-images-registry-allowlist": {"allowedRegistries": ["docker.io", fx.REGISTRY]}}
+        )
+        assert "estate-images-registry-allowlist" not in found(pack, docker_hub)
+        pack.configure({**TEST_CONFIG, "estate-images-registry-allowlist": "disabled"})
+        assert "estate-images-registry-allowlist" not in found(pack, docker_hub)
+    finally:
+        pack.configure(TEST_CONFIG)
+    assert "estate-images-registry-allowlist" in found(pack, docker_hub)
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ({"estate-workloads-nope": "advisory"}, "does not have: ['estate-workloads-nope']"),
+        ({"all": "sometimes"}, "enforcement level 'sometimes'"),
+        ({"estate-workloads-host-namespaces": {"exemptions": [{"resource": "x"}]}}, "'reason' is a required property"),
+        ({"estate-images-registry-allowlist": {"allowedRegistrys": []}}, "Additional properties are not allowed"),
+    ],
+)
+def test_bad_policy_config_is_refused(pack: Analyzer, config: dict[str, Any], message: str) -> None:
+    with pytest.raises(PolicyConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        pack.configure(config)
+    pack.configure(TEST_CONFIG)
+
+
+# ------------------------------------------------------------------ whole plans
+@pytest.mark.parametrize("which", ["dev", "prod"])
+def test_the_plans_pass_the_gate(pack: Analyzer, dev_plan: Plan, prod_plan: Plan, which: str) -> None:
+    plan = dev_plan if which == "dev" else prod_plan
+    config = json.loads((PACK_DIR / f"{which}.json").read_text())
+    try:
+        result = check(pack, plan, config)
+    finally:
+        pack.configure(TEST_CONFIG)
+    assert result.mandatory == [] and result.findings == []
+    assert result.resources == len(plan.resources) and result.policies >= 45
+
+
+def test_a_broken_plan_fails_with_the_expected_policies(pack: Analyzer, dev_plan: Plan) -> None:
+    resources = fx.deep({"r": dev_plan.resources})["r"]
+    for res in resources:
+        inputs = res["inputs"]
+        if res["type"] == CLUSTER:
+            inputs["binaryAuthorization"] = {"evaluationMode": "DISABLED"}
+        elif res["type"] == BUCKET and inputs["labels"]["bucket"] == "models":
+            inputs["publicAccessPrevention"] = "inherited"
+        elif res["type"] == "kubernetes:batch/v1:Job":
+            inputs["spec"]["template"]["spec"]["containers"][0]["securityContext"]["runAsUser"] = 0.0
+    broken = Plan(stack="dev", preview=True, resources=resources)
+    try:
+        result = check(pack, broken, json.loads((PACK_DIR / "dev.json").read_text()))
+    finally:
+        pack.configure(TEST_CONFIG)
+    assert {f.policy for f in result.mandatory} == {
+        "estate-images-binary-authorization",
+        "estate-storage-bucket-access",
+        "estate-workloads-run-as-non-root",
+    }
+    assert {f.resource for f in result.mandatory} == {
+        "estate-dev-cluster-gke",
+        "estate-dev-buckets-models",
+        "estate-dev-pgvector-job",
+    }
+
+
+def test_the_gate_prints_exemptions_with_their_reason(pack: Analyzer, dev_plan: Plan) -> None:
+    reason = "the migration Job's limits are sized by the Cloud SQL proxy docs"
+    config = {
+        **json.loads((PACK_DIR / "dev.json").read_text()),
+        "estate-workloads-resources": {
+            "exemptions": [{"resource": "estate-data/pgvector-migrate-*", "reason": reason}]
+        },
+    }
+    try:
+        result = check(pack, dev_plan, config)
+    finally:
+        pack.configure(TEST_CONFIG)
+    text = render(result, "policies/dev.json")
+    assert f"estate-workloads-resources on estate-data/pgvector-migrate-*: {reason}" in text
+    assert "[applied to estate-dev-pgvector-job]" in text
+    assert "estate-tls-kafka: no Strimzi Kafka in the plan yet" in text
+    assert text.endswith("PASS: 0 mandatory and 0 advisory violations")
+
+
+def test_the_gate_command_exits_non_zero_on_a_mandatory_violation(
+    dev_plan: Plan, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    doc = fx.deep(dev_plan.to_json())
+    for res in doc["resources"]:
+        if res["type"] == KEY:
+            res["inputs"]["rotationPeriod"] = "31536000s"
+    path = tmp_path / "plan-dev.json"
+    path.write_text(json.dumps(doc))
+    assert gate_main(["--stack", "dev", "--plan", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert "estate-data-kms-rotation [mandatory]" in out and "estate-dev-keys-gke" in out
+    assert out.rstrip().endswith("FAIL: 4 mandatory and 0 advisory violations")
+    path.write_text(json.dumps(dev_plan.to_json()))
+    assert gate_main(["--stack", "dev", "--plan", str(path)]) == 0
