@@ -37,7 +37,6 @@ keys = Keys(
 network = Network(
     f"{prefix}-net",
     NetworkArgs(
-        project=cfg.project,
         region=cfg.region,
         prefix=prefix,
         depends_on=[apis],
@@ -122,7 +121,6 @@ workloads = Workloads(
 database = Database(
     f"{prefix}-db",
     DatabaseArgs(
-        project=cfg.project,
         region=cfg.region,
         prefix=prefix,
         config=cfg.database,

@@ -40,7 +40,6 @@ def iam_user_name(email: str) -> str:
 
 @dataclass(frozen=True)
 class DatabaseArgs:
-    project: str
     region: str
     prefix: str
     config: DatabaseConfig

@@ -20,7 +20,6 @@ HEALTH_CHECK_RANGES = ("35.191.0.0/16", "130.211.0.0/22")
 
 @dataclass(frozen=True)
 class NetworkArgs:
-    project: str
     region: str
     prefix: str
     plan: CidrPlan

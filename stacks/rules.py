@@ -6,6 +6,8 @@ import ipaddress
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic.alias_generators import to_snake
+
 from stacks import gpu as gputable
 from stacks import images
 from stacks.cidr import CidrPlanError, overlaps, plan_cidrs
@@ -146,7 +148,7 @@ def _check_network(cfg: EstateConfig) -> list[Problem]:
     try:
         plan = plan_cidrs(net.supernet, net.prefixes.model_dump(by_alias=True), pinned)
     except CidrPlanError as exc:
-        return [Problem(f"network.prefixes.{exc.role}", getattr(net.prefixes, _snake(exc.role)), str(exc))]
+        return [Problem(f"network.prefixes.{exc.role}", getattr(net.prefixes, to_snake(exc.role)), str(exc))]
     vpc = [ipaddress.IPv4Network(c) for c in plan.as_dict().values()]
     for name, cidr in cfg.cluster.authorized_networks.items():
         net_ = ipaddress.IPv4Network(cidr)
@@ -169,10 +171,6 @@ def _check_network(cfg: EstateConfig) -> list[Problem]:
         elif not any(net_.subnet_of(v) for v in vpc) and any(net_.overlaps(v) for v in vpc):
             out.append(Problem(f"cluster.authorizedNetworks.{name}", cidr, "partially overlaps a VPC range"))
     return out
-
-
-def _snake(name: str) -> str:
-    return "".join("_" + c.lower() if c.isupper() else c for c in name)
 
 
 def _check_prod(cfg: EstateConfig) -> list[Problem]:

@@ -136,18 +136,19 @@ TEST_CONFIG: dict[str, Any] = {
 }
 
 
-def found(pack: Analyzer, res: dict[str, Any]) -> dict[str, list[str]]:
-    """Policy name -> messages the pack reported for one resource."""
+def _by_policy(response: Any) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
-    for diag in pack.analyze(res).diagnostics:
+    for diag in response.diagnostics:
         out.setdefault(diag.policyName, []).append(diag.message)
     return out
+
+
+def found(pack: Analyzer, res: dict[str, Any]) -> dict[str, list[str]]:
+    """Policy name -> messages the pack reported for one resource."""
+    return _by_policy(pack.analyze(res))
 
 
 def stack(pack: Analyzer, resources: list[dict[str, Any]]) -> tuple[dict[str, list[str]], dict[str, str]]:
     """Policy name -> messages for the whole plan, and the stack rules that said not applicable."""
     response = pack.analyze_stack(resources)
-    out: dict[str, list[str]] = {}
-    for diag in response.diagnostics:
-        out.setdefault(diag.policyName, []).append(diag.message)
-    return out, {na.policy_name: na.reason for na in response.not_applicable}
+    return _by_policy(response), {na.policy_name: na.reason for na in response.not_applicable}

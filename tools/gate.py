@@ -81,8 +81,7 @@ def check(analyzer: Analyzer, plan: Plan, policy_config: Mapping[str, Any]) -> G
     for policy, entry in sorted(policy_config.items()):
         for ex in entry.get("exemptions", []) if isinstance(entry, Mapping) else []:
             result.exemptions.append((policy, ex["resource"], ex["reason"]))
-    result.policies = len(analyzer.info().policies)
-    analyzer.configure(policy_config)
+    result.policies = len(analyzer.configure(policy_config))
     analyzer.remember_providers(plan.resources)
     for res in plan.resources:
         _collect(result, analyzer.analyze(res), res["name"])
