@@ -76,7 +76,6 @@ class Cache(pulumi.ComponentResource):
                 self,
                 depends_on=args.depends_on,
                 protect=args.protect,
-                additional_secret_outputs=["authString"],
                 custom_timeouts=pulumi.CustomTimeouts(create="45m", update="45m", delete="30m"),
             ),
         )

@@ -15,6 +15,24 @@ ct = gcp.container
 NODE_ROLE = "roles/container.defaultNodeServiceAccount"
 CLOUD_PLATFORM = "https://www.googleapis.com/auth/cloud-platform"
 GPU_POOL_TIMEOUT = "60m"
+# Workload metrics go through Managed Prometheus (GKE's own WORKLOADS monitoring component is
+# deprecated); these add the control plane, kube-state (pods, controllers, HPA, volumes), the
+# kubelet/cAdvisor and the GPU (DCGM) packages the alerting in seed 004 is written against.
+MONITORING_COMPONENTS = (
+    "SYSTEM_COMPONENTS",
+    "APISERVER",
+    "SCHEDULER",
+    "CONTROLLER_MANAGER",
+    "STORAGE",
+    "HPA",
+    "POD",
+    "DAEMONSET",
+    "DEPLOYMENT",
+    "STATEFULSET",
+    "KUBELET",
+    "CADVISOR",
+    "DCGM",
+)
 
 
 def shielded() -> ct.ClusterNodeConfigShieldedInstanceConfigArgs:
@@ -125,7 +143,7 @@ class Cluster(pulumi.ComponentResource):
                 database_encryption=ct.ClusterDatabaseEncryptionArgs(state="ENCRYPTED", key_name=args.secrets_key_id),
                 logging_config=ct.ClusterLoggingConfigArgs(enable_components=["SYSTEM_COMPONENTS", "WORKLOADS"]),
                 monitoring_config=ct.ClusterMonitoringConfigArgs(
-                    enable_components=["SYSTEM_COMPONENTS"],
+                    enable_components=list(MONITORING_COMPONENTS),
                     managed_prometheus=ct.ClusterMonitoringConfigManagedPrometheusArgs(enabled=True),
                 ),
                 addons_config=ct.ClusterAddonsConfigArgs(

@@ -38,6 +38,6 @@ def secret(parent: pulumi.Resource, name: str, args: SecretArgs) -> gcp.secretma
     sm.SecretVersion(
         f"{name}-version",
         sm.SecretVersionArgs(secret=entry.id, secret_data=args.data),
-        opts=child(parent, additional_secret_outputs=["secretData"]),
+        opts=child(parent),
     )
     return entry

@@ -68,7 +68,10 @@ def test_cluster(plan: Plan) -> None:
     assert c["databaseEncryption"]["state"] == "ENCRYPTED" and "/cryptoKeys/" in c["databaseEncryption"]["keyName"]
     assert c["masterAuth"]["clientCertificateConfig"]["issueClientCertificate"] is False
     assert set(c["loggingConfig"]["enableComponents"]) == {"SYSTEM_COMPONENTS", "WORKLOADS"}
-    assert c["monitoringConfig"]["managedPrometheus"]["enabled"] is True
+    monitoring = c["monitoringConfig"]
+    assert monitoring["managedPrometheus"]["enabled"] is True
+    assert {"SYSTEM_COMPONENTS", "POD", "DEPLOYMENT", "HPA", "DCGM"} <= set(monitoring["enableComponents"])
+    assert "WORKLOADS" not in monitoring["enableComponents"]  # deprecated by GKE for monitoring
     assert c["addonsConfig"]["gcsFuseCsiDriverConfig"]["enabled"] is True
     assert c["addonsConfig"]["gcePersistentDiskCsiDriverConfig"]["enabled"] is True
     assert c["verticalPodAutoscaling"]["enabled"] is True

@@ -134,6 +134,21 @@ def test_secrets_never_reach_the_plan_in_clear(plan: Plan) -> None:
     assert secret_version_data and all(d["value"] == MASK for d in secret_version_data)
 
 
+def test_generated_credentials_stay_secret_in_state(plan: Plan) -> None:
+    # The providers mark these outputs secret themselves; this catches an upgrade that stops doing so.
+    secret_outputs = {
+        "gcp:secretmanager/secretVersion:SecretVersion": "secretData",
+        "gcp:redis/instance:Instance": "authString",
+        "gcp:sql/user:User": "password",
+        "random:index/randomPassword:RandomPassword": "result",
+    }
+    for type_, output in secret_outputs.items():
+        resources = plan.by_type(type_)
+        assert resources, type_
+        for res in resources:
+            assert output in res["options"]["additionalSecretOutputs"], (type_, res["name"])
+
+
 def test_outputs(plan: Plan) -> None:
     out = plan.outputs
     assert out["clusterName"] == f"estate-{plan.stack}-gke"
