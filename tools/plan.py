@@ -248,6 +248,6 @@ def main(argv: list[str] | None = None) -> int:
 if __name__ == "__main__":
     code = main()
     # The interpreter's last act would be a full collection over the SDKs' few million
-    # objects (~1 s on 2 cores); frozen objects are skipped by it, and nothing here needs it.
+    # objects (about 1 s on the benchmark machine); frozen objects are skipped by it.
     gc.freeze()
     sys.exit(code)
