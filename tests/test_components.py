@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import ipaddress
 
-from components.database import FLAGS
-from components.keys import ROTATION_SECONDS
-from components.pgvector import migrations, migrations_hash
+from components.cloud.database import FLAGS
+from components.cloud.keys import ROTATION_SECONDS
+from components.platform.migrate import migrations, migrations_hash
 from stacks import load
 from stacks.cidr import plan_cidrs
 from stacks.images import UPSTREAMS

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from components.database import iam_user_name
-from components.kube import kubeconfig
-from components.pgvector import migrations, migrations_hash
+from components.cloud.database import iam_user_name
+from components.cloud.kube import kubeconfig
+from components.platform.migrate import migrations, migrations_hash
 from stacks import gpu, images
 from stacks.cidr import CidrPlanError, overlaps, plan_cidrs
 from stacks.defaults import merge

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_gcp as gcp
 
-from components.cluster import CLOUD_PLATFORM, GPU_POOL_TIMEOUT, NODE_ROLE
+from components.cloud.cluster import CLOUD_PLATFORM, GPU_POOL_TIMEOUT, NODE_ROLE
 from components.common import child
 from stacks.model import NodePool
 

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_gcp as gcp
 
+from components.cloud.network import PODS_RANGE, SERVICES_RANGE
 from components.common import child
-from components.network import PODS_RANGE, SERVICES_RANGE
 
 ct = gcp.container
 NODE_ROLE = "roles/container.defaultNodeServiceAccount"

@@ -9,8 +9,8 @@ import pulumi
 import pulumi_gcp as gcp
 import pulumi_random as random
 
+from components.cloud.secrets import SecretArgs, secret
 from components.common import child
-from components.secrets import SecretArgs, secret
 from stacks.model import DatabaseConfig
 
 sql = gcp.sql
