@@ -42,6 +42,23 @@ _WORKLOADS = {
     "backup": {"namespace": "estate-data", "serviceAccount": "backup", "buckets": {"backups": "writer"}},
 }
 
+# Application namespaces. Platform namespaces (mesh, cert-manager, ...) are fixed in code.
+_NAMESPACES = {
+    "estate-data": {"holdsData": True, "egress": {"cloudSql": True, "googleApis": True}},
+    "cells": {
+        "ingress": True,
+        "egress": {"cloudSql": True, "redis": True, "googleApis": True},
+        "quota": {"cpu": "16", "memory": "64Gi", "pods": 100},
+    },
+    "inference": {
+        "callers": {"cells": {"namespace": "cells", "serviceAccount": "cells"}},
+        "egress": {"googleApis": True},
+        "quota": {"cpu": "32", "memory": "192Gi", "pods": 50, "gpus": 4},
+        "containerDefaults": {"maxCpu": "16", "maxMemory": "96Gi"},
+    },
+    "observability": {"holdsData": True, "egress": {"googleApis": True}},
+}
+
 _SYSTEM_POOL = {"machineType": "e2-standard-4", "minNodes": 1, "maxNodes": 3, "labels": {"workload-class": "system"}}
 _GPU_POOL = {
     "machineType": "g2-standard-8",
@@ -91,6 +108,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "storage": {"buckets": _BUCKETS},
         "registry": {"images": _IMAGES},
         "identity": {"workloads": _WORKLOADS},
+        "namespaces": _NAMESPACES,
     },
     "prod": {
         "cluster": {
@@ -126,6 +144,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "storage": {"buckets": _BUCKETS},
         "registry": {"images": _IMAGES},
         "identity": {"workloads": _WORKLOADS},
+        "namespaces": _NAMESPACES,
     },
 }
 

@@ -19,7 +19,7 @@ from stacks.model import EstateConfig
 from stacks.rules import Problem, check
 
 NAMESPACE = "ai-estate"
-AREAS = ("network", "cluster", "database", "cache", "storage", "registry", "identity")
+AREAS = ("network", "cluster", "database", "cache", "storage", "registry", "identity", "namespaces", "charts")
 _TOP = {"project": "gcp:project", "region": "gcp:region", "environment": "environment"}
 
 

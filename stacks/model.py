@@ -6,36 +6,15 @@ fields or areas live in `stacks.rules`, so each error can name its exact key pat
 
 from __future__ import annotations
 
-import ipaddress
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
+from pydantic import Field
 
+from stacks.base import Cidr, LabelKey, LabelValue, Model, Name
+from stacks.config_charts import ChartsConfig
+from stacks.config_namespaces import NamespacesConfig
 from stacks.gpu import GPU_TYPES
-
-NAME_PATTERN = r"^[a-z]([-a-z0-9]{0,28}[a-z0-9])?$"
-Name = Annotated[str, Field(pattern=NAME_PATTERN)]
-LabelValue = Annotated[str, Field(pattern=r"^[-_a-z0-9]{0,63}$")]
-LabelKey = Annotated[str, Field(pattern=r"^[a-z][-_a-z0-9]{0,62}$")]
-
-
-def _cidr(value: str) -> str:
-    try:
-        net = ipaddress.IPv4Network(value, strict=True)
-    except ValueError as exc:
-        raise ValueError(f"not an IPv4 CIDR block with its host bits zero ({exc})") from None
-    return str(net)
-
-
-Cidr = Annotated[str, AfterValidator(_cidr)]
-
-
-class Model(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid", alias_generator=to_camel, populate_by_name=True, frozen=True, use_enum_values=True
-    )
 
 
 class Environment(StrEnum):
@@ -207,6 +186,8 @@ class EstateConfig(Model):
     storage: StorageConfig
     registry: RegistryConfig
     identity: IdentityConfig = IdentityConfig()
+    namespaces: NamespacesConfig = {}
+    charts: ChartsConfig = {}
 
     @property
     def prefix(self) -> str:

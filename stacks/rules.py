@@ -3,33 +3,19 @@
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
-from typing import Any
 
 from pydantic.alias_generators import to_snake
 
 from stacks import gpu as gputable
 from stacks import images
+from stacks.base import Problem
 from stacks.cidr import CidrPlanError, overlaps, plan_cidrs
 from stacks.model import EstateConfig
+from stacks.rules_platform import check_platform
 
 _BASIC_ROLES = {"roles/owner", "roles/editor", "roles/viewer"}
 _ACCOUNT_ID_MAX = 30
 _IMPERSONATION_ROLES = {"roles/iam.serviceAccountUser", "roles/iam.serviceAccountTokenCreator"}
-
-
-@dataclass(frozen=True)
-class Problem:
-    path: str
-    value: Any
-    allowed: str
-
-    def render(self) -> str:
-        return f"{self.path} = {_show(self.value)}: {self.allowed}"
-
-
-def _show(value: Any) -> str:
-    return repr(value)
 
 
 def check(cfg: EstateConfig) -> list[Problem]:
@@ -40,6 +26,7 @@ def check(cfg: EstateConfig) -> list[Problem]:
     problems += _check_prod(cfg)
     problems += _check_references(cfg)
     problems += _check_images(cfg)
+    problems += check_platform(cfg)
     return problems
 
 

@@ -49,7 +49,7 @@ def test_unknown_area_key() -> None:
     assert problems("dev", **{"ai-estate:clustre": {}}) == [
         "ai-estate:clustre = '{}': unknown key; allowed: ai-estate:environment, ai-estate:network, "
         "ai-estate:cluster, ai-estate:database, ai-estate:cache, ai-estate:storage, ai-estate:registry, "
-        "ai-estate:identity"
+        "ai-estate:identity, ai-estate:namespaces, ai-estate:charts"
     ]
 
 

@@ -7,49 +7,16 @@ override one under `ai-estate:charts` so an upgrade reaches dev before prod.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from components.platform.values.base import Values
+from stacks.charts import PINS, ChartPin, resolve_pins
 
-
-@dataclass(frozen=True)
-class ChartPin:
-    repository: str  # an HTTP(S) Helm repository, or "oci://host/path" with the chart name appended
-    chart: str
-    version: str  # exact: an upgrade is a reviewed change
-
-
-JETSTACK = "https://charts.jetstack.io"
-EXTERNAL_SECRETS = "https://charts.external-secrets.io"
-ISTIO = "https://istio-release.storage.googleapis.com/charts"
-SIGSTORE = "https://sigstore.github.io/helm-charts"
-
-# key -> pin. The newest releases `../shared/k8s-upstream/SOURCES.json` describes.
-PINS: dict[str, ChartPin] = {
-    "cert-manager": ChartPin(JETSTACK, "cert-manager", "v1.21.1"),
-    "external-secrets": ChartPin(EXTERNAL_SECRETS, "external-secrets", "2.9.0"),
-    "istio-base": ChartPin(ISTIO, "base", "1.30.3"),
-    "istiod": ChartPin(ISTIO, "istiod", "1.30.3"),
-    "istio-cni": ChartPin(ISTIO, "cni", "1.30.3"),
-    "ztunnel": ChartPin(ISTIO, "ztunnel", "1.30.3"),
-    "istio-gateway": ChartPin(ISTIO, "gateway", "1.30.3"),
-    "policy-controller": ChartPin(SIGSTORE, "policy-controller", "0.10.6"),
-}
-
-
-def resolve_pins(overrides: Mapping[str, Mapping[str, str | None]]) -> dict[str, ChartPin]:
-    """The code's pins with a stack's `ai-estate:charts` overrides (version and/or repository) applied."""
-    out = dict(PINS)
-    for key, override in overrides.items():
-        pin = out[key]
-        out[key] = replace(
-            pin, version=override.get("version") or pin.version, repository=override.get("repository") or pin.repository
-        )
-    return out
+__all__ = ["PINS", "ChartPin", "Release", "install", "resolve_pins"]
 
 
 @dataclass(frozen=True)

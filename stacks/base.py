@@ -1,0 +1,46 @@
+"""The building blocks of every config model: strict camelCase models, names, labels, CIDRs."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+NAME_PATTERN = r"^[a-z]([-a-z0-9]{0,28}[a-z0-9])?$"
+Name = Annotated[str, Field(pattern=NAME_PATTERN)]
+LabelValue = Annotated[str, Field(pattern=r"^[-_a-z0-9]{0,63}$")]
+LabelKey = Annotated[str, Field(pattern=r"^[a-z][-_a-z0-9]{0,62}$")]
+
+
+def _cidr(value: str) -> str:
+    try:
+        net = ipaddress.IPv4Network(value, strict=True)
+    except ValueError as exc:
+        raise ValueError(f"not an IPv4 CIDR block with its host bits zero ({exc})") from None
+    return str(net)
+
+
+Cidr = Annotated[str, AfterValidator(_cidr)]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", alias_generator=to_camel, populate_by_name=True, frozen=True, use_enum_values=True
+    )
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: str
+    value: Any
+    allowed: str
+
+    def render(self) -> str:
+        return f"{self.path} = {_show(self.value)}: {self.allowed}"
+
+
+def _show(value: Any) -> str:
+    return repr(value)

@@ -1,0 +1,60 @@
+"""Rules for the platform areas: chart pins and namespace references. Each names its key path."""
+
+from __future__ import annotations
+
+from stacks.base import Problem
+from stacks.charts import EXACT_VERSION, PINS, REPOSITORY
+from stacks.model import EstateConfig
+
+
+def check_platform(cfg: EstateConfig) -> list[Problem]:
+    return _check_charts(cfg) + _check_namespace_references(cfg)
+
+
+def _check_charts(cfg: EstateConfig) -> list[Problem]:
+    out = []
+    for key, override in cfg.charts.items():
+        at = f"charts.{key}"
+        if key not in PINS:
+            out.append(Problem(at, key, f"unknown chart; allowed: {', '.join(sorted(PINS))}"))
+            continue
+        if override.version is not None and not EXACT_VERSION.match(override.version):
+            out.append(
+                Problem(
+                    f"{at}.version",
+                    override.version,
+                    "must be an exact chart version such as 1.2.3 or v1.2.3 (no ranges, wildcards or 'latest')",
+                )
+            )
+        if override.repository is not None and not REPOSITORY.match(override.repository):
+            out.append(
+                Problem(
+                    f"{at}.repository", override.repository, "must be an https:// Helm repository or an oci:// path"
+                )
+            )
+    return out
+
+
+def _check_namespace_references(cfg: EstateConfig) -> list[Problem]:
+    known = sorted(cfg.namespaces)
+    out = []
+    for name, wl in cfg.identity.workloads.items():
+        if wl.namespace not in cfg.namespaces:
+            out.append(
+                Problem(
+                    f"identity.workloads.{name}.namespace",
+                    wl.namespace,
+                    f"unknown namespace; must be one of namespaces: {known}",
+                )
+            )
+    for ns, spec in cfg.namespaces.items():
+        for caller, ref in spec.callers.items():
+            if ref.namespace not in cfg.namespaces:
+                out.append(
+                    Problem(
+                        f"namespaces.{ns}.callers.{caller}.namespace",
+                        ref.namespace,
+                        f"unknown namespace; must be one of namespaces: {known}",
+                    )
+                )
+    return out
