@@ -6,7 +6,6 @@ import ipaddress
 
 from components.cloud.database import FLAGS
 from components.cloud.keys import ROTATION_SECONDS
-from components.platform.migrate import migrations, migrations_hash
 from stacks import load
 from stacks.cidr import plan_cidrs
 from stacks.images import UPSTREAMS
@@ -175,37 +174,6 @@ def test_database(plan: Plan) -> None:
         assert users["estate-prod-db-user-cells_iam"]["name"] == "prod-wl-cells@ai-estate-prod.iam"
     secret_ids = {s["inputs"]["secretId"] for s in plan.by_type("gcp:secretmanager/secret:Secret")}
     assert f"estate-{plan.stack}-db-admin-password" in secret_ids
-
-
-def test_pgvector_migration_job(plan: Plan) -> None:
-    k8s = children_of(plan, "estate:data:PgVectorMigration")
-    provider = plan.by_type("pulumi:providers:kubernetes")[0]
-    assert all(r["provider"].startswith(provider["urn"]) for r in k8s)
-    assert any("Cluster" in d for d in provider["propertyDependencies"]["kubeconfig"])
-    ns = next(r for r in k8s if r["type"] == "kubernetes:core/v1:Namespace")["inputs"]["metadata"]
-    assert ns["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
-    cm = next(r for r in k8s if r["type"] == "kubernetes:core/v1:ConfigMap")["inputs"]
-    assert cm["data"] == migrations() and cm["immutable"] is True
-    job = next(r for r in k8s if r["type"] == "kubernetes:batch/v1:Job")["inputs"]
-    assert job["metadata"]["name"].startswith("pgvector-migrate-")
-    pod = job["spec"]["template"]["spec"]
-    (proxy,) = pod["initContainers"]
-    assert proxy["restartPolicy"] == "Always" and "cloud-sql-proxy@sha256:" in proxy["image"]
-    assert f"ai-estate-{plan.stack}:europe-west4:estate-{plan.stack}-pg" in proxy["args"]
-    (migrate,) = pod["containers"]
-    assert "psql" in migrate["command"][-1] and "postgres@sha256:" in migrate["image"]
-    for container in (proxy, migrate):
-        sc = container["securityContext"]
-        assert sc["runAsNonRoot"] and sc["runAsUser"] > 0 and sc["allowPrivilegeEscalation"] is False
-        assert sc["readOnlyRootFilesystem"] and sc["capabilities"]["drop"] == ["ALL"]
-    env = {e["name"]: e for e in migrate["env"]}
-    assert "valueFrom" in env["PGPASSWORD"] and "value" not in env["PGPASSWORD"]
-    assert pod["automountServiceAccountToken"] is False
-
-
-def test_migration_job_name_follows_the_migrations(plan: Plan) -> None:
-    job = plan.by_type("kubernetes:batch/v1:Job")[0]["inputs"]
-    assert job["metadata"]["name"] == f"pgvector-migrate-{migrations_hash(migrations())}"
 
 
 def test_registries_and_pinned_images(plan: Plan) -> None:

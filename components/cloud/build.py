@@ -16,7 +16,7 @@ from components.cloud.project import Services, ServicesArgs
 from components.cloud.registry import Registry, RegistryArgs
 from components.cloud.storage import Buckets, BucketsArgs
 from components.common import labels
-from stacks.cidr import plan_cidrs
+from stacks.cidr import CidrPlan, plan_cidrs
 from stacks.model import EstateConfig
 
 
@@ -33,11 +33,17 @@ class CloudLayer:
     database: Database
     cache: Cache
     kube: KubeAccess
+    cidrs: CidrPlan
 
 
 def build_cloud(cfg: EstateConfig) -> CloudLayer:
     env, prefix, prod = cfg.environment, cfg.prefix, cfg.environment == "prod"
     net_cfg = cfg.network
+    cidrs = plan_cidrs(
+        net_cfg.supernet,
+        net_cfg.prefixes.model_dump(by_alias=True),
+        {k: v for k, v in net_cfg.ranges.model_dump(by_alias=True).items() if v},
+    )
     apis = Services(f"{prefix}-apis", ServicesArgs(project=cfg.project))
     keys = Keys(
         f"{prefix}-keys",
@@ -56,11 +62,7 @@ def build_cloud(cfg: EstateConfig) -> CloudLayer:
             region=cfg.region,
             prefix=prefix,
             depends_on=[apis],
-            plan=plan_cidrs(
-                net_cfg.supernet,
-                net_cfg.prefixes.model_dump(by_alias=True),
-                {k: v for k, v in net_cfg.ranges.model_dump(by_alias=True).items() if v},
-            ),
+            plan=cidrs,
             flow_log_sampling=net_cfg.flow_log_sampling,
             nat_log_filter=net_cfg.nat_log_filter,
             labels=labels(env, "network"),
@@ -174,4 +176,5 @@ def build_cloud(cfg: EstateConfig) -> CloudLayer:
         database=database,
         cache=cache,
         kube=kube,
+        cidrs=cidrs,
     )

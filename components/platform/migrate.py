@@ -17,11 +17,6 @@ from components.common import child
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 PROXY_UID = 65532  # distroless "nonroot" in the Cloud SQL Auth Proxy image
 PSQL_UID = 70  # "postgres" in the Alpine postgres image
-RESTRICTED = {
-    "pod-security.kubernetes.io/enforce": "restricted",
-    "pod-security.kubernetes.io/audit": "restricted",
-    "pod-security.kubernetes.io/warn": "restricted",
-}
 
 core, batch, meta = k8s.core.v1, k8s.batch.v1, k8s.meta.v1
 
@@ -94,13 +89,8 @@ class PgVectorMigration(pulumi.ComponentResource):
         def meta_(name_: str, **extra: object) -> meta.ObjectMetaArgs:
             return meta.ObjectMetaArgs(name=name_, namespace=args.namespace, labels=common, **extra)  # type: ignore[arg-type]
 
-        k8s_opts = child(self, provider=args.provider)
-        ns = core.Namespace(
-            f"{name}-namespace",
-            core.NamespaceInitArgs(metadata=meta.ObjectMetaArgs(name=args.namespace, labels={**common, **RESTRICTED})),
-            opts=k8s_opts,
-        )
-        in_ns = child(self, provider=args.provider, depends_on=[ns])
+        # The namespace (restricted Pod Security, default-deny) comes from the Namespaces component.
+        in_ns = child(self, provider=args.provider, depends_on=args.depends_on)
         sa = core.ServiceAccount(
             f"{name}-sa",
             core.ServiceAccountInitArgs(

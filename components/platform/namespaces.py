@@ -1,0 +1,174 @@
+"""Every namespace of the estate: Pod Security levels, and for application namespaces default-deny
+networking with explicit allows, a ResourceQuota and a LimitRange."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.common import child
+from components.platform.netpol import Allow, Peer, allows
+from stacks.config_namespaces import NamespaceConfig
+
+core, meta, net = k8s.core.v1, k8s.meta.v1, k8s.networking.v1
+
+# Platform namespaces and their Pod Security level. Anything above "restricted" says why.
+PLATFORM_NAMESPACES: dict[str, tuple[str, str]] = {
+    "istio-system": (
+        "privileged",
+        "istio-cni and ztunnel program every node's pod networking: host paths, NET_ADMIN and SYS_ADMIN",
+    ),
+    "istio-ingress": ("restricted", ""),
+    "cert-manager": ("restricted", ""),
+    "external-secrets": ("restricted", ""),
+    "cosign-system": ("restricted", ""),
+}
+APPLICATION_LABEL = "estate.io/class"
+COMMON_LABELS = {"app.kubernetes.io/part-of": "ai-estate", "app.kubernetes.io/managed-by": "pulumi"}
+
+
+def pod_security(level: str) -> dict[str, str]:
+    return {f"pod-security.kubernetes.io/{mode}": level for mode in ("enforce", "audit", "warn")} | {
+        "pod-security.kubernetes.io/enforce-version": "latest"
+    }
+
+
+def application_labels(spec: NamespaceConfig) -> dict[str, str]:
+    return {
+        **COMMON_LABELS,
+        **pod_security("restricted"),
+        APPLICATION_LABEL: "application",
+        # Ambient mesh: ztunnel carries the namespace's traffic with mTLS; no sidecars are injected.
+        "istio.io/dataplane-mode": "ambient",
+        # Sigstore policy-controller verifies image signatures only where this label is set.
+        "policy.sigstore.dev/include": "true",
+        "estate.io/holds-data": "true" if spec.holds_data else "false",
+    }
+
+
+def _peer(p: Peer) -> net.NetworkPolicyPeerArgs:
+    if p.cidr:
+        return net.NetworkPolicyPeerArgs(ip_block=net.IPBlockArgs(cidr=p.cidr, except_=list(p.except_) or None))
+    return net.NetworkPolicyPeerArgs(
+        namespace_selector=meta.LabelSelectorArgs(match_labels={"kubernetes.io/metadata.name": p.namespace or ""}),
+        pod_selector=meta.LabelSelectorArgs(match_labels=dict(p.pods)) if p.pods else None,
+    )
+
+
+def _policy_spec(allow: Allow) -> net.NetworkPolicySpecArgs:
+    ports = [net.NetworkPolicyPortArgs(protocol=proto, port=port) for proto, port in allow.ports] or None
+    peers = [_peer(p) for p in allow.peers]
+    if allow.direction == "Ingress":
+        return net.NetworkPolicySpecArgs(
+            pod_selector=meta.LabelSelectorArgs(),
+            policy_types=["Ingress"],
+            ingress=[net.NetworkPolicyIngressRuleArgs(from_=peers, ports=ports)],
+        )
+    return net.NetworkPolicySpecArgs(
+        pod_selector=meta.LabelSelectorArgs(),
+        policy_types=["Egress"],
+        egress=[net.NetworkPolicyEgressRuleArgs(to=peers, ports=ports)],
+    )
+
+
+@dataclass(frozen=True)
+class NamespacesArgs:
+    namespaces: Mapping[str, NamespaceConfig]
+    private_services_range: str
+    provider: pulumi.ProviderResource
+    protect_data: bool
+
+
+class Namespaces(pulumi.ComponentResource):
+    namespaces: dict[str, core.Namespace]
+    application: list[str]
+
+    def __init__(self, name: str, args: NamespacesArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("estate:namespaces:Namespaces", name, None, opts)
+        self.namespaces = {}
+        k8s_opts = child(self, provider=args.provider)
+        for ns, (level, _reason) in PLATFORM_NAMESPACES.items():
+            self.namespaces[ns] = core.Namespace(
+                f"{name}-{ns}",
+                core.NamespaceInitArgs(
+                    metadata=meta.ObjectMetaArgs(
+                        name=ns, labels={**COMMON_LABELS, **pod_security(level), APPLICATION_LABEL: "platform"}
+                    )
+                ),
+                opts=k8s_opts,
+            )
+        self.application = sorted(args.namespaces)
+        for ns in self.application:
+            spec = args.namespaces[ns]
+            # Deleting a namespace deletes its volumes: the ones holding data are protected in prod.
+            self.namespaces[ns] = namespace = core.Namespace(
+                f"{name}-{ns}",
+                core.NamespaceInitArgs(metadata=meta.ObjectMetaArgs(name=ns, labels=application_labels(spec))),
+                opts=child(self, provider=args.provider, protect=args.protect_data and spec.holds_data),
+            )
+            self._guard(f"{name}-{ns}", ns, spec, args, namespace)
+        self.register_outputs({"namespaces": sorted(self.namespaces), "application": self.application})
+
+    def _guard(
+        self, prefix: str, ns: str, spec: NamespaceConfig, args: NamespacesArgs, namespace: core.Namespace
+    ) -> None:
+        in_ns = child(self, provider=args.provider, depends_on=[namespace])
+
+        def meta_(n: str) -> meta.ObjectMetaArgs:
+            return meta.ObjectMetaArgs(name=n, namespace=ns, labels=COMMON_LABELS)
+
+        net.NetworkPolicy(
+            f"{prefix}-default-deny",
+            net.NetworkPolicyInitArgs(
+                metadata=meta_("default-deny"),
+                spec=net.NetworkPolicySpecArgs(
+                    pod_selector=meta.LabelSelectorArgs(), policy_types=["Ingress", "Egress"]
+                ),
+            ),
+            opts=in_ns,
+        )
+        for allow in allows(ns, spec, args.namespaces, args.private_services_range):
+            net.NetworkPolicy(
+                f"{prefix}-{allow.name}",
+                net.NetworkPolicyInitArgs(metadata=meta_(allow.name), spec=_policy_spec(allow)),
+                opts=in_ns,
+            )
+        q = spec.quota
+        core.ResourceQuota(
+            f"{prefix}-quota",
+            core.ResourceQuotaInitArgs(
+                metadata=meta_("estate-quota"),
+                spec=core.ResourceQuotaSpecArgs(
+                    hard={
+                        "requests.cpu": q.cpu,
+                        "limits.cpu": q.cpu,
+                        "requests.memory": q.memory,
+                        "limits.memory": q.memory,
+                        "pods": str(q.pods),
+                        "requests.nvidia.com/gpu": str(q.gpus),
+                    }
+                ),
+            ),
+            opts=in_ns,
+        )
+        d = spec.container_defaults
+        core.LimitRange(
+            f"{prefix}-limits",
+            core.LimitRangeInitArgs(
+                metadata=meta_("estate-limits"),
+                spec=core.LimitRangeSpecArgs(
+                    limits=[
+                        core.LimitRangeItemArgs(
+                            type="Container",
+                            default={"cpu": d.cpu, "memory": d.memory},
+                            default_request={"cpu": d.cpu, "memory": d.memory},
+                            max={"cpu": d.max_cpu, "memory": d.max_memory},
+                        )
+                    ]
+                ),
+            ),
+            opts=in_ns,
+        )

@@ -1,0 +1,162 @@
+"""The platform core in the dev and prod plans: namespaces, their guards, the schema migration Job."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from components.platform.migrate import migrations, migrations_hash
+from components.platform.namespaces import PLATFORM_NAMESPACES
+from components.platform.netpol import allows
+from stacks.config_namespaces import Caller, Egress, NamespaceConfig
+from tests.conftest import children_of, config_with
+from tools.plan import Plan, run_plan
+
+PSA = "pod-security.kubernetes.io/"
+
+
+def _in_ns(plan: Plan, type_: str, ns: str) -> list[dict[str, Any]]:
+    return [r for r in plan.by_type(type_) if r["inputs"]["metadata"].get("namespace") == ns]
+
+
+def _app_namespaces(plan: Plan) -> list[str]:
+    names = [r["inputs"]["metadata"]["name"] for r in plan.by_type("kubernetes:core/v1:Namespace")]
+    return [n for n in names if n not in PLATFORM_NAMESPACES]
+
+
+def test_every_namespace_carries_pod_security_labels(plan: Plan) -> None:
+    namespaces = plan.by_type("kubernetes:core/v1:Namespace")
+    assert {r["inputs"]["metadata"]["name"] for r in namespaces} >= {*PLATFORM_NAMESPACES, "cells", "estate-data"}
+    for res in namespaces:
+        labels = res["inputs"]["metadata"]["labels"]
+        level = PLATFORM_NAMESPACES.get(res["inputs"]["metadata"]["name"], ("restricted", ""))[0]
+        assert {labels[f"{PSA}{m}"] for m in ("enforce", "audit", "warn")} == {level}, res["name"]
+
+
+def test_only_reasoned_namespaces_are_above_restricted() -> None:
+    for name, (level, reason) in PLATFORM_NAMESPACES.items():
+        assert level in ("restricted", "baseline", "privileged")
+        assert (level == "restricted") == (reason == ""), name
+
+
+def test_application_namespaces_deny_by_default_with_quota_and_limits(plan: Plan) -> None:
+    apps = _app_namespaces(plan)
+    assert set(apps) == {"cells", "estate-data", "inference", "observability"}
+    for ns in apps:
+        policies = {r["inputs"]["metadata"]["name"]: r["inputs"]["spec"] for r in _in_ns(plan, NETPOL, ns)}
+        deny = policies["default-deny"]
+        assert deny == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+        assert {"allow-dns", "allow-metadata-server", "allow-mesh-control-plane"} <= set(policies)
+        (quota,) = _in_ns(plan, "kubernetes:core/v1:ResourceQuota", ns)
+        assert {"requests.cpu", "limits.memory", "pods"} <= set(quota["inputs"]["spec"]["hard"])
+        (limits,) = _in_ns(plan, "kubernetes:core/v1:LimitRange", ns)
+        assert limits["inputs"]["spec"]["limits"][0]["type"] == "Container"
+        labels = next(r for r in plan.by_type("kubernetes:core/v1:Namespace") if r["inputs"]["metadata"]["name"] == ns)[
+            "inputs"
+        ]["metadata"]["labels"]
+        assert labels["istio.io/dataplane-mode"] == "ambient" and labels["policy.sigstore.dev/include"] == "true"
+
+
+NETPOL = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+
+
+def test_callers_open_both_sides(plan: Plan) -> None:
+    inference = {r["inputs"]["metadata"]["name"]: r["inputs"]["spec"] for r in _in_ns(plan, NETPOL, "inference")}
+    peers = inference["allow-callers"]["ingress"][0]["from"]
+    assert peers == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "cells"}}}]
+    cells = {r["inputs"]["metadata"]["name"]: r["inputs"]["spec"] for r in _in_ns(plan, NETPOL, "cells")}
+    assert cells["allow-callees"]["egress"][0]["to"] == [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "inference"}}}
+    ]
+    assert cells["allow-callers"]["ingress"][0]["from"][0]["namespaceSelector"]["matchLabels"] == {
+        "kubernetes.io/metadata.name": "istio-ingress"
+    }
+
+
+def test_data_namespaces_are_protected_in_prod(prod_plan: Plan, dev_plan: Plan) -> None:
+    for plan, protected in ((prod_plan, True), (dev_plan, False)):
+        data = [
+            r
+            for r in plan.by_type("kubernetes:core/v1:Namespace")
+            if r["inputs"]["metadata"]["labels"].get("estate.io/holds-data") == "true"
+        ]
+        assert {r["inputs"]["metadata"]["name"] for r in data} == {"estate-data", "observability"}
+        assert all(r["options"]["protect"] is protected for r in data)
+
+
+# ---------------------------------------------------------------- pure decisions
+def test_allows_follow_the_config() -> None:
+    spaces = {
+        "api": NamespaceConfig(ingress=True, egress=Egress(cloud_sql=True, redis=True)),
+        "llm": NamespaceConfig(callers={"api": Caller(namespace="api", service_account="api")}),
+    }
+    api = {a.name: a for a in allows("api", spaces["api"], spaces, "10.90.0.0/20")}
+    assert api["allow-cloud-sql"].ports == (("TCP", 3307),) and api["allow-cloud-sql"].peers[0].cidr == "10.90.0.0/20"
+    assert api["allow-redis"].ports == (("TCP", 6378),)
+    assert [p.namespace for p in api["allow-callers"].peers] == ["istio-ingress"]
+    assert [p.namespace for p in api["allow-callees"].peers] == ["llm"]
+    assert "allow-google-apis" not in api
+    llm = {a.name: a for a in allows("llm", spaces["llm"], spaces, "10.90.0.0/20")}
+    assert [p.namespace for p in llm["allow-callers"].peers] == ["api"]
+    assert not {"allow-callees", "allow-cloud-sql", "allow-redis"} & set(llm)
+
+
+def test_unknown_namespace_references_are_refused() -> None:
+    config = config_with(
+        "dev",
+        identity={"workloads": {"db-migrate": {"namespace": "nowhere", "serviceAccount": "db-migrate"}}},
+        namespaces={"cells": {"callers": {"x": {"namespace": "ghost", "serviceAccount": "x"}}}},
+    )
+    plan = run_plan("dev", config=config)
+    assert plan.error and not plan.resources
+    assert "identity.workloads.db-migrate.namespace = 'nowhere': unknown namespace; must be one of namespaces:" in (
+        plan.error
+    )
+    assert "namespaces.cells.callers.x.namespace = 'ghost': unknown namespace" in plan.error
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ({"istiod": {"version": "^1.30"}}, "charts.istiod.version = '^1.30': must be an exact chart version"),
+        ({"istiod": {"version": "latest"}}, "charts.istiod.version = 'latest': must be an exact chart version"),
+        ({"nginx": {"version": "1.0.0"}}, "charts.nginx = 'nginx': unknown chart; allowed:"),
+        ({"istiod": {"repository": "http://x"}}, "charts.istiod.repository = 'http://x': must be an https://"),
+    ],
+)
+def test_chart_overrides_are_exact(override: dict[str, Any], message: str) -> None:
+    plan = run_plan("dev", config=config_with("dev", charts=override))
+    assert plan.error and message in plan.error and not plan.resources
+
+
+# ---------------------------------------------------------------- the schema migration Job
+def test_pgvector_migration_job(plan: Plan) -> None:
+    k8s = children_of(plan, "estate:data:PgVectorMigration")
+    provider = plan.by_type("pulumi:providers:kubernetes")[0]
+    assert all(r["provider"].startswith(provider["urn"]) for r in k8s)
+    assert any("Cluster" in d for d in provider["propertyDependencies"]["kubeconfig"])
+    cm = next(r for r in k8s if r["type"] == "kubernetes:core/v1:ConfigMap")["inputs"]
+    assert cm["data"] == migrations() and cm["immutable"] is True
+    job_res = next(r for r in k8s if r["type"] == "kubernetes:batch/v1:Job")
+    job = job_res["inputs"]
+    ns_urn = next(
+        r["urn"]
+        for r in plan.by_type("kubernetes:core/v1:Namespace")
+        if r["inputs"]["metadata"]["name"] == job["metadata"]["namespace"]
+    )
+    assert ns_urn in job_res["dependencies"]
+    assert job["metadata"]["name"] == f"pgvector-migrate-{migrations_hash(migrations())}"
+    pod = job["spec"]["template"]["spec"]
+    (proxy,) = pod["initContainers"]
+    assert proxy["restartPolicy"] == "Always" and "cloud-sql-proxy@sha256:" in proxy["image"]
+    assert f"ai-estate-{plan.stack}:europe-west4:estate-{plan.stack}-pg" in proxy["args"]
+    (migrate,) = pod["containers"]
+    assert "psql" in migrate["command"][-1] and "postgres@sha256:" in migrate["image"]
+    for container in (proxy, migrate):
+        sc = container["securityContext"]
+        assert sc["runAsNonRoot"] and sc["runAsUser"] > 0 and sc["allowPrivilegeEscalation"] is False
+        assert sc["readOnlyRootFilesystem"] and sc["capabilities"]["drop"] == ["ALL"]
+    env = {e["name"]: e for e in migrate["env"]}
+    assert "valueFrom" in env["PGPASSWORD"] and "value" not in env["PGPASSWORD"]
+    assert pod["automountServiceAccountToken"] is False
