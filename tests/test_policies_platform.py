@@ -74,6 +74,8 @@ def test_allowed_wildcards_are_scoped_to_their_fields(pack: Analyzer) -> None:
         [message] = found(pack, too_much)["estate-rbac-no-wildcards"]
         assert message.endswith("rules[0].verbs contains '*'; list what the role needs")
         assert "estate-rbac-no-wildcards" in found(pack, other)
+        allowed["inputs"]["metadata"]["labels"] = {"rbac.authorization.k8s.io/aggregate-to-view": "true"}
+        assert "estate-rbac-no-wildcards" in found(pack, allowed)
     finally:
         pack.configure(TEST_CONFIG)
 
@@ -259,3 +261,16 @@ def test_the_gate_prints_wildcard_allowances_with_their_reason(pack: Analyzer, d
         pack.configure(TEST_CONFIG)
     assert result.mandatory == []
     assert f"estate-rbac-no-wildcards on cert-manager-*: {reason} [applied to {role['name']}]" in render(result, "x")
+
+
+def test_the_gate_sends_component_resources_through_analyze(pack: Analyzer, dev_plan: Plan) -> None:
+    """A Chart is a component (custom false) and still reaches the resource rules, as in the engine."""
+    component = next(r for r in dev_plan.resources if not r["custom"])
+    cert_manager = _chart(CHART, "^1.21.0", fx.CHART_REPOS[0], chart="cert-manager")
+    chart = {**cert_manager, "name": "estate-dev-cert-manager", "custom": False, "parent": component["urn"]}
+    plan = Plan(stack="dev", preview=True, resources=[*dev_plan.resources, chart])
+    try:
+        result = check(pack, plan, json.loads((PACK_DIR / "dev.json").read_text()))
+    finally:
+        pack.configure(TEST_CONFIG)
+    assert [(f.policy, f.resource) for f in result.mandatory] == [("estate-charts-exact-version", chart["name"])]

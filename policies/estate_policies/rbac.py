@@ -72,9 +72,10 @@ def _validate_roles(args: ResourceValidationArgs, report: ReportViolation) -> No
         args.not_applicable(reason)
     messages = list(_aggregation(args.props))
     allowance = matching(config.get("allowedWildcards", []) or [], args.name, args.props)
-    allowed = set(allowance["fields"]) if allowance else set()
     labels = get(args.props, "metadata", "labels", default={}) or {}
     spreads = [r for r in AGGREGATE_TO if labels.get(f"rbac.authorization.k8s.io/aggregate-to-{r}") == "true"]
+    # An allowance is for the operator's own role, never for what every namespace admin inherits.
+    allowed = set(allowance["fields"]) if allowance and not spreads else set()
     found = _wildcards(args.props)
     into = f"; it aggregates into the built-in {spreads} roles" if spreads else ""
     messages += [f"rules[{i}].{f} contains '*'{into}; list what the role needs" for i, f in found if f not in allowed]
@@ -110,7 +111,8 @@ POLICIES = [
             Severity.HIGH,
             f"{CIS_K8S}: 5.1.3 (minimize wildcard use in Roles and ClusterRoles)",
             "List the verbs, resources and apiGroups the role needs. An operator that truly needs a wildcard is "
-            "listed in allowedWildcards with the fields it may use and the reason. An aggregated ClusterRole keeps "
+            "listed in allowedWildcards with the fields it may use and the reason (not for roles aggregated into "
+            "admin, edit or view). An aggregated ClusterRole keeps "
             "rules empty and selects its parts by label.",
             config={"allowedWildcards": ALLOWED_WILDCARDS_SCHEMA},
         )
