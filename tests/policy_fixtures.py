@@ -130,9 +130,11 @@ def first(plan: Plan, type_: str) -> dict[str, Any]:
     return deep(plan.by_type(type_)[0])
 
 
+CHART_REPOS = ["https://charts.jetstack.io", "https://istio-release.storage.googleapis.com/charts"]
 TEST_CONFIG: dict[str, Any] = {
     "estate-images-registry-allowlist": {"allowedRegistries": [REGISTRY, "europe-west4-docker.pkg.dev/ai-estate-prod"]},
     "estate-tls-service-exposure": {"allowedGateways": ["istio-ingress/istio-ingressgateway"]},
+    "estate-charts-repository-allowlist": {"allowedChartRepositories": [*CHART_REPOS, "oci://ghcr.io/estate/charts"]},
 }
 
 
@@ -146,6 +148,22 @@ def _by_policy(response: Any) -> dict[str, list[str]]:
 def found(pack: Analyzer, res: dict[str, Any]) -> dict[str, list[str]]:
     """Policy name -> messages the pack reported for one resource."""
     return _by_policy(pack.analyze(res))
+
+
+def skipped(pack: Analyzer, res: dict[str, Any]) -> dict[str, str]:
+    """Policy name -> why the rule said not applicable to one resource."""
+    return {na.policy_name: na.reason for na in pack.analyze(res).not_applicable}
+
+
+def k8s(
+    type_: str, name: str, body: dict[str, Any], namespace: str | None = None, parent: str | None = None
+) -> dict[str, Any]:
+    """A Kubernetes object of `type_` named `name` with `body` (spec, rules, data...) beside its metadata."""
+    metadata: dict[str, Any] = {"name": name}
+    if namespace is not None:
+        metadata["namespace"] = namespace
+    inputs = {"apiVersion": type_.split(":")[1], "kind": type_.rsplit(":", 1)[-1], "metadata": metadata, **body}
+    return resource(type_, f"{namespace or 'cluster'}-{name}", inputs, parent)
 
 
 def stack(pack: Analyzer, resources: list[dict[str, Any]]) -> tuple[dict[str, list[str]], dict[str, str]]:

@@ -217,7 +217,7 @@ K8S_CASES: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = [
                     {
                         "port": {"number": 443.0, "name": "https", "protocol": "HTTPS"},
                         "hosts": ["app.example.org"],
-                        "tls": {"mode": "SIMPLE", "credentialName": "app-tls"},
+                        "tls": {"mode": "SIMPLE", "credentialName": "app-tls", "minProtocolVersion": "TLSV1_2"},
                     },
                     {
                         "port": {"number": 80.0, "name": "http", "protocol": "HTTP"},

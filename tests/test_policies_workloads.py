@@ -115,6 +115,7 @@ def test_bare_pods_fail_and_controllers_pass(pack: Analyzer) -> None:
         ({"pod-security.kubernetes.io/enforce": "baseline"}, "cells", True),
         ({}, "cells", True),
         ({}, "kube-system", False),
+        ({}, "gke-managed-cim", False),
     ],
 )
 def test_namespaces_enforce_restricted(pack: Analyzer, labels: dict[str, str], name: str, fails: bool) -> None:

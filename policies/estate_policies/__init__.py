@@ -1,7 +1,19 @@
 """The ai-estate policies, by area. `ALL_POLICIES` is what the pack serves."""
 
-from estate_policies import data, gke, images, tls, workloads
+from estate_policies import charts, data, gateway_api, gke, images, mesh, network, rbac, secrets, tls, workloads
 
-ALL_POLICIES = [*workloads.POLICIES, *images.POLICIES, *tls.POLICIES, *gke.POLICIES, *data.POLICIES]
+ALL_POLICIES = [
+    *workloads.POLICIES,
+    *images.POLICIES,
+    *mesh.POLICIES,
+    *tls.POLICIES,
+    *gateway_api.POLICIES,
+    *network.POLICIES,
+    *rbac.POLICIES,
+    *secrets.POLICIES,
+    *charts.POLICIES,
+    *gke.POLICIES,
+    *data.POLICIES,
+]
 
 __all__ = ["ALL_POLICIES"]

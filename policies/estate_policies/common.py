@@ -26,6 +26,27 @@ from pulumi_policy import (
 )
 
 EXEMPT_PREFIX = "exempt: "
+NAMESPACE = "kubernetes:core/v1:Namespace"
+
+# Namespaces the platform or its operators own: not application namespaces. Globs allowed.
+SYSTEM_NAMESPACES = [
+    "kube-system",
+    "kube-public",
+    "kube-node-lease",
+    "gke-*",
+    "gmp-*",
+    "istio-system",
+    "istio-ingress",
+    "cert-manager",
+    "external-secrets",
+    "cosign-system",
+]
+SYSTEM_NAMESPACES_SCHEMA: dict[str, Any] = {
+    "type": "array",
+    "items": {"type": "string"},
+    "default": SYSTEM_NAMESPACES,
+    "description": "Namespaces that are not application namespaces (globs allowed).",
+}
 
 EXEMPTIONS_SCHEMA: dict[str, Any] = {
     "type": "array",
@@ -36,7 +57,8 @@ EXEMPTIONS_SCHEMA: dict[str, Any] = {
             "resource": {
                 "type": "string",
                 "minLength": 1,
-                "description": "Pulumi resource name, or Kubernetes namespace/name; globs allowed.",
+                "description": "Pulumi resource name, Kubernetes namespace/name, or name of a cluster-scoped "
+                "object; globs allowed.",
             },
             "reason": {"type": "string", "minLength": 10},
         },
@@ -142,14 +164,59 @@ def k8s_identity(props: Mapping[str, Any]) -> str | None:
     return f"{get(props, 'metadata', 'namespace', default='default')}/{name}"
 
 
+def identities(name: str, props: Mapping[str, Any] | None) -> list[str]:
+    """What a config pattern may name: the Pulumi name, namespace/name, and the bare name of an
+    object without a namespace (cluster-scoped kinds such as Namespace or ClusterRole)."""
+    out = [name]
+    if props is not None and (identity := k8s_identity(props)):
+        out.append(identity)
+        if get(props, "metadata", "namespace") is None:
+            out.append(str(get(props, "metadata", "name")))
+    return out
+
+
+def matching(
+    entries: Iterable[Mapping[str, Any]], name: str, props: Mapping[str, Any] | None
+) -> Mapping[str, Any] | None:
+    """The first config entry whose `resource` pattern names this resource."""
+    names = identities(name, props)
+    for entry in entries:
+        if any(fnmatch.fnmatchcase(n, entry["resource"]) for n in names):
+            return entry
+    return None
+
+
 def exemption(config: Mapping[str, Any], name: str, props: Mapping[str, Any] | None = None) -> str | None:
     """The configured reason when this resource is exempt from the rule."""
-    identity = k8s_identity(props) if props is not None else None
-    for entry in config.get("exemptions", []) or []:
-        pattern = entry["resource"]
-        if fnmatch.fnmatchcase(name, pattern) or (identity and fnmatch.fnmatchcase(identity, pattern)):
-            return f"{EXEMPT_PREFIX}{pattern}: {entry['reason']}"
-    return None
+    entry = matching(config.get("exemptions", []) or [], name, props)
+    return f"{EXEMPT_PREFIX}{entry['resource']}: {entry['reason']}" if entry else None
+
+
+def namespace_of(props: Mapping[str, Any]) -> str:
+    return str(get(props, "metadata", "namespace", default="default") or "default")
+
+
+def is_system_namespace(name: str, config: Mapping[str, Any]) -> bool:
+    patterns = config.get("systemNamespaces", SYSTEM_NAMESPACES)
+    return any(fnmatch.fnmatchcase(name, str(p)) for p in patterns)
+
+
+def app_namespaces(resources: Iterable[PolicyResource], config: Mapping[str, Any]) -> dict[str, PolicyResource]:
+    """The plan's application namespaces by name: every Namespace not matching `systemNamespaces`."""
+    out: dict[str, PolicyResource] = {}
+    for r in resources:
+        if r.resource_type == NAMESPACE:
+            name = str(get(r.props, "metadata", "name", default=""))
+            if name and not is_system_namespace(name, config):
+                out[name] = r
+    return dict(sorted(out.items()))
+
+
+def urn_type(urn: str | None) -> str | None:
+    """The resource type a URN names (the last entry of its type chain)."""
+    if not urn or "::" not in urn:
+        return None
+    return urn.split("::")[2].rsplit("$", 1)[-1]
 
 
 Check = Callable[[str, Mapping[str, Any], Mapping[str, Any]], Iterable[str]]
@@ -181,12 +248,17 @@ def stack_policy(
 
     def validate(args: StackValidationArgs, report: ReportViolation) -> None:
         config = args.get_config() or {}
-        resources = [r for r in args.resources if not exemption(config, r.name, r.props)]
-        missing = present(resources)
+        missing = present(list(args.resources))
         if missing:
             args.not_applicable(missing)
-        for message, urn in check(resources, config):
+        exempt = [reason for r in args.resources if (reason := exemption(config, r.name, r.props))]
+        resources = [r for r in args.resources if not exemption(config, r.name, r.props)]
+        violations = list(check(resources, config))
+        for message, urn in violations:
             report(message, urn)
+        if exempt and not violations:
+            # Lets the gate show the exemption as used; with violations it stays silent.
+            args.not_applicable(exempt[0])
 
     return StackValidationPolicy(validate=validate, **rule.metadata())
 

@@ -7,13 +7,23 @@ from typing import Any
 
 from pulumi_policy import PolicyResource, Severity
 
-from estate_policies.common import get, items, of_types, resource_policy, rules, stack_policy
+from estate_policies.common import (
+    SYSTEM_NAMESPACES_SCHEMA,
+    app_namespaces,
+    get,
+    items,
+    of_types,
+    resource_policy,
+    rules,
+    stack_policy,
+)
 from estate_policies.pods import containers, is_pod_kind, pod_spec
 
 SLSA = "NIST SP 800-190: 4.1 image risks"
 PUBLIC = ("allUsers", "allAuthenticatedUsers")
 VERIFIER_POLICY = "gcp:binaryauthorization/policy:Policy"
 CLUSTER_IMAGE_POLICY = "kubernetes:policy.sigstore.dev/v1beta1:ClusterImagePolicy"
+SIGSTORE_INCLUDE = "policy.sigstore.dev/include"
 AR_IAM = (
     "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember",
     "gcp:artifactregistry/repositoryIamBinding:RepositoryIamBinding",
@@ -60,51 +70,61 @@ def _verifier_absent(resources: list[PolicyResource]) -> str | None:
     return "no admission-time signature verifier in the plan yet (Binary Authorization policy or ClusterImagePolicy)"
 
 
+def _admission_rule_problem(rule: Mapping[str, Any]) -> str | None:
+    mode = rule.get("evaluationMode")
+    if mode == "ALWAYS_DENY":
+        return None
+    if mode != "REQUIRE_ATTESTATION":
+        return f"evaluationMode {mode!r}; require REQUIRE_ATTESTATION"
+    if rule.get("enforcementMode") != "ENFORCED_BLOCK_AND_AUDIT_LOG":
+        return f"enforcementMode {rule.get('enforcementMode')!r}; require ENFORCED_BLOCK_AND_AUDIT_LOG"
+    if not items(rule.get("requireAttestationsBies")):
+        return "no attestors in requireAttestationsBies"
+    return None
+
+
+def _binauthz_policy(props: Mapping[str, Any]) -> Iterable[str]:
+    default_problem = _admission_rule_problem(get(props, "defaultAdmissionRule", default={}) or {})
+    if default_problem:
+        yield f"Binary Authorization defaultAdmissionRule: {default_problem}"
+    for rule in items(props.get("clusterAdmissionRules")):
+        problem = _admission_rule_problem(rule)
+        if problem:
+            yield f"Binary Authorization clusterAdmissionRule for {rule.get('cluster')!r}: {problem}"
+    for pattern in items(props.get("admissionWhitelistPatterns")):
+        name = str(pattern.get("namePattern", ""))
+        if "*" in name and name.split("*", 1)[0].count("/") < 2:
+            yield f"Binary Authorization exempts {name!r}: a wildcard over a whole registry; scope it to a path"
+
+
+def _cluster_image_policy(props: Mapping[str, Any]) -> Iterable[str]:
+    authorities = items(get(props, "spec", "authorities"))
+    if not authorities or not all(a.get("key") or a.get("keyless") for a in authorities):
+        yield "ClusterImagePolicy needs cosign authorities (key or keyless) only; static authorities pass anything"
+    if not items(get(props, "spec", "images")):
+        yield "ClusterImagePolicy names no images"
+    if get(props, "spec", "mode", default="enforce") != "enforce":
+        yield f"ClusterImagePolicy mode is {get(props, 'spec', 'mode')!r}; only enforce blocks unsigned images"
+
+
 def _verifier(resources: list[PolicyResource], config: Mapping[str, Any]) -> Iterable[tuple[str, str | None]]:
-    app_namespaces = sorted(
-        str(get(r.props, "metadata", "name"))
-        for r in resources
-        if r.resource_type == "kubernetes:core/v1:Namespace"
-        and get(r.props, "metadata", "name") not in config.get("systemNamespaces", ["kube-system"])
-    )
     enforcing = False
     for r in resources:
-        if r.resource_type == VERIFIER_POLICY:
-            rule = get(r.props, "defaultAdmissionRule", default={}) or {}
-            if (
-                rule.get("evaluationMode") == "REQUIRE_ATTESTATION"
-                and rule.get("enforcementMode") == "ENFORCED_BLOCK_AND_AUDIT_LOG"
-                and items(rule.get("requireAttestationsBies"))
-            ):
-                enforcing = True
-            else:
-                yield (
-                    "Binary Authorization policy must require attestations and block (defaultAdmissionRule: "
-                    "REQUIRE_ATTESTATION, ENFORCED_BLOCK_AND_AUDIT_LOG, attestors)",
-                    r.urn,
-                )
-        elif r.resource_type == CLUSTER_IMAGE_POLICY:
-            authorities = items(get(r.props, "spec", "authorities"))
-            if authorities and all(a.get("key") or a.get("keyless") for a in authorities):
-                enforcing = True
-            else:
-                yield "ClusterImagePolicy needs at least one cosign authority (key or keyless)", r.urn
-    covered_by_label = {
-        str(get(r.props, "metadata", "name"))
-        for r in resources
-        if r.resource_type == "kubernetes:core/v1:Namespace"
-        and get(r.props, "metadata", "labels", "policy.sigstore.dev/include") == "true"
-    }
-    uses_cip = any(r.resource_type == CLUSTER_IMAGE_POLICY for r in resources)
-    uses_binauthz = any(r.resource_type == VERIFIER_POLICY for r in resources)
-    if uses_cip and not uses_binauthz:
-        missing = [ns for ns in app_namespaces if ns not in covered_by_label]
+        check = {VERIFIER_POLICY: _binauthz_policy, CLUSTER_IMAGE_POLICY: _cluster_image_policy}.get(r.resource_type)
+        if check is None:
+            continue
+        problems = list(check(r.props))
+        enforcing = enforcing or not problems
+        yield from ((message, r.urn) for message in problems)
+    # policy-controller verifies only in namespaces that opt in, whatever Binary Authorization does.
+    if any(r.resource_type == CLUSTER_IMAGE_POLICY for r in resources):
+        missing = [
+            name
+            for name, ns in app_namespaces(resources, config).items()
+            if get(ns.props, "metadata", "labels", SIGSTORE_INCLUDE) != "true"
+        ]
         if missing:
-            yield (
-                f"application namespaces not verified by policy-controller (label policy.sigstore.dev/include: "
-                f"'true'): {missing}",
-                None,
-            )
+            yield f"application namespaces without the label {SIGSTORE_INCLUDE}: 'true': {missing}", None
     if not enforcing:
         yield "no verifier in the plan enforces signatures", None
 
@@ -152,9 +172,11 @@ POLICIES = [
             "An admission-time signature verifier covers the application namespaces.",
             Severity.HIGH,
             "SLSA: verify provenance at deploy; Sigstore policy-controller",
-            "Add a Binary Authorization policy requiring attestations, or a ClusterImagePolicy with the "
-            "cosign key and label the namespaces policy.sigstore.dev/include=true.",
-            config={"systemNamespaces": {"type": "array", "items": {"type": "string"}, "default": ["kube-system"]}},
+            "Binary Authorization: defaultAdmissionRule (and every clusterAdmissionRule) REQUIRE_ATTESTATION with "
+            "attestors and ENFORCED_BLOCK_AND_AUDIT_LOG, exempt patterns scoped below a registry path. "
+            "ClusterImagePolicy: mode enforce, cosign key or keyless authorities, and every application namespace "
+            "labelled policy.sigstore.dev/include: 'true'.",
+            config={"systemNamespaces": SYSTEM_NAMESPACES_SCHEMA},
         ),
         _verifier_absent,
         _verifier,

@@ -1,4 +1,4 @@
-"""TLS everywhere: mesh mTLS, gateways, ingresses, exposure, data services, Kafka, Harbor."""
+"""TLS everywhere outside the mesh: ingresses, exposure, data services, Kafka, Harbor, load balancers."""
 
 from __future__ import annotations
 
@@ -8,94 +8,12 @@ from typing import Any
 
 from pulumi_policy import PolicyResource, Severity
 
+from estate_policies.charts import chart_name
 from estate_policies.common import get, items, of_types, resource_policy, rules, stack_policy
 
-ISTIO = "Istio security best practices"
 NIST_TLS = "NIST SP 800-52r2"
 CIS_GCP = "CIS Google Cloud Platform Foundation Benchmark"
-PEER_AUTHN = (
-    "kubernetes:security.istio.io/v1:PeerAuthentication",
-    "kubernetes:security.istio.io/v1beta1:PeerAuthentication",
-)
-DEST_RULE = (
-    "kubernetes:networking.istio.io/v1:DestinationRule",
-    "kubernetes:networking.istio.io/v1beta1:DestinationRule",
-    "kubernetes:networking.istio.io/v1alpha3:DestinationRule",
-)
-GATEWAY = (
-    "kubernetes:networking.istio.io/v1:Gateway",
-    "kubernetes:networking.istio.io/v1beta1:Gateway",
-    "kubernetes:networking.istio.io/v1alpha3:Gateway",
-)
 KAFKA = ("kubernetes:kafka.strimzi.io/v1beta2:Kafka", "kubernetes:kafka.strimzi.io/v1:Kafka")
-HELM = ("kubernetes:helm.sh/v3:Release", "kubernetes:helm.sh/v4:Chart", "kubernetes:helm.sh/v3:Chart")
-MESH_ROOT = "istio-system"
-
-
-def _mesh_absent(resources: list[PolicyResource]) -> str | None:
-    mesh = any(
-        r.resource_type.startswith(("kubernetes:security.istio.io/", "kubernetes:networking.istio.io/"))
-        or _chart(r) in ("istiod", "base")
-        for r in resources
-    )
-    return None if mesh else "no Istio mesh in the plan yet"
-
-
-def _chart(r: PolicyResource) -> str | None:
-    if r.resource_type not in HELM:
-        return None
-    chart = str(get(r.props, "chart", default="") or "")
-    return chart.rsplit("/", 1)[-1]
-
-
-def _mesh_strict(resources: list[PolicyResource], config: Mapping[str, Any]) -> Iterable[tuple[str, str | None]]:
-    root = config.get("meshRootNamespace", MESH_ROOT)
-    strict = [
-        r
-        for r in resources
-        if r.resource_type in PEER_AUTHN
-        and get(r.props, "metadata", "namespace") == root
-        and not get(r.props, "spec", "selector")
-        and get(r.props, "spec", "mtls", "mode") == "STRICT"
-    ]
-    if not strict:
-        yield f"no mesh-wide PeerAuthentication in {root!r} with mtls.mode STRICT", None
-
-
-def _peer_authn(_t: str, props: Mapping[str, Any], _c: Mapping[str, Any]) -> Iterable[str]:
-    modes = {"": get(props, "spec", "mtls", "mode")}
-    port_level = get(props, "spec", "portLevelMtls", default={}) or {}
-    modes.update({f" (port {port})": get(v, "mode") for port, v in port_level.items()})
-    for where, mode in modes.items():
-        if mode in ("PERMISSIVE", "DISABLE"):
-            yield f"mtls.mode{where} is {mode}; only STRICT (or UNSET to inherit STRICT) is allowed"
-
-
-def _dest_rule(_t: str, props: Mapping[str, Any], _c: Mapping[str, Any]) -> Iterable[str]:
-    policies = [("trafficPolicy", get(props, "spec", "trafficPolicy", default={}) or {})]
-    policies += [
-        (f"subset {s.get('name')!r}", s.get("trafficPolicy") or {}) for s in items(get(props, "spec", "subsets"))
-    ]
-    for where, policy in list(policies):
-        for pls in items(policy.get("portLevelSettings")):
-            policies.append((f"{where} port {get(pls, 'port', 'number')}", pls))
-    for where, policy in policies:
-        if get(policy, "tls", "mode") == "DISABLE":
-            yield f"{where}: tls.mode DISABLE turns off mTLS; use ISTIO_MUTUAL"
-
-
-def _gateway(_t: str, props: Mapping[str, Any], _c: Mapping[str, Any]) -> Iterable[str]:
-    for server in items(get(props, "spec", "servers")):
-        proto = str(get(server, "port", "protocol", default="")).upper()
-        name = get(server, "port", "name", default="?")
-        if proto in ("HTTPS", "TLS"):
-            if not get(server, "tls", "mode"):
-                yield f"server {name!r}: {proto} without tls settings"
-        elif proto == "HTTP":
-            if get(server, "tls", "httpsRedirect") is not True:
-                yield f"server {name!r}: plain HTTP is allowed only with tls.httpsRedirect: true"
-        else:
-            yield f"server {name!r}: protocol {proto or '?'} is not HTTPS/TLS"
 
 
 def _ingress(_t: str, props: Mapping[str, Any], _c: Mapping[str, Any]) -> Iterable[str]:
@@ -162,12 +80,12 @@ def _kafka(resources: list[PolicyResource], _c: Mapping[str, Any]) -> Iterable[t
 
 
 def _harbor_absent(resources: list[PolicyResource]) -> str | None:
-    return None if any(_chart(r) == "harbor" for r in resources) else "no Harbor in the plan yet"
+    return None if any(chart_name(r) == "harbor" for r in resources) else "no Harbor in the plan yet"
 
 
 def _harbor(resources: list[PolicyResource], _c: Mapping[str, Any]) -> Iterable[tuple[str, str | None]]:
     for r in resources:
-        if _chart(r) != "harbor":
+        if chart_name(r) != "harbor":
             continue
         values = get(r.props, "values", default={}) or {}
         if get(values, "expose", "tls", "enabled") is not True:
@@ -179,51 +97,6 @@ def _harbor(resources: list[PolicyResource], _c: Mapping[str, Any]) -> Iterable[
 _r = rules("estate-tls-")
 
 POLICIES = [
-    stack_policy(
-        _r(
-            "mesh-strict",
-            "A mesh-wide PeerAuthentication enforces STRICT mTLS.",
-            Severity.HIGH,
-            f"{ISTIO}: mutual TLS (STRICT)",
-            "Create PeerAuthentication 'default' in istio-system with spec.mtls.mode: STRICT.",
-            config={"meshRootNamespace": {"type": "string", "default": MESH_ROOT}},
-        ),
-        _mesh_absent,
-        _mesh_strict,
-    ),
-    resource_policy(
-        _r(
-            "peer-authentication",
-            "No PeerAuthentication relaxes mTLS.",
-            Severity.HIGH,
-            f"{ISTIO}: mutual TLS (STRICT)",
-            "Remove PERMISSIVE/DISABLE modes.",
-        ),
-        of_types(*PEER_AUTHN),
-        _peer_authn,
-    ),
-    resource_policy(
-        _r(
-            "destination-rule",
-            "DestinationRules never disable TLS.",
-            Severity.HIGH,
-            f"{ISTIO}: mutual TLS",
-            "Use tls.mode ISTIO_MUTUAL (or leave it unset).",
-        ),
-        of_types(*DEST_RULE),
-        _dest_rule,
-    ),
-    resource_policy(
-        _r(
-            "gateway",
-            "Istio Gateway servers are HTTPS/TLS, or HTTP that redirects.",
-            Severity.HIGH,
-            f"{NIST_TLS}; {ISTIO}: secure gateways",
-            "Serve HTTPS with a cert-manager certificate; set httpsRedirect on HTTP servers.",
-        ),
-        of_types(*GATEWAY),
-        _gateway,
-    ),
     resource_policy(
         _r(
             "ingress",

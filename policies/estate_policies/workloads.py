@@ -8,7 +8,15 @@ from typing import Any
 
 from pulumi_policy import EnforcementLevel, Severity
 
-from estate_policies.common import get, items, of_types, resource_policy, rules
+from estate_policies.common import (
+    SYSTEM_NAMESPACES_SCHEMA,
+    get,
+    is_system_namespace,
+    items,
+    of_types,
+    resource_policy,
+    rules,
+)
 from estate_policies.pods import LONG_RUNNING, containers, is_pod_kind, long_running_containers, pod_spec
 
 PSS = "Pod Security Standards (restricted)"
@@ -25,7 +33,6 @@ ALLOWED_VOLUMES = (
 )
 SECRET_NAME = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|CREDENTIAL|AUTH)", re.IGNORECASE)
 GPU = "nvidia.com/gpu"
-SYSTEM_NAMESPACES = ["kube-system", "kube-public", "kube-node-lease"]
 
 
 def _pod(check: Any) -> Any:
@@ -165,7 +172,7 @@ def _bare_pod(_t: str, _p: Mapping[str, Any], _c: Mapping[str, Any]) -> Iterable
 
 def _pss_label(_t: str, props: Mapping[str, Any], config: Mapping[str, Any]) -> Iterable[str]:
     name = get(props, "metadata", "name")
-    if name in config.get("systemNamespaces", SYSTEM_NAMESPACES):
+    if is_system_namespace(str(name), config):
         return
     label = get(props, "metadata", "labels", "pod-security.kubernetes.io/enforce")
     if label != "restricted":
@@ -337,7 +344,7 @@ POLICIES = [
             Severity.HIGH,
             f"{PSS}: Pod Security Admission",
             "Label the namespace pod-security.kubernetes.io/enforce: restricted.",
-            config={"systemNamespaces": {"type": "array", "items": {"type": "string"}, "default": SYSTEM_NAMESPACES}},
+            config={"systemNamespaces": SYSTEM_NAMESPACES_SCHEMA},
         ),
         of_types("kubernetes:core/v1:Namespace"),
         _pss_label,
