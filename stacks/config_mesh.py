@@ -9,6 +9,7 @@ solver only cover the domain).
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import Field
@@ -70,8 +71,9 @@ def _inside(name: str, domain: str) -> bool:
     return name == domain or name.endswith("." + domain)
 
 
-def check(cfg: MeshConfig, domain: str, *, prod: bool) -> list[Problem]:
-    """Cross-field rules: hosts inside the domain and distinct; HA gateway and control plane in prod."""
+def check(cfg: MeshConfig, domain: str, *, prod: bool, app_namespaces: Collection[str]) -> list[Problem]:
+    """Cross-field rules: hosts inside the domain and distinct, backends in known application
+    namespaces, replica bounds, and an HA gateway and control plane in prod."""
     # Imported here: stacks.rules imports stacks.model, which will import this module.
     from stacks.rules import Problem
 
@@ -86,6 +88,14 @@ def check(cfg: MeshConfig, domain: str, *, prod: bool) -> list[Problem]:
             out.append(Problem(path, host.host, f"{full!r} is already served by mesh.hosts.{seen[full]}"))
         else:
             seen[full] = name
+        if host.backend is not None and host.backend.namespace not in app_namespaces:
+            out.append(
+                Problem(
+                    f"mesh.hosts.{name}.backend.namespace",
+                    host.backend.namespace,
+                    f"must be an application namespace ({sorted(app_namespaces)})",
+                )
+            )
     for area in ("gateway", "istiod"):
         replicas: Replicas = getattr(cfg, area)
         if replicas.min_replicas > replicas.max_replicas:
