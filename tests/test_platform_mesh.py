@@ -116,6 +116,7 @@ def test_gateway_is_hardened_and_on_the_reserved_address(env: str) -> None:
     assert container["readOnlyRootFilesystem"] is True and container["allowPrivilegeEscalation"] is False
     assert container["capabilities"] == {"drop": ["ALL"]} and container["privileged"] is False
     assert set(gw["resources"]) == {"requests", "limits"}
+    assert gw["readinessProbe"]["httpGet"] == {"path": "/healthz/ready", "port": 15021}
     # istiod's injection template writes the pod security too: it must say the same.
     assert _charts(env)["istiod"].dump()["gateways"]["securityContext"] == pod
 

@@ -38,6 +38,14 @@ IP_ANNOTATION = "networking.gke.io/load-balancer-ip-addresses"
 RBS_ANNOTATION = "cloud.google.com/l4-rbs"
 
 
+READINESS_PROBE = {
+    "httpGet": {"path": "/healthz/ready", "port": 15021},
+    "periodSeconds": 15,
+    "timeoutSeconds": 3,
+    "failureThreshold": 4,
+}
+
+
 class GatewayValues(Values):
     service: dict[str, Any]
     autoscaling: dict[str, Any]
@@ -47,6 +55,7 @@ class GatewayValues(Values):
     node_selector: dict[str, str]
     topology_spread_constraints: list[dict[str, Any]] | None = None
     pod_disruption_budget: dict[str, Any] | None = None
+    readiness_probe: dict[str, Any]
 
 
 def gateway_labels() -> dict[str, str]:
@@ -76,6 +85,8 @@ def gateway_values(ctx: ChartContext, cfg: MeshConfig) -> GatewayValues:
         container_security_context={**CONTAINER_SECURITY, "privileged": False},
         node_selector=dict(SYSTEM_NODES),
         topology_spread_constraints=zone_spread(gateway_labels()) if ctx.prod else None,
+        # The same probe the injection template adds, so the gate sees the pod as it will run.
+        readiness_probe=READINESS_PROBE,
         # templates/poddisruptionbudget.yaml renders it only with more than one replica.
         pod_disruption_budget={"minAvailable": 1} if ctx.prod else None,
     )
