@@ -3,11 +3,13 @@ checks, and the Mesh component under the mock runtime."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pytest
 
+from components.platform import mesh_exemptions
 from components.platform import mesh_objects as objects
 from components.platform.values.base import ChartContext, PinnedImage, Values
 from components.platform.values.istio import IMAGES, INGRESS_PRINCIPAL, base_values, istiod_values
@@ -15,6 +17,7 @@ from components.platform.values.istio_gateway import IP_ANNOTATION, gateway_valu
 from components.platform.values.istio_nodes import cni_values, ztunnel_values
 from stacks.config_mesh import DEFAULTS, MeshConfig, check, resolved_hosts
 from tests.upstream import crd_problems, unknown_value_keys, values_schema_problems
+from tools.plan import ROOT
 
 DOMAIN = "dev.example.com"
 REGISTRY = "europe-west4-docker.pkg.dev/ai-estate-dev/dockerhub"
@@ -224,3 +227,18 @@ def test_replica_rules() -> None:
 def test_tls_floor_cannot_go_below_1_2() -> None:
     with pytest.raises(ValueError, match="TLSV1_2"):
         mesh_config("dev", minTlsVersion="TLSV1_1")
+
+
+# ---------------------------------------------------------------- exemptions
+def test_exemptions_name_real_policies_and_only_mesh_objects() -> None:
+    sys.path.insert(0, str(ROOT / "policies"))
+    from estate_policies import ALL_POLICIES
+
+    names = {p.name for p in ALL_POLICIES}
+    mesh_objects = {mesh_exemptions.CNI, mesh_exemptions.ZTUNNEL, mesh_exemptions.ISTIOD, mesh_exemptions.GATEWAY}
+    for policy, entries in mesh_exemptions.EXEMPTIONS.items():
+        assert policy in names
+        for entry in entries:
+            assert entry["resource"] in mesh_objects and len(entry["reason"]) > 40, entry
+    # Application-facing objects are never exempted from the mesh's own TLS rules.
+    assert not any(p.startswith("estate-tls-") for p in mesh_exemptions.EXEMPTIONS)
