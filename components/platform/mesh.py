@@ -22,6 +22,7 @@ from components.platform.charts import ChartPin, Release, install
 from components.platform.values.base import ChartContext, Values
 from components.platform.values.istio import (
     INGRESS_NAMESPACE,
+    INGRESS_PRINCIPAL,
     INGRESS_RELEASE,
     SYSTEM_NAMESPACE,
     base_values,
@@ -57,6 +58,7 @@ class Mesh(pulumi.ComponentResource):
     address_name: str
     hosts: dict[str, str]
     gateway: str  # namespace/name of the Istio Gateway that VirtualServices bind to
+    ingress_principal: str  # the gateway's mesh identity, for AuthorizationPolicies of later layers
     control_plane: pulumi.Resource  # istiod: custom resources of later layers depend on it
 
     def __init__(self, name: str, args: MeshArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -65,6 +67,7 @@ class Mesh(pulumi.ComponentResource):
         self.hosts = resolved_hosts(cfg, args.domain)
         self.address_name = cfg.address_name(ctx.environment)
         self.gateway = objects.GATEWAY_REF
+        self.ingress_principal = INGRESS_PRINCIPAL
 
         # ------------------------------------------------ the reserved address and its names
         address = gcp.compute.Address(
@@ -148,5 +151,11 @@ class Mesh(pulumi.ComponentResource):
 
         self.address = address.address
         self.register_outputs(
-            {"address": self.address, "addressName": self.address_name, "hosts": self.hosts, "gateway": self.gateway}
+            {
+                "address": self.address,
+                "addressName": self.address_name,
+                "hosts": self.hosts,
+                "gateway": self.gateway,
+                "ingressPrincipal": self.ingress_principal,
+            }
         )
