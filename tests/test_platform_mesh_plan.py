@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 import pulumi
@@ -12,6 +13,7 @@ import pytest
 
 from components.platform.charts import PINS
 from components.platform.mesh import Mesh, MeshArgs
+from components.platform.values.base import ChartContext
 from tests.test_platform_mesh import mesh_config, mesh_context
 from tools.plan import Plan, record
 
@@ -19,10 +21,17 @@ DOMAIN = "prod.example.com"
 CHART = "kubernetes:helm.sh/v4:Chart"
 CR_PREFIX = "kubernetes:"
 STUB = "random:index/randomId:RandomId"
+CONFIG = {"gcp:project": "ai-estate-prod", "gcp:region": "europe-west4"}
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # the engine's marker for a value unknown at preview
 
 
-def _program() -> None:
+def _output_digests(ctx: ChartContext) -> ChartContext:
+    """Digests as the registry lookup gives them in the real program: Outputs of an invoke."""
+    images = {k: replace(v, digest=pulumi.Output.from_input(v.digest)) for k, v in ctx.images.items()}
+    return replace(ctx, images=images)
+
+
+def _program(outputs: bool = False) -> None:
     # Stand-ins for what the lead's builder passes in (cluster, APIs, namespaces, DNS zone, cert-manager).
     def stub(name: str) -> pulumi.Resource:
         return random.RandomId(name, random.RandomIdArgs(byte_length=4))
@@ -35,7 +44,7 @@ def _program() -> None:
     Mesh(
         "mesh",
         MeshArgs(
-            ctx=mesh_context("prod"),
+            ctx=_output_digests(mesh_context("prod")) if outputs else mesh_context("prod"),
             config=cfg,
             domain=DOMAIN,
             pins=PINS,
@@ -54,9 +63,19 @@ def _program() -> None:
 
 @pytest.fixture(scope="module")
 def plan() -> Plan:
-    result = record(_program, stack="prod", config={"gcp:project": "ai-estate-prod", "gcp:region": "europe-west4"})
+    result = record(_program, stack="prod", config=CONFIG)
     assert result.ok, result.error
     return result
+
+
+def test_digests_from_the_registry_lookup_reach_the_values_resolved() -> None:
+    result = record(lambda: _program(outputs=True), stack="prod", config=CONFIG)
+    assert result.ok, result.error
+    istiod = result.one(CHART, "mesh-istiod")["inputs"]["values"]
+    images = mesh_context("prod").images
+    pilot, proxy = images["istio-pilot"], images["istio-proxyv2"]
+    assert istiod["image"] == f"{pilot.repository}@{pilot.digest}"
+    assert istiod["global"]["proxy"]["image"] == f"{proxy.repository}@{proxy.digest}"
 
 
 def _urn(plan: Plan, type_: str, name: str) -> str:
