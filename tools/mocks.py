@@ -40,6 +40,8 @@ class EstateMocks(pulumi.runtime.Mocks):
             "gcp:secretmanager/secret:Secret": self._secret,
             "random:index/randomPassword:RandomPassword": self._password,
         }
+        # ---- mesh (platform layer): the ingress gateway's reserved regional address
+        self._outputs["gcp:compute/address:Address"] = self._address
 
     # ------------------------------------------------------------------ resources
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
@@ -112,6 +114,12 @@ class EstateMocks(pulumi.runtime.Mocks):
 
     def _global_address(self, name: str, state: dict[str, Any]) -> dict[str, Any]:
         return {"name": name, "address": state.get("address") or "10.90.0.0"}
+
+    def _address(self, name: str, state: dict[str, Any]) -> dict[str, Any]:
+        # 203.0.113.0/24 is TEST-NET-3 (RFC 5737): plainly not a real address.
+        octet = int(hashlib.sha256(name.encode()).hexdigest()[:2], 16)
+        path = f"projects/{self.project}/regions/{state.get('region', self.region)}/addresses/{name}"
+        return {"name": name, "address": state.get("address") or f"203.0.113.{octet}", "id": path, "selfLink": path}
 
     def _bucket(self, name: str, _state: dict[str, Any]) -> dict[str, Any]:
         return {"name": name, "url": f"gs://{name}", "selfLink": f"https://www.googleapis.com/storage/v1/b/{name}"}

@@ -1,0 +1,196 @@
+"""The custom resources the mesh component creates, as typed specs and pure builders.
+
+Each builder returns the whole object (apiVersion, kind, metadata, spec) as plain data, so
+tests check it against the upstream CRD schema and the component registers exactly that.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from components.platform.values.istio import (
+    INGRESS_NAMESPACE,
+    INGRESS_PRINCIPAL,
+    INGRESS_SELECTOR,
+    SYSTEM_NAMESPACE,
+    principal,
+)
+
+INGRESS_CALLER = "ingress"  # the caller name that means "the ingress gateway", whatever tuple comes with it
+GATEWAY_NAME = "public"
+GATEWAY_REF = f"{INGRESS_NAMESPACE}/{GATEWAY_NAME}"
+
+
+class Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True, frozen=True)
+
+    def dump(self) -> dict[str, Any]:
+        return self.model_dump(by_alias=True, exclude_none=True)
+
+
+# ---------------------------------------------------------------- security.istio.io/v1
+class Mtls(Spec):
+    mode: Literal["STRICT"]
+
+
+class PeerAuthenticationSpec(Spec):
+    mtls: Mtls
+
+
+class Source(Spec):
+    principals: list[str] = Field(min_length=1)
+
+
+class RuleFrom(Spec):
+    source: Source
+
+
+class Rule(Spec):
+    # L4 only: ztunnel enforces principals and ports; paths and methods would need a waypoint.
+    from_: list[RuleFrom] = Field(alias="from", min_length=1)
+
+
+class AuthorizationPolicySpec(Spec):
+    """An empty spec is Istio's deny-all: an ALLOW policy that matches nothing."""
+
+    action: Literal["ALLOW"] | None = None
+    rules: list[Rule] | None = None
+
+
+# ---------------------------------------------------------------- networking.istio.io/v1
+class Port(Spec):
+    number: int
+    name: str
+    protocol: Literal["HTTP", "HTTPS"]
+
+
+class ServerTls(Spec):
+    mode: Literal["SIMPLE"] | None = None
+    credential_name: str | None = None
+    min_protocol_version: Literal["TLSV1_2", "TLSV1_3"] | None = None
+    https_redirect: bool | None = None
+
+
+class Server(Spec):
+    port: Port
+    hosts: list[str] = Field(min_length=1)
+    tls: ServerTls
+
+
+class GatewaySpec(Spec):
+    selector: dict[str, str]
+    servers: list[Server] = Field(min_length=1)
+
+
+class PortSelector(Spec):
+    number: int
+
+
+class Destination(Spec):
+    host: str
+    port: PortSelector
+
+
+class RouteDestination(Spec):
+    destination: Destination
+
+
+class HttpRoute(Spec):
+    route: list[RouteDestination] = Field(min_length=1)
+
+
+class VirtualServiceSpec(Spec):
+    hosts: list[str] = Field(min_length=1)
+    gateways: list[str] = Field(min_length=1)
+    http: list[HttpRoute] = Field(min_length=1)
+
+
+# ---------------------------------------------------------------- cert-manager.io/v1
+class IssuerRef(Spec):
+    name: str
+    kind: Literal["ClusterIssuer"] = "ClusterIssuer"
+    group: Literal["cert-manager.io"] = "cert-manager.io"
+
+
+class PrivateKey(Spec):
+    algorithm: Literal["ECDSA"] = "ECDSA"
+    size: Literal[256] = 256
+    rotation_policy: Literal["Always"] = "Always"
+
+
+class CertificateSpec(Spec):
+    secret_name: str
+    dns_names: list[str] = Field(min_length=1)
+    issuer_ref: IssuerRef
+    private_key: PrivateKey = PrivateKey()
+
+
+# ---------------------------------------------------------------- builders
+def _obj(api_version: str, kind: str, name: str, namespace: str, spec: Spec) -> dict[str, Any]:
+    return {
+        "apiVersion": api_version,
+        "kind": kind,
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": spec.dump(),
+    }
+
+
+def peer_authentication() -> dict[str, Any]:
+    """Mesh-wide STRICT mTLS: the PeerAuthentication named default in the root namespace."""
+    spec = PeerAuthenticationSpec(mtls=Mtls(mode="STRICT"))
+    return _obj("security.istio.io/v1", "PeerAuthentication", "default", SYSTEM_NAMESPACE, spec)
+
+
+def caller_principal(caller: str, identity: tuple[str, str]) -> str:
+    return INGRESS_PRINCIPAL if caller == INGRESS_CALLER else principal(*identity)
+
+
+def authorization_policies(namespace: str, callers: Mapping[str, tuple[str, str]]) -> list[dict[str, Any]]:
+    """Deny by default, then one ALLOW per caller (by its workload identity)."""
+    out = [_obj("security.istio.io/v1", "AuthorizationPolicy", "deny-all", namespace, AuthorizationPolicySpec())]
+    for caller, identity in sorted(callers.items()):
+        rule = Rule(from_=[RuleFrom(source=Source(principals=[caller_principal(caller, identity)]))])
+        spec = AuthorizationPolicySpec(action="ALLOW", rules=[rule])
+        out.append(_obj("security.istio.io/v1", "AuthorizationPolicy", f"allow-{caller}", namespace, spec))
+    return out
+
+
+def tls_secret(name: str) -> str:
+    return f"ingress-{name}-tls"
+
+
+def certificate(name: str, host: str, issuer: str) -> dict[str, Any]:
+    # In the gateway's namespace: a Gateway's credentialName is read from there.
+    spec = CertificateSpec(secret_name=tls_secret(name), dns_names=[host], issuer_ref=IssuerRef(name=issuer))
+    return _obj("cert-manager.io/v1", "Certificate", f"ingress-{name}", INGRESS_NAMESPACE, spec)
+
+
+def gateway(hosts: Mapping[str, str], min_tls: Literal["TLSV1_2", "TLSV1_3"]) -> dict[str, Any]:
+    """HTTPS per host with its own certificate; port 80 only redirects."""
+    servers = [
+        Server(
+            port=Port(number=443, name=f"https-{name}", protocol="HTTPS"),
+            hosts=[host],
+            tls=ServerTls(mode="SIMPLE", credential_name=tls_secret(name), min_protocol_version=min_tls),
+        )
+        for name, host in sorted(hosts.items())
+    ]
+    redirect = Server(
+        port=Port(number=80, name="http-redirect", protocol="HTTP"),
+        hosts=sorted(hosts.values()),
+        tls=ServerTls(https_redirect=True),
+    )
+    spec = GatewaySpec(selector=dict(INGRESS_SELECTOR), servers=[*servers, redirect])
+    return _obj("networking.istio.io/v1", "Gateway", GATEWAY_NAME, INGRESS_NAMESPACE, spec)
+
+
+def virtual_service(name: str, host: str, namespace: str, service: str, port: int) -> dict[str, Any]:
+    dest = Destination(host=f"{service}.{namespace}.svc.cluster.local", port=PortSelector(number=port))
+    spec = VirtualServiceSpec(
+        hosts=[host], gateways=[GATEWAY_REF], http=[HttpRoute(route=[RouteDestination(destination=dest)])]
+    )
+    return _obj("networking.istio.io/v1", "VirtualService", f"ingress-{name}", INGRESS_NAMESPACE, spec)
