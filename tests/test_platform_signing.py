@@ -1,0 +1,284 @@
+"""Signed images: the KMS key and its signers, Binary Authorization, policy-controller and its policy."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+import pulumi_gcp as gcp
+import pulumi_kubernetes as k8s
+import pytest
+
+from components.platform.admission import POLICY_NAME, REGISTRY_READER, WEBHOOK_KEY_ROLES
+from components.platform.binauthz import AGENT_ROLE, ATTACHER_ROLE, check_patterns, whitelist_description
+from components.platform.charts import PINS
+from components.platform.image_policy import API_VERSION, KIND, cosign_kms_uri, signed_by_key
+from components.platform.signing import SIGNER_ROLES, Signing, SigningArgs
+from components.platform.values.base import ChartContext, PinnedImage
+from components.platform.values.policy_controller import (
+    IMAGES,
+    INCLUDE_LABEL,
+    NO_MATCH_POLICY,
+    SERVICE_ACCOUNT,
+    policy_controller_values,
+)
+from stacks.config_signing import SigningConfig
+from tests.upstream import crd_problems, unknown_value_keys, values_schema_problems
+from tools.plan import Plan, record
+
+PROJECT, REGION = "ai-estate-test", "europe-west4"
+DIGEST = "sha256:" + "ab" * 32
+CACHE = f"{REGION}-docker.pkg.dev/{PROJECT}"
+KEY_ID = f"projects/{PROJECT}/locations/{REGION}/keyRings/estate-dev/cryptoKeys/estate-dev-images"
+SIGNERS = {
+    "cells-ci": "principalSet://iam.googleapis.com/projects/123/locations/global/workloadIdentityPools/ci/attribute.repository/org/cells",
+    "release": f"serviceAccount:release-ci@{PROJECT}.iam.gserviceaccount.com",
+}
+EXEMPT = {
+    f"{CACHE}/dockerhub/**": "upstream images through our Docker Hub cache, pinned by digest",
+    f"{CACHE}/ghcr/**": "upstream images through our ghcr.io cache, pinned by digest",
+}
+# Sub-trees the chart renders whole (`omit . "enabled" | toYaml`, templates/webhook/deployment_webhook.yaml),
+# so every key under them reaches the pod even though the chart's defaults do not list it.
+RENDERED_WHOLE = ("webhook.podSecurityContext.", "webhook.securityContext.")
+
+
+def ctx(env: str) -> ChartContext:
+    image = PinnedImage(f"{CACHE}/ghcr/sigstore/policy-controller/policy-controller", DIGEST, "v0.13.1")
+    return ChartContext(env, PROJECT, REGION, f"estate-{env}", REGION, {"policy-controller": image})
+
+
+# ---------------------------------------------------------------- chart values (pure)
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_values_known_upstream_and_schema_clean(env: str) -> None:
+    values = policy_controller_values(ctx(env)).dump()
+    unknown = [k for k in unknown_value_keys("policy-controller", values) if not k.startswith(RENDERED_WHOLE)]
+    assert unknown == []
+    assert values_schema_problems("policy-controller", values) == []
+
+
+def test_rendered_whole_exception_is_needed() -> None:
+    # Guards the exception above: without it these hardening keys would be reported unknown.
+    values = policy_controller_values(ctx("dev")).dump()
+    unknown = unknown_value_keys("policy-controller", values)
+    assert "webhook.podSecurityContext.seccompProfile.type" in unknown
+    assert all(k.startswith(RENDERED_WHOLE) for k in unknown)
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_values_image_by_digest_from_our_cache(env: str) -> None:
+    image = policy_controller_values(ctx(env)).dump()["webhook"]["image"]
+    assert image["repository"].startswith(CACHE + "/ghcr/") and image["version"] == DIGEST
+    assert set(IMAGES) == {"policy-controller"}
+    assert IMAGES["policy-controller"]["image"] == "ghcr.io/sigstore/policy-controller/policy-controller"
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_values_hardened(env: str) -> None:
+    webhook = policy_controller_values(ctx(env)).dump()["webhook"]
+    container, pod = webhook["podSecurityContext"], webhook["securityContext"]
+    assert container["enabled"] and pod["enabled"]
+    assert container["readOnlyRootFilesystem"] is True and container["allowPrivilegeEscalation"] is False
+    assert container["capabilities"] == {"drop": ["ALL"]} and container["runAsNonRoot"] is True
+    assert container["seccompProfile"] == pod["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert set(webhook["resources"]) == {"requests", "limits"}
+    assert all(set(webhook["resources"][k]) == {"cpu", "memory"} for k in ("requests", "limits"))
+
+
+def test_values_prod_ha_dev_single() -> None:
+    prod = policy_controller_values(ctx("prod")).dump()["webhook"]
+    dev = policy_controller_values(ctx("dev")).dump()["webhook"]
+    assert prod["replicaCount"] == 2 and prod["podDisruptionBudget"] == {"enabled": True, "minAvailable": 1}
+    term = prod["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][0]
+    assert term["topologyKey"] == "topology.kubernetes.io/zone"
+    assert dev["replicaCount"] == 1 and dev["podDisruptionBudget"] == {"enabled": False} and "affinity" not in dev
+
+
+def test_values_scope_and_no_match_policy() -> None:
+    webhook = policy_controller_values(ctx("dev")).dump()["webhook"]
+    assert webhook["namespaceSelector"] == {
+        "matchExpressions": [{"key": INCLUDE_LABEL, "operator": "In", "values": ["true"]}]
+    }
+    assert webhook["configData"] == {"no-match-policy": NO_MATCH_POLICY} and NO_MATCH_POLICY in ("warn", "allow")
+    sa = webhook["serviceAccount"]
+    assert sa["name"] == SERVICE_ACCOUNT
+    assert sa["annotations"] == {
+        "iam.gke.io/gcp-service-account": f"dev-policy-controller@{PROJECT}.iam.gserviceaccount.com"
+    }
+
+
+# ---------------------------------------------------------------- ClusterImagePolicy vs its CRD
+def test_cluster_image_policy_matches_crd() -> None:
+    spec = signed_by_key([f"{CACHE}/images/**"], cosign_kms_uri(KEY_ID)).dump()
+    obj = {"apiVersion": API_VERSION, "kind": KIND, "metadata": {"name": POLICY_NAME}, "spec": spec}
+    assert crd_problems(obj) == []
+    assert spec["authorities"][0]["key"] == {"kms": f"gcpkms://{KEY_ID}/cryptoKeyVersions/1"}
+    assert "ctlog" not in spec["authorities"][0]
+
+
+def test_crd_check_catches_a_misspelt_field() -> None:
+    spec: dict[str, Any] = signed_by_key([f"{CACHE}/images/**"], cosign_kms_uri(KEY_ID)).dump()
+    spec["authorities"][0]["key"]["kmsUri"] = spec["authorities"][0]["key"].pop("kms")
+    obj = {"apiVersion": API_VERSION, "kind": KIND, "metadata": {"name": POLICY_NAME}, "spec": spec}
+    assert crd_problems(obj) == ["pruned: spec.authorities[0].key.kmsUri"]
+
+
+def test_cluster_image_policy_needs_a_glob() -> None:
+    with pytest.raises(ValueError, match="at least one image glob"):
+        signed_by_key([], cosign_kms_uri(KEY_ID))
+
+
+# ---------------------------------------------------------------- Binary Authorization exemptions (pure)
+def test_exemptions_need_reasons_and_paths() -> None:
+    assert check_patterns(EXEMPT) == []
+    assert check_patterns({"docker.io/**": "everything"}) == [
+        "docker.io/**: exempts every image on docker.io; name a repository path"
+    ]
+    assert check_patterns({f"{CACHE}/quay/**": " "}) == [f"{CACHE}/quay/**: an exemption needs its reason"]
+    assert "dockerhub/**: upstream images through our Docker Hub cache" in whitelist_description(EXEMPT)
+
+
+# ---------------------------------------------------------------- the component under the mock runtime
+def _program(env: str, signers: dict[str, str]) -> None:
+    # Custom stand-ins: a dependency on a childless component would record nothing.
+    apis = gcp.projects.Service("apis", service="binaryauthorization.googleapis.com")
+    cluster = gcp.container.Cluster("cluster", location=REGION, initial_node_count=1)
+    provider = k8s.Provider("k8s", kubeconfig="{}")
+    ns = k8s.core.v1.Namespace(
+        "cosign-system",
+        metadata=k8s.meta.v1.ObjectMetaArgs(name="cosign-system"),
+        opts=pulumi.ResourceOptions(provider=provider),
+    )
+    Signing(
+        f"estate-{env}-signing",
+        SigningArgs(
+            ctx=ctx(env),
+            config=SigningConfig(signers=signers, protection_level="HSM" if env == "prod" else "SOFTWARE"),
+            prefix=f"estate-{env}",
+            key_ring_id=f"projects/{PROJECT}/locations/{REGION}/keyRings/estate-{env}",
+            pins=PINS,
+            provider=provider,
+            cluster=cluster,
+            apis=apis,
+            namespaces={"cosign-system": ns},
+            exempt_patterns=EXEMPT,
+            labels={"environment": env, "component": "signing"},
+        ),
+    )
+
+
+def _plan(env: str, signers: dict[str, str] | None = None) -> Plan:
+    config = {"gcp:project": PROJECT, "gcp:region": REGION}
+    plan = record(lambda: _program(env, SIGNERS if signers is None else signers), stack=env, config=config)
+    assert plan.ok, plan.error
+    return plan
+
+
+@pytest.fixture(scope="module", params=["dev", "prod"])
+def signing_plan(request: pytest.FixtureRequest) -> Plan:
+    return _plan(request.param)
+
+
+def _key_id(env: str) -> str:
+    return f"projects/{PROJECT}/locations/{REGION}/keyRings/estate-{env}/cryptoKeys/estate-{env}-images"
+
+
+def test_signing_key(signing_plan: Plan) -> None:
+    env = signing_plan.stack
+    key = signing_plan.one("gcp:kms/cryptoKey:CryptoKey", f"estate-{env}-signing-key")
+    assert key["inputs"]["purpose"] == "ASYMMETRIC_SIGN" and "rotationPeriod" not in key["inputs"]
+    assert key["inputs"]["versionTemplate"] == {
+        "algorithm": "EC_SIGN_P256_SHA256",
+        "protectionLevel": "HSM" if env == "prod" else "SOFTWARE",
+    }
+    assert key["options"]["protect"] is (env == "prod")
+
+
+def test_signers_get_only_the_signing_roles_on_the_key(signing_plan: Plan) -> None:
+    grants = signing_plan.by_type("gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember")
+    for member in SIGNERS.values():
+        mine = [g["inputs"] for g in grants if g["inputs"]["member"] == member]
+        assert sorted(g["role"] for g in mine) == sorted(SIGNER_ROLES)
+        assert {g["cryptoKeyId"] for g in mine} == {_key_id(signing_plan.stack)}
+    everything = [r["inputs"] for r in signing_plan.resources if r["custom"] and "member" in r["inputs"]]
+    for member in SIGNERS.values():
+        roles = sorted(r["role"] for r in everything if r["member"] == member)
+        assert roles == sorted([*SIGNER_ROLES, ATTACHER_ROLE])
+
+
+def test_no_signers_no_grants() -> None:
+    plan = _plan("dev", signers={})
+    members = {g["inputs"]["member"] for g in plan.by_type("gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember")}
+    assert members == {f"serviceAccount:dev-policy-controller@{PROJECT}.iam.gserviceaccount.com"}
+
+
+def test_binary_authorization_policy(signing_plan: Plan) -> None:
+    env = signing_plan.stack
+    policy = signing_plan.by_type("gcp:binaryauthorization/policy:Policy")
+    assert len(policy) == 1
+    inputs = policy[0]["inputs"]
+    assert inputs["globalPolicyEvaluationMode"] == "ENABLE"
+    assert [p["namePattern"] for p in inputs["admissionWhitelistPatterns"]] == sorted(EXEMPT)
+    assert inputs["defaultAdmissionRule"] == {
+        "evaluationMode": "REQUIRE_ATTESTATION",
+        "enforcementMode": "ENFORCED_BLOCK_AND_AUDIT_LOG",
+        "requireAttestationsBies": [f"projects/{PROJECT}/attestors/estate-{env}-images"],
+    }
+    assert policy[0]["options"]["protect"] is (env == "prod")
+
+
+def test_attestor_uses_the_signing_keys_public_half(signing_plan: Plan) -> None:
+    attestor = signing_plan.by_type("gcp:binaryauthorization/attestor:Attestor")[0]["inputs"]
+    note = attestor["attestationAuthorityNote"]
+    assert note["noteReference"] == f"estate-{signing_plan.stack}-images"
+    (key,) = note["publicKeys"]
+    assert key["id"] == f"//cloudkms.googleapis.com/v1/{_key_id(signing_plan.stack)}/cryptoKeyVersions/1"
+    assert key["pkixPublicKey"]["signatureAlgorithm"] == "EC_SIGN_P256_SHA256"
+    assert key["pkixPublicKey"]["publicKeyPem"].startswith("-----BEGIN PUBLIC KEY-----")
+    agent = [
+        g["inputs"]
+        for g in signing_plan.by_type("gcp:containeranalysis/noteIamMember:NoteIamMember")
+        if "gcp-sa-binaryauthorization" in g["inputs"]["member"]
+    ]
+    assert [g["role"] for g in agent] == [AGENT_ROLE]
+
+
+def test_verifier_identity_reads_only_the_public_key_and_signatures(signing_plan: Plan) -> None:
+    env = signing_plan.stack
+    member = f"serviceAccount:{env}-policy-controller@{PROJECT}.iam.gserviceaccount.com"
+    on_key = [g["inputs"] for g in signing_plan.by_type("gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember")]
+    assert sorted(g["role"] for g in on_key if g["member"] == member) == sorted(WEBHOOK_KEY_ROLES)
+    repos = [g["inputs"] for g in signing_plan.by_type("gcp:artifactregistry/repositoryIamMember:RepositoryIamMember")]
+    assert [(r["repository"], r["role"]) for r in repos] == [("images", REGISTRY_READER)]
+    (wi,) = signing_plan.by_type("gcp:serviceaccount/iAMMember:IAMMember")
+    assert wi["inputs"]["member"] == f"serviceAccount:{PROJECT}.svc.id.goog[cosign-system/{SERVICE_ACCOUNT}]"
+    assert signing_plan.one("gcp:container/cluster:Cluster", "cluster")["urn"] in wi["dependencies"]
+
+
+def test_chart_and_cluster_image_policy(signing_plan: Plan) -> None:
+    env = signing_plan.stack
+    (chart,) = signing_plan.by_type("kubernetes:helm.sh/v4:Chart")
+    assert chart["inputs"]["version"] == "0.10.6" and chart["inputs"]["namespace"] == "cosign-system"
+    assert chart["inputs"]["values"]["webhook"]["image"]["version"] == DIGEST
+    (cip,) = signing_plan.by_type(f"kubernetes:{API_VERSION}:{KIND}")
+    assert chart["urn"] in cip["dependencies"]
+    obj = {k: cip["inputs"][k] for k in ("apiVersion", "kind", "metadata", "spec")}
+    assert crd_problems(obj) == []
+    assert obj["spec"]["images"] == [{"glob": f"{CACHE}/images/**"}]
+    assert obj["spec"]["authorities"][0]["key"]["kms"] == f"gcpkms://{_key_id(env)}/cryptoKeyVersions/1"
+
+
+def test_every_gcp_resource_waits_for_the_apis(signing_plan: Plan) -> None:
+    by_urn = {r["urn"]: r for r in signing_plan.resources}
+    apis = signing_plan.one("gcp:projects/service:Service", "apis")["urn"]
+
+    def reaches(urn: str, seen: set[str]) -> bool:
+        if urn == apis:
+            return True
+        seen.add(urn)
+        return any(reaches(d, seen) for d in by_urn[urn]["dependencies"] if d not in seen)
+
+    gcp_resources = [r for r in signing_plan.resources if r["type"].startswith("gcp:") and r["urn"] != apis]
+    assert [
+        r["name"] for r in gcp_resources if not r["type"].startswith("gcp:container/") and not reaches(r["urn"], set())
+    ] == []
