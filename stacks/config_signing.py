@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import Field
 
@@ -63,7 +63,7 @@ class BackupConfig(Model):
     )
 
 
-DEFAULTS: dict[str, dict[str, object]] = {
+DEFAULTS: dict[str, dict[str, Any]] = {
     "dev": {
         "signing": {"signers": {}, "protectionLevel": "SOFTWARE"},
         "backup": {"schedule": "0 2 * * *", "retainDays": 7, "deleteLockDays": 0, "includeSecrets": True},
