@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import pulumi
@@ -23,7 +24,10 @@ from components.platform.values.policy_controller import (
     policy_controller_values,
 )
 from stacks.config_signing import SigningConfig
+from tests import policy_fixtures as fx
+from tests.policy_fixtures import found, stack
 from tests.upstream import crd_problems, unknown_value_keys, values_schema_problems
+from tools.analyzer import Analyzer
 from tools.plan import Plan, record
 
 PROJECT, REGION = "ai-estate-test", "europe-west4"
@@ -282,3 +286,25 @@ def test_every_gcp_resource_waits_for_the_apis(signing_plan: Plan) -> None:
     assert [
         r["name"] for r in gcp_resources if not r["type"].startswith("gcp:container/") and not reaches(r["urn"], set())
     ] == []
+
+
+# ---------------------------------------------------------------- through the real policy pack
+def test_the_pack_accepts_what_signing_registers(pack: Analyzer, signing_plan: Plan) -> None:
+    app = fx.resource(
+        "kubernetes:core/v1:Namespace", "cells", {"metadata": {"name": "cells", "labels": {INCLUDE_LABEL: "true"}}}
+    )
+    reported, not_applicable = stack(pack, [*signing_plan.resources, app])
+    assert "estate-images-admission-verifier" not in reported
+    assert "estate-images-admission-verifier" not in not_applicable
+    ours = [r for r in signing_plan.resources if r["custom"] and "estate:signing:Signing" in r["urn"]]
+    assert len(ours) > 10
+    for res in ours:
+        assert found(pack, res) == {}, res["name"]
+
+
+def test_the_pack_refuses_an_allow_all_binauthz_policy(pack: Analyzer, signing_plan: Plan) -> None:
+    resources = copy.deepcopy(signing_plan.resources)
+    (policy,) = [r for r in resources if r["type"] == "gcp:binaryauthorization/policy:Policy"]
+    policy["inputs"]["defaultAdmissionRule"]["evaluationMode"] = "ALWAYS_ALLOW"
+    reported, _ = stack(pack, resources)
+    assert "estate-images-admission-verifier" in reported
