@@ -104,6 +104,7 @@ def test_values_scope_and_no_match_policy() -> None:
         "matchExpressions": [{"key": INCLUDE_LABEL, "operator": "In", "values": ["true"]}]
     }
     assert webhook["configData"] == {"no-match-policy": NO_MATCH_POLICY} and NO_MATCH_POLICY in ("warn", "allow")
+    assert webhook["extraArgs"] == {"disable-tuf": "true"}
     sa = webhook["serviceAccount"]
     assert sa["name"] == SERVICE_ACCOUNT
     assert sa["annotations"] == {

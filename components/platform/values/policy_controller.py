@@ -77,6 +77,7 @@ class WebhookValues(Values):
     service_account: ServiceAccountValues
     pod_disruption_budget: PdbValues
     failure_policy: str = "Fail"
+    extra_args: dict[str, str] | None = None
     affinity: dict[str, Any] | None = None
 
 
@@ -115,6 +116,11 @@ def policy_controller_values(ctx: ChartContext) -> PolicyControllerValues:
             # policy.sigstore.dev/include=true (the application namespaces) are verified.
             namespace_selector={"matchExpressions": [{"key": INCLUDE_LABEL, "operator": "In", "values": ["true"]}]},
             config_data={"no-match-policy": NO_MATCH_POLICY},
+            # At start the controller fetches Sigstore's public TUF root (tuf-repo-cdn.sigstore.dev)
+            # and panics when it cannot (cmd/webhook/main.go). Only keyless and Rekor checks use that
+            # root; ours is a KMS key without a transparency log, so the webhook needs no internet.
+            # Rendered as `-disable-tuf=true` (deployment_webhook.yaml, `range .Values.webhook.extraArgs`).
+            extra_args={"disable-tuf": "true"},
             service_account=ServiceAccountValues(
                 annotations={"iam.gke.io/gcp-service-account": ctx.gsa_email(webhook_gsa(ctx))}
             ),
