@@ -148,6 +148,7 @@ def _program(env: str, signers: dict[str, str]) -> None:
     # Custom stand-ins: a dependency on a childless component would record nothing.
     apis = gcp.projects.Service("apis", service="binaryauthorization.googleapis.com")
     cluster = gcp.container.Cluster("cluster", location=REGION, initial_node_count=1)
+    registry = gcp.artifactregistry.Repository("images", repository_id="images", format="DOCKER", location=REGION)
     provider = k8s.Provider("k8s", kubeconfig="{}")
     ns = k8s.core.v1.Namespace(
         "cosign-system",
@@ -168,6 +169,7 @@ def _program(env: str, signers: dict[str, str]) -> None:
             namespaces={"cosign-system": ns},
             exempt_patterns=EXEMPT,
             labels={"environment": env, "component": "signing"},
+            registry=registry,
         ),
     )
 
@@ -255,6 +257,11 @@ def test_verifier_identity_reads_only_the_public_key_and_signatures(signing_plan
     assert sorted(g["role"] for g in on_key if g["member"] == member) == sorted(WEBHOOK_KEY_ROLES)
     repos = [g["inputs"] for g in signing_plan.by_type("gcp:artifactregistry/repositoryIamMember:RepositoryIamMember")]
     assert [(r["repository"], r["role"]) for r in repos] == [("images", REGISTRY_READER)]
+    registry = signing_plan.one("gcp:artifactregistry/repository:Repository", "images")["urn"]
+    assert (
+        registry
+        in signing_plan.by_type("gcp:artifactregistry/repositoryIamMember:RepositoryIamMember")[0]["dependencies"]
+    )
     (wi,) = signing_plan.by_type("gcp:serviceaccount/iAMMember:IAMMember")
     assert wi["inputs"]["member"] == f"serviceAccount:{PROJECT}.svc.id.goog[cosign-system/{SERVICE_ACCOUNT}]"
     assert signing_plan.one("gcp:container/cluster:Cluster", "cluster")["urn"] in wi["dependencies"]

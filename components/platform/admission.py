@@ -50,6 +50,7 @@ def admission_verifier(
     cluster: pulumi.Resource,
     apis: pulumi.Resource,
     namespaces: Mapping[str, pulumi.Resource],
+    registry: pulumi.Resource | None = None,
 ) -> Verifier:
     gsa = gcp.serviceaccount.Account(
         f"{name}-gsa",
@@ -72,7 +73,7 @@ def admission_verifier(
             gcp.artifactregistry.RepositoryIamMemberArgs(
                 project=ctx.project, location=ctx.region, repository=repo, role=REGISTRY_READER, member=gsa.member
             ),
-            opts=child(parent),
+            opts=child(parent, depends_on=[registry] if registry else []),
         )
         for repo in verified_repositories
     ]

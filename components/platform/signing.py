@@ -46,6 +46,8 @@ class SigningArgs:
     labels: Mapping[str, str]
     # Artifact Registry repositories whose images must be signed (Harbor's projects later).
     verified_repositories: Sequence[str] = field(default=(OWN_REPOSITORY,))
+    # What creates those repositories (the Registry component): their reader grants wait for it.
+    registry: pulumi.Resource | None = None
 
 
 class Signing(pulumi.ComponentResource):
@@ -104,6 +106,7 @@ class Signing(pulumi.ComponentResource):
             cluster=args.cluster,
             apis=args.apis,
             namespaces=args.namespaces,
+            registry=args.registry,
         )
         self.attestor = binauthz.attestor.id
         self.verifier_service_account = verifier.gsa_email
