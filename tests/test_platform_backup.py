@@ -10,6 +10,8 @@ from pydantic import ValidationError
 
 from components.platform.backup import KEY_ROLE, Backup, BackupArgs, plan_name
 from stacks.config_signing import DEFAULTS, BackupConfig, SigningConfig, check, schedule_interval_hours
+from tests.policy_fixtures import found
+from tools.analyzer import Analyzer
 from tools.plan import Plan, record
 
 PROJECT, REGION = "ai-estate-test", "europe-west4"
@@ -150,3 +152,14 @@ def test_no_data_namespaces_no_plan() -> None:
     plan = _plan("dev", [])
     assert plan.by_type("gcp:gkebackup/backupPlan:BackupPlan") == []
     assert plan.by_type("gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember") == []
+
+
+def test_the_pack_accepts_what_backup_registers(pack: Analyzer) -> None:
+    plan = _plan("prod", ["kafka"])
+    ours = [r for r in plan.resources if r["custom"] and "estate:backup:Backup" in r["urn"]]
+    assert {r["type"] for r in ours} == {
+        "gcp:projects/serviceIdentity:ServiceIdentity",
+        "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember",
+        "gcp:gkebackup/backupPlan:BackupPlan",
+    }
+    assert [found(pack, r) for r in ours] == [{}, {}, {}]
