@@ -24,9 +24,10 @@ from stacks.config_signing import SigningConfig
 from stacks.images import OWN_REPOSITORY
 
 ALGORITHM = "EC_SIGN_P256_SHA256"
-# useToSign, and the public key cosign reads to build the signature; cloudkms.viewer for the
-# GetCryptoKey/GetCryptoKeyVersion calls sigstore's gcpkms client makes before it signs. Narrower
-# than signerVerifier + nothing else would work, short of a custom role with exactly these.
+# All granted on the one key. signer: useToSign. publicKeyViewer: cosign reads the public key before
+# it signs. viewer: sigstore's gcpkms client also calls GetCryptoKey and GetCryptoKeyVersion
+# (pkg/signature/kms/gcp/client.go), which neither of the others allows. signerVerifier would add
+# only useToVerify (MAC keys), so these are the narrowest predefined roles that let cosign sign.
 SIGNER_ROLES = ("roles/cloudkms.signer", "roles/cloudkms.publicKeyViewer", "roles/cloudkms.viewer")
 
 
