@@ -39,6 +39,7 @@ class EstateMocks(pulumi.runtime.Mocks):
             "gcp:artifactregistry/repository:Repository": self._repository,
             "gcp:secretmanager/secret:Secret": self._secret,
             "random:index/randomPassword:RandomPassword": self._password,
+            **self._signing_and_backup_outputs(),
         }
         # ---- mesh (platform layer): the ingress gateway's reserved regional address
         self._outputs["gcp:compute/address:Address"] = self._address
@@ -138,9 +139,48 @@ class EstateMocks(pulumi.runtime.Mocks):
     def _password(self, name: str, state: dict[str, Any]) -> dict[str, Any]:
         return {"result": "mock-" + hashlib.sha256(name.encode()).hexdigest()[: int(state.get("length", 32)) - 5]}
 
+    # ------------------------------------------------------------------ signing and backup (platform layer)
+    def _signing_and_backup_outputs(self) -> dict[str, Callable[[str, dict[str, Any]], dict[str, Any]]]:
+        def attestor(name: str, _state: dict[str, Any]) -> dict[str, Any]:
+            return {"name": name, "id": f"projects/{self.project}/attestors/{name}"}
+
+        def note(name: str, _state: dict[str, Any]) -> dict[str, Any]:
+            return {"name": name, "id": f"projects/{self.project}/notes/{name}"}
+
+        def backup_plan(name: str, state: dict[str, Any]) -> dict[str, Any]:
+            location = state.get("location", self.region)
+            return {"name": name, "id": f"projects/{self.project}/locations/{location}/backupPlans/{name}"}
+
+        return {
+            "gcp:binaryauthorization/attestor:Attestor": attestor,
+            "gcp:containeranalysis/note:Note": note,
+            "gcp:gkebackup/backupPlan:BackupPlan": backup_plan,
+        }
+
+    def _key_version(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        """A KMS key version with a mock (not a real) EC P-256 public key."""
+        name = f"{inputs['cryptoKey']}/cryptoKeyVersions/{int(inputs.get('version', 1))}"
+        pem = (
+            "-----BEGIN PUBLIC KEY-----\nmock-"
+            + hashlib.sha256(name.encode()).hexdigest()
+            + "\n-----END PUBLIC KEY-----\n"
+        )
+        return {
+            "id": f"//cloudkms.googleapis.com/v1/{name}",
+            "name": name,
+            "cryptoKey": inputs["cryptoKey"],
+            "version": int(inputs.get("version", 1)),
+            "algorithm": "EC_SIGN_P256_SHA256",
+            "protectionLevel": "SOFTWARE",
+            "state": "ENABLED",
+            "publicKeys": [{"algorithm": "EC_SIGN_P256_SHA256", "pem": pem}],
+        }
+
     # ------------------------------------------------------------------ invokes
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
         token, inputs = args.token, args.args
+        if token == "gcp:kms/getKMSCryptoKeyVersion:getKMSCryptoKeyVersion":
+            return self._key_version(inputs), []
         if token == "gcp:organizations/getProject:getProject":
             return {"number": MOCK_PROJECT_NUMBER, "projectId": self.project, "name": self.project}, []
         if token == "gcp:storage/getProjectServiceAccount:getProjectServiceAccount":
