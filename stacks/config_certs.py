@@ -16,7 +16,9 @@ from stacks.model import Model
 from stacks.rules import Problem
 
 _LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-_EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@([A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$")
+_EMAIL = re.compile(
+    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@([A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$"
+)
 # Let's Encrypt refuses ACME accounts whose contact address is at one of these (RFC 2606) domains.
 _ACME_FORBIDDEN_MAIL_DOMAINS = frozenset({"example.com", "example.net", "example.org"})
 

@@ -39,6 +39,8 @@ class EstateMocks(pulumi.runtime.Mocks):
             "gcp:artifactregistry/repository:Repository": self._repository,
             "gcp:secretmanager/secret:Secret": self._secret,
             "random:index/randomPassword:RandomPassword": self._password,
+            # ---- platform: certificates and secrets (certs branch; for the lead to merge)
+            "gcp:dns/managedZone:ManagedZone": self._managed_zone,
         }
 
     # ------------------------------------------------------------------ resources
@@ -129,6 +131,16 @@ class EstateMocks(pulumi.runtime.Mocks):
 
     def _password(self, name: str, state: dict[str, Any]) -> dict[str, Any]:
         return {"result": "mock-" + hashlib.sha256(name.encode()).hexdigest()[: int(state.get("length", 32)) - 5]}
+
+    # ---- platform: certificates and secrets (certs branch; for the lead to merge)
+    def _managed_zone(self, name: str, _state: dict[str, Any]) -> dict[str, Any]:
+        # Cloud DNS assigns one of its name-server shards at creation; this one is a mock value.
+        shard = int(hashlib.sha256(name.encode()).hexdigest(), 16) % 5 + 1
+        return {
+            "name": name,
+            "nameServers": [f"ns-cloud-a{shard}.googledomains.com.", f"ns-cloud-b{shard}.googledomains.com."],
+            "managedZoneId": "0000000000000000000",
+        }
 
     # ------------------------------------------------------------------ invokes
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
