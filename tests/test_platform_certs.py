@@ -112,8 +112,9 @@ def test_cert_manager_spread_selects_the_chart_pods() -> None:
 
 
 # ---------------------------------------------------------------- External Secrets values
-ESO_WHOLE = ("nodeSelector", "podSecurityContext", "webhook.nodeSelector", "webhook.podSecurityContext")
-ESO_WHOLE += ("certController.nodeSelector", "certController.podSecurityContext")
+ESO_WHOLE = tuple(
+    f"{block}{key}" for block in ("", "webhook.", "certController.") for key in ("nodeSelector", "podSecurityContext")
+)
 
 
 def test_external_secrets_values_are_known_to_the_chart(ctx: ChartContext) -> None:
