@@ -141,6 +141,7 @@ def test_external_secrets_images_hardening_ha(ctx: ChartContext) -> None:
         assert block["securityContext"] == {"enabled": True, **CONTAINER_SECURITY}
         assert block["podSecurityContext"]["runAsNonRoot"] is True
         assert block["serviceAccount"]["automount"] is False
+        assert block["livenessProbe"] == block["readinessProbe"] == {"enabled": True}
         assert block["extraVolumeMounts"] == [api_token.mount()]
         assert set(block["resources"]) == {"requests", "limits"}
         assert (block["replicaCount"] >= 2 and block["podDisruptionBudget"]["enabled"]) is ctx.prod

@@ -60,6 +60,10 @@ class Pdb(Values):
     min_available: int = 1
 
 
+class Probe(Values):
+    enabled: bool = True  # the controller's two probes and the others' liveness are off by default
+
+
 def _switch_on(block: dict[str, Any]) -> dict[str, Any]:
     # The chart renders a securityContext only when `enabled` and at least one more key are set.
     return {"enabled": True, **block}
@@ -77,6 +81,8 @@ class Workload(Values):
     node_selector: dict[str, str] = SYSTEM_NODES
     topology_spread_constraints: list[dict[str, Any]] | None = None
     pod_disruption_budget: Pdb
+    liveness_probe: Probe = Probe()
+    readiness_probe: Probe = Probe()
     extra_volumes: list[dict[str, Any]] = Field(default_factory=lambda: [api_token.volume()])
     extra_volume_mounts: list[dict[str, Any]] = Field(default_factory=lambda: [api_token.mount()])
 
