@@ -91,6 +91,7 @@ def _program(env: str) -> None:
         depends_on=[secrets, ksa, binding, grant],
     )
     pulumi.export("zone", certs.zone_name)
+    pulumi.export("ds", certs.ds_records)
 
 
 @pytest.fixture(scope="module", params=["dev", "prod"])
@@ -123,6 +124,7 @@ def test_zone(plan: Plan) -> None:
     assert zone["options"]["protect"] is (plan.stack == "prod")
     assert _urn(plan, "test:stub:Stub", "apis") in zone["dependencies"]
     assert plan.outputs["zone"] == f"{plan.stack}-ai-estate-io"
+    assert [ds.split()[:3] for ds in plan.outputs["ds"]] == [["2371", "13", "2"]]  # mock key tag, ECDSA, SHA-256
 
 
 def test_dns01_identity_is_scoped_to_the_zone(plan: Plan) -> None:

@@ -152,4 +152,7 @@ class EstateMocks(pulumi.runtime.Mocks):
             return {"emailAddress": email, "member": f"serviceAccount:{email}"}, []
         if token == "docker:index/getRegistryImage:getRegistryImage":
             return {"name": inputs["name"], "sha256Digest": _digest(inputs["name"]), "id": inputs["name"]}, []
+        if token == "gcp:dns/getKeys:getKeys":  # certs branch: a signed zone's key-signing key (mock value)
+            ds = f"2371 13 2 {hashlib.sha256(str(inputs.get('managedZone')).encode()).hexdigest()}"
+            return {"keySigningKeys": [{"dsRecord": ds, "isActive": True}], "zoneSigningKeys": []}, []
         raise NotImplementedError(f"the offline plan has no mock for invoke {token}")

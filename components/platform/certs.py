@@ -73,6 +73,7 @@ class CertManagerArgs:
 class CertManager(pulumi.ComponentResource):
     zone_name: pulumi.Output[str]
     name_servers: pulumi.Output[Sequence[str]]
+    ds_records: pulumi.Output[list[str]]  # for the parent zone: DNSSEC validates only once they are there
     dns_service_account: pulumi.Output[str]
     chart: k8s.helm.v4.Chart
     issuers: dict[str, k8s.apiextensions.CustomResource]  # ClusterIssuer name -> resource
@@ -168,10 +169,22 @@ class CertManager(pulumi.ComponentResource):
         ca_cert = cr("ca-certificate", issuers.internal_ca_certificate(env), bootstrap)
         ca = cr("internal-ca", issuers.internal_ca_issuer(), ca_cert)
 
+        if args.dns.dnssec:
+            keys = gcp.dns.get_keys_output(
+                managed_zone=zone.id, project=ctx.project, opts=pulumi.InvokeOutputOptions(parent=self)
+            )
+            self.ds_records = keys.key_signing_keys.apply(lambda ksks: [k.ds_record for k in ksks])
+        else:
+            self.ds_records = pulumi.Output.from_input([])
         self.zone_name = zone.name
         self.name_servers = zone.name_servers
         self.dns_service_account = gsa.email
         self.issuers = {issuers.LETSENCRYPT: acme, issuers.INTERNAL_CA: ca}
         self.register_outputs(
-            {"zoneName": self.zone_name, "nameServers": self.name_servers, "dnsServiceAccount": gsa.email}
+            {
+                "zoneName": self.zone_name,
+                "nameServers": self.name_servers,
+                "dsRecords": self.ds_records,
+                "dnsServiceAccount": gsa.email,
+            }
         )
