@@ -66,6 +66,17 @@ def fqdn_problem(domain: str) -> str | None:
     return None
 
 
+def host_problem(host: str, domain: str) -> str | None:
+    """Why `host` (a gateway or certificate name, `*.` allowed once in front) cannot be served
+    under `domain`, or None: the zone and the DNS-01 solver only cover the domain and below it."""
+    name = host.removeprefix("*.")
+    if (why := fqdn_problem(name)) is not None:
+        return why
+    if name != domain and not name.endswith(f".{domain}"):
+        return f"must be {domain} or a name under it (dns.domain)"
+    return None
+
+
 def email_problem(email: str) -> str | None:
     if not _EMAIL.match(email):
         return "must be an e-mail address (name@domain.tld)"

@@ -16,7 +16,7 @@ from components.platform.values import api_token
 from components.platform.values import cert_manager as cm
 from components.platform.values import external_secrets as eso
 from components.platform.values.base import CONTAINER_SECURITY, ChartContext, PinnedImage
-from stacks.config_certs import ACME_SERVERS, CertificatesConfig, DnsConfig, check
+from stacks.config_certs import ACME_SERVERS, CertificatesConfig, DnsConfig, check, host_problem
 from tests.upstream import chart_data, crd_problems, unknown_value_keys, values_schema_problems
 
 GSA = "dev-cert-manager@proj-123456.iam.gserviceaccount.com"
@@ -283,3 +283,11 @@ def test_zone_name() -> None:
     long = zone_name(".".join(["a" * 20] * 5))
     assert len(long) <= 63 and long[0].isalpha() and not long.endswith("-")
     assert long != zone_name(".".join(["a" * 20] * 4 + ["b" * 20]))
+
+
+def test_hosts_under_the_domain() -> None:
+    domain = "dev.ai-estate.io"
+    assert [host_problem(h, domain) for h in (domain, "api.dev.ai-estate.io", "*.dev.ai-estate.io")] == [None] * 3
+    assert host_problem("api.ai-estate.io", domain) == "must be dev.ai-estate.io or a name under it (dns.domain)"
+    assert host_problem("xdev.ai-estate.io", domain) == "must be dev.ai-estate.io or a name under it (dns.domain)"
+    assert host_problem("API.dev.ai-estate.io", domain) == "must be lowercase"
