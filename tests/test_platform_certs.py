@@ -192,6 +192,7 @@ def test_letsencrypt_issuer() -> None:
 def test_internal_ca() -> None:
     cert = issuers.internal_ca_certificate("prod").obj()
     assert cert["metadata"]["namespace"] == "cert-manager"
+    assert cert["metadata"]["annotations"] == {"pulumi.com/waitFor": "condition=Ready"}
     assert cert["spec"]["isCA"] is True
     assert cert["spec"]["privateKey"] == {"algorithm": "ECDSA", "size": 256, "rotationPolicy": "Never"}
     assert cert["spec"]["issuerRef"]["name"] == issuers.bootstrap_issuer().name
@@ -214,7 +215,11 @@ def test_secret_store_uses_referent_workload_identity() -> None:
 def test_external_secret_manifest() -> None:
     spec = ExternalSecretSpec("cells", "db-credentials", {"password": Remote("sql-admin"), "ca": Remote("ca", "2")})
     obj = manifest("db", spec).obj()
-    assert obj["metadata"] == {"name": "db", "namespace": "cells"}
+    assert obj["metadata"] == {
+        "name": "db",
+        "namespace": "cells",
+        "annotations": {"pulumi.com/waitFor": "condition=Ready"},
+    }
     assert obj["spec"] == {
         "refreshInterval": "1h",
         "secretStoreRef": {"kind": "ClusterSecretStore", "name": "gcp-secret-manager"},

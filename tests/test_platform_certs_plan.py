@@ -186,6 +186,7 @@ def test_secret_sync_pattern(plan: Plan) -> None:
     assert _urn(plan, CHART, f"estate-{env}-secrets-chart") in store["dependencies"]
     es = crs["db/ExternalSecret"]
     assert es["inputs"]["metadata"]["namespace"] == "cells"
+    assert es["inputs"]["metadata"]["annotations"] == {"pulumi.com/waitFor": "condition=Ready"}
     assert es["inputs"]["spec"]["target"]["creationPolicy"] == "Owner"
     ksa = plan.one("kubernetes:core/v1:ServiceAccount", "cells-sync-ksa")
     grant = plan.one("gcp:secretmanager/secretIamMember:SecretIamMember", "cells-db-read")

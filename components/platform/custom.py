@@ -29,10 +29,21 @@ class Manifest:
     name: str
     spec: Spec
     namespace: str | None = None
+    # Pulumi waits for this condition before dependants go ahead (`pulumi.com/waitFor`, provider
+    # 4.18+): the controller's readiness, not just the API server's acceptance.
+    wait_for_condition: str | None = None
+
+    @property
+    def annotations(self) -> dict[str, str] | None:
+        return {"pulumi.com/waitFor": f"condition={self.wait_for_condition}"} if self.wait_for_condition else None
 
     def obj(self) -> dict[str, Any]:
         """The object as the API server receives it (what `crd_problems` checks)."""
-        metadata = {"name": self.name, **({"namespace": self.namespace} if self.namespace else {})}
+        metadata: dict[str, Any] = {"name": self.name}
+        if self.namespace:
+            metadata["namespace"] = self.namespace
+        if self.annotations:
+            metadata["annotations"] = self.annotations
         return {"apiVersion": self.api_version, "kind": self.kind, "metadata": metadata, "spec": self.spec.dump()}
 
 
@@ -49,7 +60,9 @@ def custom_resource(
         resource_name,
         api_version=manifest.api_version,
         kind=manifest.kind,
-        metadata=k8s.meta.v1.ObjectMetaArgs(name=manifest.name, namespace=manifest.namespace),
+        metadata=k8s.meta.v1.ObjectMetaArgs(
+            name=manifest.name, namespace=manifest.namespace, annotations=manifest.annotations
+        ),
         spec=manifest.spec.dump(),
         opts=pulumi.ResourceOptions(parent=parent, provider=provider, depends_on=list(depends_on)),
     )

@@ -95,7 +95,9 @@ def manifest(name: str, spec: ExternalSecretSpec) -> Manifest:
             for key, remote in sorted(spec.data.items())
         ],
     )
-    return Manifest(API, "ExternalSecret", name, body, namespace=spec.namespace)
+    # Waited for: a Deployment or Job that depends on the ExternalSecret starts once ESO has
+    # written the Secret, instead of failing its first start on a missing secretKeyRef.
+    return Manifest(API, "ExternalSecret", name, body, namespace=spec.namespace, wait_for_condition="Ready")
 
 
 def external_secret(

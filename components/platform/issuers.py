@@ -134,7 +134,8 @@ def internal_ca_certificate(environment: str) -> Manifest:
         private_key=PrivateKey(algorithm="ECDSA", size=256, rotation_policy="Never"),
         issuer_ref=IssuerRef(name=BOOTSTRAP),
     )
-    return Manifest(API, "Certificate", INTERNAL_CA, spec, namespace=NAMESPACE)
+    # Waited for, so the CA issuer is created once its key pair exists.
+    return Manifest(API, "Certificate", INTERNAL_CA, spec, namespace=NAMESPACE, wait_for_condition="Ready")
 
 
 def internal_ca_issuer() -> Manifest:
