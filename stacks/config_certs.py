@@ -35,9 +35,15 @@ class DnsConfig(Model):
 
 class CertificatesConfig(Model):
     acme_email: str | None = Field(None, description="Contact address of the Let's Encrypt account (expiry notices).")
-    issuer: Literal["staging", "production"] = Field(
-        "staging", description="Let's Encrypt environment; staging in dev and production in prod unless overridden."
+    issuer: Literal["staging", "production"] | None = Field(
+        None, description="Let's Encrypt environment; staging in dev and production in prod when unset."
     )
+
+    def acme_server(self, environment: str) -> str:
+        """The ACME directory: the configured environment, else production only for prod stacks
+        (staging certificates are untrusted, but its rate limits forgive a dev stack's churn)."""
+        issuer = self.issuer or ("production" if environment == "prod" else "staging")
+        return ACME_SERVERS[issuer]
 
 
 # Merged by the lead into stacks/defaults.py (camelCase, as stack files spell them).

@@ -296,3 +296,11 @@ def test_hosts_under_the_domain() -> None:
     assert host_problem("api.ai-estate.io", domain) == "must be dev.ai-estate.io or a name under it (dns.domain)"
     assert host_problem("xdev.ai-estate.io", domain) == "must be dev.ai-estate.io or a name under it (dns.domain)"
     assert host_problem("API.dev.ai-estate.io", domain) == "must be lowercase"
+
+
+def test_acme_server_follows_the_environment_unless_set() -> None:
+    unset = CertificatesConfig(acme_email="platform@ai-estate.io")
+    assert unset.acme_server("dev") == ACME_SERVERS["staging"]
+    assert unset.acme_server("prod") == ACME_SERVERS["production"]
+    pinned = CertificatesConfig(acme_email="platform@ai-estate.io", issuer="staging")
+    assert pinned.acme_server("prod") == ACME_SERVERS["staging"]

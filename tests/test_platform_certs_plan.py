@@ -60,9 +60,7 @@ def _program(env: str) -> None:
             apis=apis,
             namespaces=namespaces,
             dns=DnsConfig(domain=f"{env}.ai-estate.io"),
-            certificates=CertificatesConfig(
-                acme_email="platform@ai-estate.io", issuer="production" if env == "prod" else "staging"
-            ),
+            certificates=CertificatesConfig(acme_email="platform@ai-estate.io"),
         ),
     )
     secrets = ExternalSecrets(

@@ -17,7 +17,7 @@ from components.platform.charts import ChartPin, Release, install
 from components.platform.custom import Manifest, custom_resource
 from components.platform.values.base import ChartContext
 from components.platform.values.cert_manager import NAMESPACE, RELEASE, cert_manager_values
-from stacks.config_certs import ACME_SERVERS, CertificatesConfig, DnsConfig
+from stacks.config_certs import CertificatesConfig, DnsConfig
 
 # What cert-manager's Cloud DNS solver calls once `hostedZoneName` is set (pkg/issuer/acme/dns/
 # clouddns/clouddns.go: ResourceRecordSets.List, Changes.Create, Changes.Get) and the record-set
@@ -157,7 +157,7 @@ class CertManager(pulumi.ComponentResource):
         acme = cr(
             "letsencrypt",
             issuers.letsencrypt(
-                server=ACME_SERVERS[args.certificates.issuer],
+                server=args.certificates.acme_server(env),
                 email=args.certificates.acme_email,
                 project=ctx.project,
                 zone_name=zone_name(domain),
