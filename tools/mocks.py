@@ -40,6 +40,7 @@ class EstateMocks(pulumi.runtime.Mocks):
             "gcp:secretmanager/secret:Secret": self._secret,
             "random:index/randomPassword:RandomPassword": self._password,
             **self._signing_and_backup_outputs(),
+            "gcp:dns/managedZone:ManagedZone": self._managed_zone,
         }
         # ---- mesh (platform layer): the ingress gateway's reserved regional address
         self._outputs["gcp:compute/address:Address"] = self._address
@@ -176,6 +177,16 @@ class EstateMocks(pulumi.runtime.Mocks):
             "publicKeys": [{"algorithm": "EC_SIGN_P256_SHA256", "pem": pem}],
         }
 
+    # ------------------------------------------------------------------ certificates (platform layer)
+    def _managed_zone(self, name: str, _state: dict[str, Any]) -> dict[str, Any]:
+        # Cloud DNS assigns one of its name-server shards at creation; this one is a mock value.
+        shard = int(hashlib.sha256(name.encode()).hexdigest(), 16) % 5 + 1
+        return {
+            "name": name,
+            "nameServers": [f"ns-cloud-a{shard}.googledomains.com.", f"ns-cloud-b{shard}.googledomains.com."],
+            "managedZoneId": "0000000000000000000",
+        }
+
     # ------------------------------------------------------------------ invokes
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
         token, inputs = args.token, args.args
@@ -188,4 +199,7 @@ class EstateMocks(pulumi.runtime.Mocks):
             return {"emailAddress": email, "member": f"serviceAccount:{email}"}, []
         if token == "docker:index/getRegistryImage:getRegistryImage":
             return {"name": inputs["name"], "sha256Digest": _digest(inputs["name"]), "id": inputs["name"]}, []
+        if token == "gcp:dns/getKeys:getKeys":  # a signed zone's key-signing key (a mock value)
+            ds = f"2371 13 2 {hashlib.sha256(str(inputs.get('managedZone')).encode()).hexdigest()}"
+            return {"keySigningKeys": [{"dsRecord": ds, "isActive": True}], "zoneSigningKeys": []}, []
         raise NotImplementedError(f"the offline plan has no mock for invoke {token}")

@@ -1,0 +1,68 @@
+"""Custom resources the estate creates: a typed spec, rendered once as the plain object the API
+server receives, so tests check exactly that object against the upstream CRD schema."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+from pydantic import BaseModel, ConfigDict
+from pydantic.alias_generators import to_camel
+
+
+class Spec(BaseModel):
+    """A custom resource's spec (or part of it): camelCase keys, unknown fields refused."""
+
+    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True, frozen=True)
+
+    def dump(self) -> dict[str, Any]:
+        return self.model_dump(by_alias=True, exclude_none=True)
+
+
+@dataclass(frozen=True)
+class Manifest:
+    api_version: str
+    kind: str
+    name: str
+    spec: Spec
+    namespace: str | None = None
+    # Pulumi waits for this condition before dependants go ahead (`pulumi.com/waitFor`, provider
+    # 4.18+): the controller's readiness, not just the API server's acceptance.
+    wait_for_condition: str | None = None
+
+    @property
+    def annotations(self) -> dict[str, str] | None:
+        return {"pulumi.com/waitFor": f"condition={self.wait_for_condition}"} if self.wait_for_condition else None
+
+    def obj(self) -> dict[str, Any]:
+        """The object as the API server receives it (what `crd_problems` checks)."""
+        metadata: dict[str, Any] = {"name": self.name}
+        if self.namespace:
+            metadata["namespace"] = self.namespace
+        if self.annotations:
+            metadata["annotations"] = self.annotations
+        return {"apiVersion": self.api_version, "kind": self.kind, "metadata": metadata, "spec": self.spec.dump()}
+
+
+def custom_resource(
+    parent: pulumi.Resource,
+    resource_name: str,
+    manifest: Manifest,
+    *,
+    provider: pulumi.ProviderResource,
+    depends_on: Sequence[pulumi.Resource],
+) -> k8s.apiextensions.CustomResource:
+    """Register `manifest`; `depends_on` must include the Chart that installs its CRD."""
+    return k8s.apiextensions.CustomResource(
+        resource_name,
+        api_version=manifest.api_version,
+        kind=manifest.kind,
+        metadata=k8s.meta.v1.ObjectMetaArgs(
+            name=manifest.name, namespace=manifest.namespace, annotations=manifest.annotations
+        ),
+        spec=manifest.spec.dump(),
+        opts=pulumi.ResourceOptions(parent=parent, provider=provider, depends_on=list(depends_on)),
+    )
