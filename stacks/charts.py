@@ -51,3 +51,25 @@ def resolve_pins(overrides: Mapping[str, Mapping[str, str | None]]) -> dict[str,
             repository=override.get("repository") or pin.repository,
         )
     return out
+
+
+# The images each pinned chart runs, at the tags its version uses (one line each, so an update
+# bot can propose them); the Registry resolves every one to a digest in our pull-through caches.
+# Overriding a chart's version in a stack means overriding these tags in `registry.images` too.
+CHART_IMAGES: dict[str, dict[str, str]] = {
+    "cert-manager-controller": {"image": "quay.io/jetstack/cert-manager-controller", "tag": "v1.21.1"},
+    "cert-manager-webhook": {"image": "quay.io/jetstack/cert-manager-webhook", "tag": "v1.21.1"},
+    "cert-manager-cainjector": {"image": "quay.io/jetstack/cert-manager-cainjector", "tag": "v1.21.1"},
+    "cert-manager-acmesolver": {"image": "quay.io/jetstack/cert-manager-acmesolver", "tag": "v1.21.1"},
+    "external-secrets": {"image": "ghcr.io/external-secrets/external-secrets", "tag": "v2.9.0"},
+    "istio-pilot": {"image": "docker.io/istio/pilot", "tag": "1.30.3-distroless"},
+    "istio-proxyv2": {"image": "docker.io/istio/proxyv2", "tag": "1.30.3-distroless"},
+    "istio-install-cni": {"image": "docker.io/istio/install-cni", "tag": "1.30.3-distroless"},
+    "istio-ztunnel": {"image": "docker.io/istio/ztunnel", "tag": "1.30.3-distroless"},
+    "policy-controller": {"image": "ghcr.io/sigstore/policy-controller/policy-controller", "tag": "v0.13.1"},
+}
+
+
+def chart_images(prefix: str) -> dict[str, dict[str, str]]:
+    """The chart images whose key starts with `prefix` (one chart's, or one family's)."""
+    return {k: v for k, v in CHART_IMAGES.items() if k.startswith(prefix)}

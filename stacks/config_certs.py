@@ -12,8 +12,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from stacks.model import Model
-from stacks.rules import Problem
+from stacks.base import Model, Problem
 
 _LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _EMAIL = re.compile(

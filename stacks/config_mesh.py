@@ -10,14 +10,11 @@ solver only cover the domain).
 from __future__ import annotations
 
 from collections.abc import Collection
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from stacks.model import Model, Name
-
-if TYPE_CHECKING:
-    from stacks.rules import Problem
+from stacks.base import Model, Name, Problem
 
 # One DNS label, or a dotted name of labels (RFC 1123, lower case).
 _LABEL = r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?"
@@ -74,8 +71,6 @@ def _inside(name: str, domain: str) -> bool:
 def check(cfg: MeshConfig, domain: str, *, prod: bool, app_namespaces: Collection[str]) -> list[Problem]:
     """Cross-field rules: hosts inside the domain and distinct, backends in known application
     namespaces, replica bounds, and an HA gateway and control plane in prod."""
-    # Imported here: stacks.rules imports stacks.model, which will import this module.
-    from stacks.rules import Problem
 
     out: list[Problem] = []
     seen: dict[str, str] = {}

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from stacks.model import Model, Name
-
-if TYPE_CHECKING:
-    from stacks.rules import Problem
+from stacks.base import Model, Name, Problem
 
 # Machine identities only. A signer is the CI of an application repository: a service account, or
 # a Workload Identity Federation principal (one identity) or principal set (e.g. one GitHub
@@ -77,8 +74,6 @@ DEFAULTS: dict[str, dict[str, Any]] = {
 
 def check(signing: SigningConfig, backup: BackupConfig, *, prod: bool) -> list[Problem]:
     """Rules across the fields of `signing` and `backup`, each naming its key path."""
-    # Imported here: stacks.rules imports the whole EstateConfig, which will import this module.
-    from stacks.rules import Problem
 
     out: list[Problem] = []
     if prod and signing.protection_level != "HSM":

@@ -9,10 +9,14 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from stacks import config_certs, config_mesh, config_signing
+from stacks.charts import CHART_IMAGES
+
 _IMAGES = {
     # Resolved to digests at deploy time and pulled through our Artifact Registry caches.
     "cloud-sql-proxy": {"image": "gcr.io/cloud-sql-connectors/cloud-sql-proxy", "tag": "2.14.3"},
     "postgres-client": {"image": "docker.io/library/postgres", "tag": "16.6-alpine3.21"},
+    **CHART_IMAGES,
 }
 
 _BUCKETS = {
@@ -147,6 +151,13 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "namespaces": _NAMESPACES,
     },
 }
+
+
+# The platform areas keep their per-environment defaults beside their models.
+for _env, _areas in DEFAULTS.items():
+    _areas.update(copy.deepcopy(config_certs.DEFAULTS[_env]))
+    _areas.update(copy.deepcopy(config_signing.DEFAULTS[_env]))
+    _areas["mesh"] = copy.deepcopy(config_mesh.DEFAULTS[_env])
 
 
 def merge(base: Any, override: Any) -> Any:

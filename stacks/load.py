@@ -19,7 +19,24 @@ from stacks.model import EstateConfig
 from stacks.rules import Problem, check
 
 NAMESPACE = "ai-estate"
-AREAS = ("network", "cluster", "database", "cache", "storage", "registry", "identity", "namespaces", "charts")
+AREAS = (
+    # the cloud layer
+    "network",
+    "cluster",
+    "database",
+    "cache",
+    "storage",
+    "registry",
+    "identity",
+    # the platform layer
+    "namespaces",
+    "charts",
+    "dns",
+    "certificates",
+    "mesh",
+    "signing",
+    "backup",
+)
 _TOP = {"project": "gcp:project", "region": "gcp:region", "environment": "environment"}
 
 

@@ -12,8 +12,11 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from stacks.base import Cidr, LabelKey, LabelValue, Model, Name
+from stacks.config_certs import CertificatesConfig, DnsConfig
 from stacks.config_charts import ChartsConfig
+from stacks.config_mesh import MeshConfig
 from stacks.config_namespaces import NamespacesConfig
+from stacks.config_signing import BackupConfig, SigningConfig
 from stacks.gpu import GPU_TYPES
 
 
@@ -188,6 +191,11 @@ class EstateConfig(Model):
     identity: IdentityConfig = IdentityConfig()
     namespaces: NamespacesConfig = {}
     charts: ChartsConfig = {}
+    dns: DnsConfig = DnsConfig()
+    certificates: CertificatesConfig = CertificatesConfig()
+    mesh: MeshConfig = MeshConfig()
+    signing: SigningConfig = SigningConfig()
+    backup: BackupConfig = BackupConfig()
 
     @property
     def prefix(self) -> str:

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from stacks import config_certs, config_mesh, config_signing
 from stacks.base import Problem
 from stacks.charts import EXACT_VERSION, PINS, REPOSITORY
 from stacks.model import EstateConfig
 
 
 def check_platform(cfg: EstateConfig) -> list[Problem]:
-    return _check_charts(cfg) + _check_namespace_references(cfg)
+    prod = cfg.environment == "prod"
+    problems = _check_charts(cfg) + _check_namespace_references(cfg)
+    problems += config_certs.check(cfg.dns, cfg.certificates)
+    if cfg.dns.domain:
+        problems += config_mesh.check(cfg.mesh, cfg.dns.domain, prod=prod, app_namespaces=list(cfg.namespaces))
+    problems += config_signing.check(cfg.signing, cfg.backup, prod=prod)
+    return problems
 
 
 def _check_charts(cfg: EstateConfig) -> list[Problem]:

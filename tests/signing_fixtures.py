@@ -18,7 +18,6 @@ EXEMPT = {
 }
 # Sub-trees the chart renders whole (`omit . "enabled" | toYaml`, templates/webhook/deployment_webhook.yaml),
 # so every key under them reaches the pod even though the chart's defaults do not list it.
-RENDERED_WHOLE = ("webhook.podSecurityContext.", "webhook.securityContext.")
 
 
 def ctx(env: str) -> ChartContext:

@@ -4,7 +4,6 @@ CRDs, and the `ai-estate:dns` / `ai-estate:certificates` checks. Pure: no Pulumi
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import pytest
 
@@ -17,7 +16,7 @@ from components.platform.values import cert_manager as cm
 from components.platform.values import external_secrets as eso
 from components.platform.values.base import CONTAINER_SECURITY, ChartContext, PinnedImage
 from stacks.config_certs import ACME_SERVERS, CertificatesConfig, DnsConfig, check, host_problem
-from tests.upstream import chart_data, crd_problems, unknown_value_keys, values_schema_problems
+from tests.upstream import crd_problems, unknown_value_keys, values_schema_problems
 
 GSA = "dev-cert-manager@proj-123456.iam.gserviceaccount.com"
 HOSTS = ("quay.io", "ghcr.io", "docker.io", "registry.k8s.io")
@@ -40,32 +39,11 @@ def ctx(request: pytest.FixtureRequest) -> ChartContext:
     return _ctx(request.param)
 
 
-def _unexplained(chart: str, values: dict[str, Any], whole: tuple[str, ...] = ()) -> list[str]:
-    """Unknown keys, less those the chart reads in ways the upstream data cannot follow: keys its
-    values.yaml documents in comments (the image helper reads `digest` through a tuple), and maps a
-    template reads and renders whole (`whole`, which must be read by a template)."""
-    data = chart_data(chart)
-    commented = {".".join(p) for p in data["commented_paths"]}
-    read = {".".join(p) for p in data["template_paths"]}
-    assert all(prefix in read for prefix in whole), [p for p in whole if p not in read]
-    return [
-        k
-        for k in unknown_value_keys(chart, values)
-        if k not in commented and not any(k.startswith(f"{p}.") for p in whole)
-    ]
-
-
-def _new_schema_problems(chart: str, values: dict[str, Any]) -> list[str]:
-    # The upstream defaults merge several releases, so the bare defaults already carry a few.
-    baseline = set(values_schema_problems(chart, {}))
-    return [p for p in values_schema_problems(chart, values) if p not in baseline]
-
-
 # ---------------------------------------------------------------- cert-manager values
 def test_cert_manager_values_are_known_to_the_chart(ctx: ChartContext) -> None:
     values = cm.cert_manager_values(ctx, gsa_email=GSA).dump()
-    assert _unexplained("cert-manager", values) == []
-    assert _new_schema_problems("cert-manager", values) == []
+    assert unknown_value_keys("cert-manager", values) == []
+    assert values_schema_problems("cert-manager", values) == []
 
 
 def test_cert_manager_images_by_digest_from_our_registry(ctx: ChartContext) -> None:
@@ -112,21 +90,18 @@ def test_cert_manager_spread_selects_the_chart_pods() -> None:
 
 
 # ---------------------------------------------------------------- External Secrets values
-ESO_WHOLE = tuple(
-    f"{block}{key}" for block in ("", "webhook.", "certController.") for key in ("nodeSelector", "podSecurityContext")
-)
 
 
 def test_external_secrets_values_are_known_to_the_chart(ctx: ChartContext) -> None:
     values = eso.external_secrets_values(ctx).dump()
-    assert _unexplained("external-secrets", values, ESO_WHOLE) == []
-    assert _new_schema_problems("external-secrets", values) == []
+    assert unknown_value_keys("external-secrets", values) == []
+    assert values_schema_problems("external-secrets", values) == []
 
 
 def test_external_secrets_unknown_keys_are_caught() -> None:
     values = eso.external_secrets_values(_ctx("dev")).dump()
     values["webhook"]["certManagr"] = {"enabled": True}
-    assert _unexplained("external-secrets", values, ESO_WHOLE) == ["webhook.certManagr.enabled"]
+    assert unknown_value_keys("external-secrets", values) == ["webhook.certManagr.enabled"]
 
 
 def test_external_secrets_images_hardening_ha(ctx: ChartContext) -> None:

@@ -160,3 +160,31 @@ def test_pgvector_migration_job(plan: Plan) -> None:
     env = {e["name"]: e for e in migrate["env"]}
     assert "valueFrom" in env["PGPASSWORD"] and "value" not in env["PGPASSWORD"]
     assert pod["automountServiceAccountToken"] is False
+
+
+# ---------------------------------------------------------------- exemptions
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_exemptions_are_scoped_to_platform_objects_with_reasons(stack: str) -> None:
+    import json
+    import sys
+
+    from tools.plan import ROOT
+
+    sys.path.insert(0, str(ROOT / "policies"))
+    from estate_policies import ALL_POLICIES
+
+    names = {p.name for p in ALL_POLICIES}
+    config = json.loads((ROOT / "policies" / f"{stack}.json").read_text())
+    exempted = []
+    for policy, entry in config.items():
+        assert policy in names, policy
+        for ex in entry.get("exemptions", []) if isinstance(entry, dict) else []:
+            resource = ex["resource"]
+            # One named object, never a glob, and only in a platform namespace (or the namespace itself).
+            assert not set(resource) & set("*?[]"), resource
+            assert resource.split("/")[0] in PLATFORM_NAMESPACES, resource
+            assert len(ex["reason"]) > 40, ex
+            exempted.append((policy, resource))
+    # The mesh's TLS rules and the image rules for application namespaces are never exempted.
+    assert not any(p.startswith(("estate-tls-", "estate-network-")) for p, _ in exempted)
+    assert ("estate-workloads-run-as-non-root", "istio-system/ztunnel") in exempted

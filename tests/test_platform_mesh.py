@@ -3,13 +3,11 @@ checks, and the Mesh component under the mock runtime."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pytest
 
-from components.platform import mesh_exemptions
 from components.platform import mesh_objects as objects
 from components.platform.values.base import ChartContext, PinnedImage, Values
 from components.platform.values.istio import IMAGES, INGRESS_PRINCIPAL, base_values, istiod_values
@@ -17,15 +15,9 @@ from components.platform.values.istio_gateway import IP_ANNOTATION, gateway_valu
 from components.platform.values.istio_nodes import cni_values, ztunnel_values
 from stacks.config_mesh import DEFAULTS, MeshConfig, check, resolved_hosts
 from tests.upstream import crd_problems, unknown_value_keys, values_schema_problems
-from tools.plan import ROOT
 
 DOMAIN = "dev.example.com"
 REGISTRY = "europe-west4-docker.pkg.dev/ai-estate-dev/dockerhub"
-# Keys the templates render whole, so the chart's defaults cannot list them:
-FREEFORM = (
-    "meshConfig.",  # istiod configmap.yaml merges .Values.meshConfig over the mesh config ("meshConfig.foo is the API")
-    "gateways.securityContext.",  # gateway-injection-template.yaml: toYaml .Values.gateways.securityContext
-)
 
 
 def mesh_context(env: str) -> ChartContext:
@@ -70,8 +62,7 @@ ENVS = pytest.mark.parametrize("env", ["dev", "prod"])
 @pytest.mark.parametrize("chart", ["istio-base", "istiod", "istio-cni", "ztunnel", "istio-gateway"])
 def test_values_keys_are_known_upstream(env: str, chart: str) -> None:
     values = _charts(env)[chart].dump()
-    unknown = [k for k in unknown_value_keys(chart, values) if not k.startswith(FREEFORM)]
-    assert unknown == []
+    assert unknown_value_keys(chart, values) == []
     assert values_schema_problems(chart, values) == []
 
 
@@ -227,18 +218,3 @@ def test_replica_rules() -> None:
 def test_tls_floor_cannot_go_below_1_2() -> None:
     with pytest.raises(ValueError, match="TLSV1_2"):
         mesh_config("dev", minTlsVersion="TLSV1_1")
-
-
-# ---------------------------------------------------------------- exemptions
-def test_exemptions_name_real_policies_and_only_mesh_objects() -> None:
-    sys.path.insert(0, str(ROOT / "policies"))
-    from estate_policies import ALL_POLICIES
-
-    names = {p.name for p in ALL_POLICIES}
-    mesh_objects = {mesh_exemptions.CNI, mesh_exemptions.ZTUNNEL, mesh_exemptions.ISTIOD, mesh_exemptions.GATEWAY}
-    for policy, entries in mesh_exemptions.EXEMPTIONS.items():
-        assert policy in names
-        for entry in entries:
-            assert entry["resource"] in mesh_objects and len(entry["reason"]) > 40, entry
-    # Application-facing objects are never exempted from the mesh's own TLS rules.
-    assert not any(p.startswith("estate-tls-") for p in mesh_exemptions.EXEMPTIONS)

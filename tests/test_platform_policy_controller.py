@@ -16,7 +16,7 @@ from components.platform.values.policy_controller import (
     SERVICE_ACCOUNT,
     policy_controller_values,
 )
-from tests.signing_fixtures import CACHE, DIGEST, EXEMPT, KEY_ID, PROJECT, RENDERED_WHOLE, ctx
+from tests.signing_fixtures import CACHE, DIGEST, EXEMPT, KEY_ID, PROJECT, ctx
 from tests.upstream import crd_problems, unknown_value_keys, values_schema_problems
 
 
@@ -24,17 +24,8 @@ from tests.upstream import crd_problems, unknown_value_keys, values_schema_probl
 @pytest.mark.parametrize("env", ["dev", "prod"])
 def test_values_known_upstream_and_schema_clean(env: str) -> None:
     values = policy_controller_values(ctx(env)).dump()
-    unknown = [k for k in unknown_value_keys("policy-controller", values) if not k.startswith(RENDERED_WHOLE)]
-    assert unknown == []
+    assert unknown_value_keys("policy-controller", values) == []
     assert values_schema_problems("policy-controller", values) == []
-
-
-def test_rendered_whole_exception_is_needed() -> None:
-    # Guards the exception above: without it these hardening keys would be reported unknown.
-    values = policy_controller_values(ctx("dev")).dump()
-    unknown = unknown_value_keys("policy-controller", values)
-    assert "webhook.podSecurityContext.seccompProfile.type" in unknown
-    assert all(k.startswith(RENDERED_WHOLE) for k in unknown)
 
 
 @pytest.mark.parametrize("env", ["dev", "prod"])

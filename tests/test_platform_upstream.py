@@ -8,7 +8,14 @@ from typing import Any
 import pytest
 
 from stacks.charts import PINS
-from tests.upstream import crd_problems, require_upstream, unknown_value_keys, values_schema_problems
+from tests.upstream import (
+    RENDERED_WHOLE,
+    chart_data,
+    crd_problems,
+    require_upstream,
+    unknown_value_keys,
+    values_schema_problems,
+)
 from tools.plan import Plan
 
 BUILTIN_GROUPS = ("kubernetes:core/", "kubernetes:apps/", "kubernetes:batch/", "kubernetes:networking.k8s.io/")
@@ -62,3 +69,12 @@ def test_pins_are_the_newest_upstream_releases(key: str) -> None:
 
     require_upstream()
     assert PINS[key].version.lstrip("v") == chart_data(key)["latest_version"]
+
+
+def test_blocks_rendered_whole_are_read_by_a_template() -> None:
+    require_upstream()
+    for chart, prefixes in RENDERED_WHOLE.items():
+        # The block itself, or the map holding it, is read by a template (files/ templates included).
+        read = {tuple(p) for p in chart_data(chart)["template_paths"]}
+        unread = [p for p in prefixes if not any(tuple(p.split("."))[:n] in read for n in (1, 2, 3))]
+        assert unread == [], chart

@@ -116,11 +116,32 @@ def _declared(defaults: Any, path: tuple[str, ...]) -> bool:
     return True
 
 
+# Blocks a chart's templates render whole (`toYaml`), which the extracted data does not list as
+# free-form: every key below them reaches the object unchanged. Each names the template line.
+RENDERED_WHOLE: dict[str, tuple[str, ...]] = {
+    # istiod configmap.yaml merges .Values.meshConfig over the mesh config ("meshConfig.foo is the API")
+    "istiod": ("meshConfig", "gateways.securityContext"),
+    # istiod gateway-injection-template.yaml: toYaml .Values.gateways.securityContext
+    "istio-gateway": (),
+    # policy-controller webhook deployment: toYaml .Values.webhook.podSecurityContext / .securityContext
+    "policy-controller": ("webhook.podSecurityContext", "webhook.securityContext"),
+    # external-secrets deployment.yaml, webhook-deployment.yaml, cert-controller-deployment.yaml:
+    # toYaml .Values[.webhook|.certController].podSecurityContext and .nodeSelector
+    "external-secrets": tuple(
+        f"{block}{key}"
+        for block in ("", "webhook.", "certController.")
+        for key in ("nodeSelector", "podSecurityContext")
+    ),
+}
+
+
 def unknown_value_keys(chart: str, values: Mapping[str, Any]) -> list[str]:
     """Key paths set in `values` that the chart neither declares, reads in a template, nor leaves free-form."""
     data = chart_data(chart)
     freeform = [tuple(p) for p in data.get("freeform_paths", [])]
-    read = {tuple(p) for p in data.get("template_paths", [])} | {tuple(p) for p in data.get("profile_paths", [])}
+    freeform += [tuple(p.split(".")) for p in RENDERED_WHOLE.get(chart, ())]
+    # Keys values.yaml documents in comments (e.g. `image.digest`) are read by the templates too.
+    read = {tuple(p) for key in ("template_paths", "profile_paths", "commented_paths") for p in data.get(key, [])}
     schema = data.get("values_schema")
     unknown = []
     for leaf in _leaves(values):
@@ -150,15 +171,24 @@ def _in_schema(schema: Mapping[str, Any], path: tuple[str, ...]) -> bool:
 
 
 def values_schema_problems(chart: str, values: Mapping[str, Any]) -> list[str]:
-    """Violations of the chart's own values.schema.json, where it ships one (Helm refuses these)."""
+    """Violations of the chart's own values.schema.json that `values` adds (Helm refuses these).
+
+    The upstream defaults are merged over a few releases, so they may already break the newest
+    schema on their own; only what the estate's values add counts.
+    """
     schema = chart_data(chart).get("values_schema")
     if not schema:
         return []
-    merged = _merge(chart_data(chart)["values"], values)
-    return [
-        f"{'.'.join(str(p) for p in e.absolute_path) or '(root)'}: {e.message}"
-        for e in jsonschema.Draft7Validator(schema).iter_errors(merged)
-    ]
+    defaults = chart_data(chart)["values"]
+
+    def problems(doc: Any) -> list[str]:
+        return [
+            f"{'.'.join(str(p) for p in e.absolute_path) or '(root)'}: {e.message}"
+            for e in jsonschema.Draft7Validator(schema).iter_errors(doc)
+        ]
+
+    baseline = set(problems(defaults))
+    return [p for p in problems(_merge(defaults, values)) if p not in baseline]
 
 
 def _merge(base: Any, over: Any) -> Any:

@@ -8,16 +8,31 @@ from dataclasses import dataclass
 import pulumi
 
 from components.cloud import CloudLayer
+from components.common import labels
+from components.platform.certs import CertManager, CertManagerArgs, zone_name
+from components.platform.charts import resolve_pins
+from components.platform.credentials import Credentials, CredentialsArgs, Wanted
+from components.platform.issuers import LETSENCRYPT
+from components.platform.mesh import Mesh, MeshArgs
 from components.platform.migrate import PgVectorArgs, PgVectorMigration
 from components.platform.namespaces import Namespaces, NamespacesArgs
+from components.platform.secrets import ExternalSecrets, ExternalSecretsArgs
+from components.platform.signing import Signing, SigningArgs
 from components.platform.values.base import ChartContext, PinnedImage
 from stacks import images
 from stacks.model import EstateConfig
+
+MIGRATION_SECRET = "db-migrate-credentials"
 
 
 @dataclass(frozen=True)
 class PlatformLayer:
     namespaces: Namespaces
+    certs: CertManager
+    secrets: ExternalSecrets
+    credentials: Credentials
+    mesh: Mesh
+    signing: Signing
     migration: PgVectorMigration
 
 
@@ -42,9 +57,41 @@ def chart_context(cfg: EstateConfig, cloud: CloudLayer) -> ChartContext:
     )
 
 
+def cache_exemptions(cfg: EstateConfig) -> dict[str, str]:
+    """What Binary Authorization admits without an attestation: our pull-through caches, each with
+    why. Their images are upstream releases we cannot sign; they are pinned by digest instead."""
+    host = f"{cfg.region}-docker.pkg.dev/{cfg.project}"
+    return {
+        f"{host}/{repo}/**": f"upstream images through our {repo} pull-through cache, always pinned by digest"
+        for repo in sorted(images.UPSTREAMS)
+    }
+
+
+def mesh_callers(cfg: EstateConfig) -> dict[str, dict[str, tuple[str, str]]]:
+    """Application namespace -> caller name -> (namespace, service account); "ingress" is the gateway."""
+    out: dict[str, dict[str, tuple[str, str]]] = {}
+    for ns, spec in cfg.namespaces.items():
+        callers = {name: (c.namespace, c.service_account) for name, c in spec.callers.items()}
+        if spec.ingress:
+            callers["ingress"] = ("istio-ingress", "istio-ingressgateway")
+        out[ns] = callers
+    return out
+
+
+def wanted_credentials(cfg: EstateConfig) -> Wanted:
+    """Which Secret Manager secrets reach which namespace, as which Kubernetes Secret."""
+    migrator = cfg.identity.workloads["db-migrate"]
+    return {migrator.namespace: {MIGRATION_SECRET: {"PGPASSWORD": f"{cfg.prefix}-db-admin-password"}}}
+
+
 def build_platform(cfg: EstateConfig, cloud: CloudLayer) -> PlatformLayer:
-    prefix, prod = cfg.prefix, cfg.environment == "prod"
+    prefix, env, prod = cfg.prefix, cfg.environment, cfg.environment == "prod"
     provider = cloud.kube.provider
+    ctx = chart_context(cfg, cloud)
+    pins = resolve_pins({k: v.model_dump() for k, v in cfg.charts.items()})
+    domain = cfg.dns.domain or ""
+    # Charts wait for their pods to be ready, so they need nodes: the pools, not just the cluster.
+    nodes = cloud.pools
     namespaces = Namespaces(
         f"{prefix}-namespaces",
         NamespacesArgs(
@@ -53,7 +100,72 @@ def build_platform(cfg: EstateConfig, cloud: CloudLayer) -> PlatformLayer:
             provider=provider,
             protect_data=prod,
         ),
-        opts=pulumi.ResourceOptions(depends_on=[cloud.pools]),
+    )
+    ns = namespaces.namespaces
+    certs = CertManager(
+        f"{prefix}-certs",
+        CertManagerArgs(
+            ctx=ctx,
+            pins=pins,
+            provider=provider,
+            cluster=nodes,
+            apis=cloud.apis,
+            namespaces=ns,
+            dns=cfg.dns,
+            certificates=cfg.certificates,
+        ),
+    )
+    secrets = ExternalSecrets(
+        f"{prefix}-external-secrets", ExternalSecretsArgs(ctx=ctx, pins=pins, provider=provider, namespaces=ns)
+    )
+    credentials = Credentials(
+        f"{prefix}-credentials",
+        CredentialsArgs(
+            project=cfg.project,
+            environment=env,
+            wanted=wanted_credentials(cfg),
+            provider=provider,
+            cluster=cloud.cluster,
+            apis=cloud.apis,
+            namespaces=ns,
+            secrets_operator=secrets,
+            sources=[cloud.database, cloud.cache],
+        ),
+    )
+    mesh = Mesh(
+        f"{prefix}-mesh",
+        MeshArgs(
+            ctx=ctx,
+            config=cfg.mesh,
+            domain=domain,
+            pins=pins,
+            provider=provider,
+            cluster=nodes,
+            apis=cloud.apis,
+            namespaces=ns,
+            dns_zone_name=zone_name(domain),
+            dns_zone=certs,
+            issuer=LETSENCRYPT,
+            cert_manager=certs,
+            app_namespaces=mesh_callers(cfg),
+        ),
+    )
+    signing = Signing(
+        f"{prefix}-signing",
+        SigningArgs(
+            ctx=ctx,
+            config=cfg.signing,
+            prefix=prefix,
+            key_ring_id=cloud.keys.key_ids["gke"].apply(lambda key: key.rsplit("/cryptoKeys/", 1)[0]),
+            pins=pins,
+            provider=provider,
+            cluster=nodes,
+            apis=cloud.apis,
+            namespaces=ns,
+            exempt_patterns=cache_exemptions(cfg),
+            labels=labels(env, "signing"),
+            registry=cloud.registry,
+        ),
     )
     migrator = cfg.identity.workloads["db-migrate"]
     migration = PgVectorMigration(
@@ -65,12 +177,26 @@ def build_platform(cfg: EstateConfig, cloud: CloudLayer) -> PlatformLayer:
             connection_name=cloud.database.connection_name,
             database=cfg.database.migration_database,
             admin_user=cloud.database.admin_user,
-            admin_password=cloud.database.admin_password,
+            credentials_secret=MIGRATION_SECRET,
             proxy_image=cloud.registry.images["cloud-sql-proxy"],
             psql_image=cloud.registry.images["postgres-client"],
             provider=provider,
-            environment=cfg.environment,
-            depends_on=(*cloud.database.ready, cloud.pools, cloud.workloads, namespaces.namespaces[migrator.namespace]),
+            environment=env,
+            depends_on=(
+                *cloud.database.ready,
+                nodes,
+                cloud.workloads,
+                ns[migrator.namespace],
+                credentials.secrets[migrator.namespace][MIGRATION_SECRET],
+            ),
         ),
     )
-    return PlatformLayer(namespaces=namespaces, migration=migration)
+    return PlatformLayer(
+        namespaces=namespaces,
+        certs=certs,
+        secrets=secrets,
+        credentials=credentials,
+        mesh=mesh,
+        signing=signing,
+        migration=migration,
+    )

@@ -64,7 +64,7 @@ class PgVectorArgs:
     connection_name: pulumi.Input[str]
     database: str
     admin_user: str
-    admin_password: pulumi.Input[str]
+    credentials_secret: str  # the Kubernetes Secret External Secrets writes, holding PGPASSWORD
     proxy_image: pulumi.Input[str]
     psql_image: pulumi.Input[str]
     provider: pulumi.ProviderResource
@@ -98,13 +98,6 @@ class PgVectorMigration(pulumi.ComponentResource):
                     args.service_account, annotations={"iam.gke.io/gcp-service-account": args.gcp_service_account}
                 ),
                 automount_service_account_token=False,
-            ),
-            opts=in_ns,
-        )
-        creds = core.Secret(
-            f"{name}-credentials",
-            core.SecretInitArgs(
-                metadata=meta_("db-migrate-credentials"), type="Opaque", string_data={"PGPASSWORD": args.admin_password}
             ),
             opts=in_ns,
         )
@@ -156,7 +149,7 @@ class PgVectorMigration(pulumi.ComponentResource):
                 core.EnvVarArgs(
                     name="PGPASSWORD",
                     value_from=core.EnvVarSourceArgs(
-                        secret_key_ref=core.SecretKeySelectorArgs(name="db-migrate-credentials", key="PGPASSWORD")
+                        secret_key_ref=core.SecretKeySelectorArgs(name=args.credentials_secret, key="PGPASSWORD")
                     ),
                 ),
             ],
@@ -208,7 +201,7 @@ class PgVectorMigration(pulumi.ComponentResource):
             opts=child(
                 self,
                 provider=args.provider,
-                depends_on=[sa, creds, sql, *args.depends_on],
+                depends_on=[sa, sql, *args.depends_on],
                 custom_timeouts=pulumi.CustomTimeouts(create="20m", update="20m"),
             ),
         )

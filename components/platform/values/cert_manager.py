@@ -27,6 +27,7 @@ from components.platform.values.base import (
     resources,
     zone_spread,
 )
+from stacks.charts import chart_images
 
 NAMESPACE = "cert-manager"
 RELEASE = "cert-manager"  # also the controller's Kubernetes service account (the chart's fullname)
@@ -34,10 +35,7 @@ VERSION = "v1.21.1"
 
 # Jetstack publishes every component at the chart's appVersion. The acmesolver image only runs for
 # HTTP-01 challenges (the estate solves DNS-01), but the controller is given it by digest too.
-IMAGES: dict[str, dict[str, str]] = {
-    f"cert-manager-{part}": {"image": f"quay.io/jetstack/cert-manager-{part}", "tag": VERSION}
-    for part in ("controller", "webhook", "cainjector", "acmesolver")
-}
+IMAGES = chart_images("cert-manager-")  # the images this chart runs, declared with the pins
 
 # Google Public DNS over HTTPS, by address: the DNS-01 self-check then needs egress to two /32s on
 # 443 only, instead of port 53 to whichever authoritative servers a zone delegates to.

@@ -26,14 +26,13 @@ from components.platform.values.base import (
     Values,
     resources,
 )
+from stacks.charts import chart_images
 
 NAMESPACE = "external-secrets"
 RELEASE = "external-secrets"
 VERSION = "v2.9.0"
 
-IMAGES: dict[str, dict[str, str]] = {
-    "external-secrets": {"image": "ghcr.io/external-secrets/external-secrets", "tag": VERSION},
-}
+IMAGES = chart_images("external-secrets")  # the images this chart runs, declared with the pins
 
 
 class Image(Values):

@@ -21,17 +21,13 @@ from components.platform.values.base import (
     resources,
     zone_spread,
 )
+from stacks.charts import chart_images
 from stacks.config_mesh import MeshConfig
 
 ISTIO_TAG = "1.30.3-distroless"  # the ambient profile's variant: no shell, no package manager
 
 # key -> upstream image and the tag chart 1.30.3 runs; the Registry resolves each to a digest.
-IMAGES: dict[str, dict[str, str]] = {
-    "istio-pilot": {"image": "docker.io/istio/pilot", "tag": ISTIO_TAG},
-    "istio-proxyv2": {"image": "docker.io/istio/proxyv2", "tag": ISTIO_TAG},
-    "istio-install-cni": {"image": "docker.io/istio/install-cni", "tag": ISTIO_TAG},
-    "istio-ztunnel": {"image": "docker.io/istio/ztunnel", "tag": ISTIO_TAG},
-}
+IMAGES = chart_images("istio-")  # the images this chart runs, declared with the pins
 
 SYSTEM_NAMESPACE = "istio-system"
 INGRESS_NAMESPACE = "istio-ingress"

@@ -22,6 +22,7 @@ from components.platform.values.base import (
     Values,
     resources,
 )
+from stacks.charts import chart_images
 
 NAMESPACE = "cosign-system"
 RELEASE = "policy-controller"
@@ -31,10 +32,7 @@ SERVICE_ACCOUNT = "policy-controller-webhook"
 GSA_ACCOUNT_ID = "{env}-policy-controller"
 INCLUDE_LABEL = "policy.sigstore.dev/include"
 
-IMAGES: dict[str, dict[str, str]] = {
-    # The chart's appVersion; its values pin this image by digest too (webhook.image.version).
-    "policy-controller": {"image": "ghcr.io/sigstore/policy-controller/policy-controller", "tag": "v0.13.1"},
-}
+IMAGES = chart_images("policy-controller")  # the images this chart runs, declared with the pins
 
 # An image that matches no ClusterImagePolicy is admitted with a warning. "deny" (the controller's
 # own default) would refuse every image from the pull-through caches in a verified namespace (the

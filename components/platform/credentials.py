@@ -1,0 +1,98 @@
+"""Credentials into Kubernetes: for each namespace that needs some, a sync identity allowed to read
+exactly those Secret Manager secrets, and one ExternalSecret per Kubernetes Secret.
+
+The namespace is the boundary Kubernetes itself gives Secrets (any pod of a namespace may mount
+any of its Secrets), so each namespace syncs as its own Google service account, which holds
+`secretAccessor` on its secrets one by one and nothing project-wide.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_gcp as gcp
+
+from components.common import child
+from components.platform.external_secret import (
+    ExternalSecretSpec,
+    Remote,
+    external_secret,
+    grant_secret_access,
+    sync_identity,
+)
+
+# namespace -> Kubernetes Secret name -> key in that Secret -> Secret Manager secret id. Plain
+# strings from config: the ExternalSecret's spec must be known at preview to be checked.
+Wanted = Mapping[str, Mapping[str, Mapping[str, str]]]
+
+
+def sync_account_id(environment: str, namespace: str) -> str:
+    """The Google service account a namespace syncs as (at most 30 characters: see stacks.rules_platform)."""
+    return f"{environment}-sync-{namespace}"
+
+
+@dataclass(frozen=True)
+class CredentialsArgs:
+    project: str
+    environment: str
+    wanted: Wanted
+    provider: pulumi.ProviderResource
+    cluster: pulumi.Resource  # the Workload Identity pool exists once the cluster does
+    apis: pulumi.Resource
+    namespaces: Mapping[str, pulumi.Resource]
+    secrets_operator: pulumi.Resource  # the ExternalSecrets component: CRDs and the store
+    sources: Sequence[pulumi.Resource]  # what creates the Secret Manager secrets (grants wait for them)
+
+
+class Credentials(pulumi.ComponentResource):
+    secrets: dict[str, dict[str, pulumi.Resource]]  # namespace -> Secret name -> its ExternalSecret
+
+    def __init__(self, name: str, args: CredentialsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("estate:secrets:Credentials", name, None, opts)
+        self.secrets = {}
+        for ns, targets in sorted(args.wanted.items()):
+            account_id = sync_account_id(args.environment, ns)
+            gsa = gcp.serviceaccount.Account(
+                f"{name}-{ns}",
+                gcp.serviceaccount.AccountArgs(
+                    account_id=account_id,
+                    display_name=f"Secret sync for namespace {ns} (External Secrets)",
+                    project=args.project,
+                ),
+                opts=child(self, depends_on=[args.apis]),
+            )
+            ksa, binding = sync_identity(
+                self,
+                f"{name}-{ns}",
+                namespace=ns,
+                google_service_account=gsa.name,
+                gsa_email=f"{account_id}@{args.project}.iam.gserviceaccount.com",
+                project=args.project,
+                provider=args.provider,
+                depends_on=[args.namespaces[ns], args.cluster],
+            )
+            grants = [
+                grant_secret_access(
+                    self,
+                    f"{name}-{ns}-{secret_id}",
+                    secret_id,
+                    gsa.member,
+                    project=args.project,
+                    depends_on=[args.apis, *args.sources],
+                )
+                for secret_id in sorted({v for data in targets.values() for v in data.values()})
+            ]
+            self.secrets[ns] = {
+                target: external_secret(
+                    self,
+                    f"{name}-{ns}-{target}",
+                    target,
+                    ExternalSecretSpec(namespace=ns, target=target, data={k: Remote(v) for k, v in data.items()}),
+                    provider=args.provider,
+                    depends_on=[args.secrets_operator, ksa, binding, *grants],
+                )
+                for target, data in sorted(targets.items())
+            }
+        self.register_outputs({"namespaces": sorted(self.secrets)})
