@@ -1,0 +1,128 @@
+"""One Chart registration of the plan, rendered from the cache into the children Chart v4 registers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tools.charts import helm
+from tools.charts.children import NormalizeError, child_record, link_dependencies, normalize, object_id
+from tools.charts.refs import ChartRef, ChartRefError, archive_path, chart_ref, charts_of
+from tools.plan import SECRET_SIG, UNKNOWN
+
+# Inputs that change what Chart v4 renders and that the offline render cannot reproduce.
+UNSUPPORTED_INPUTS = ("valueYamlFiles", "postRenderer")
+
+
+@dataclass
+class ChartOutcome:
+    """What became of one Chart: its children, or why it could not be rendered."""
+
+    urn: str
+    name: str
+    ref: ChartRef | None
+    release: str = ""
+    namespace: str = ""
+    children: list[dict[str, Any]] = field(default_factory=list)
+    unresolved: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def rendered(self) -> bool:
+        return self.error is None
+
+    def to_json(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {"chart": str(self.ref) if self.ref else None}
+        if self.error is not None:
+            doc["error"] = self.error
+            return doc
+        doc.update(
+            release=self.release,
+            namespace=self.namespace,
+            rendered=[object_id(c["inputs"]) for c in self.children],
+        )
+        if self.unresolved:
+            doc["namespaceScopeUnknown"] = self.unresolved
+        return doc
+
+
+def _unwrap_secrets(value: Any) -> Any:
+    """Secret values reach the plan masked; the chart renders the mask in their place."""
+    if isinstance(value, dict):
+        if SECRET_SIG in value:
+            return _unwrap_secrets(value.get("value"))
+        return {k: _unwrap_secrets(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_unwrap_secrets(v) for v in value]
+    return value
+
+
+def _unknown_paths(value: Any, path: str = "") -> list[str]:
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in _unknown_paths(v, f"{path}.{k}" if path else k)]
+    if isinstance(value, list):
+        return [p for i, v in enumerate(value) for p in _unknown_paths(v, f"{path}[{i}]")]
+    return [path] if value == UNKNOWN else []
+
+
+def default_namespace(chart: Mapping[str, Any], providers: Mapping[str, Mapping[str, Any]]) -> str:
+    """The Chart's namespace, else its provider's default namespace, else "default"."""
+    if chart["inputs"].get("namespace"):
+        return str(chart["inputs"]["namespace"])
+    ref = chart.get("provider") or ""
+    provider = providers.get(ref.rsplit("::", 1)[0]) if ref else None
+    namespace = (provider or {}).get("inputs", {}).get("namespace")
+    return namespace if isinstance(namespace, str) and namespace else "default"
+
+
+def render_chart(
+    chart: Mapping[str, Any], cache: Path, providers: Mapping[str, Mapping[str, Any]] | None = None
+) -> ChartOutcome:
+    """Render one `kubernetes:helm.sh/v4:Chart` registration from the cache as Chart v4 would at `pulumi up`."""
+    inputs = _unwrap_secrets(chart["inputs"])
+    outcome = ChartOutcome(urn=chart["urn"], name=chart["name"], ref=None)
+    try:
+        outcome.ref = chart_ref(inputs)
+    except ChartRefError as exc:
+        outcome.error = str(exc)
+        return outcome
+    unknown = _unknown_paths(inputs)
+    if unknown:
+        # Chart v4 registers no children while an input is unknown; there is nothing to gate.
+        outcome.error = f"inputs unknown during preview ({', '.join(unknown)}): Chart v4 renders nothing then"
+        return outcome
+    unsupported = [k for k in UNSUPPORTED_INPUTS if inputs.get(k)]
+    if unsupported:
+        outcome.error = f"the offline render does not support {', '.join(unsupported)}"
+        return outcome
+    archive = archive_path(outcome.ref, cache)
+    if not archive.exists():
+        outcome.error = f"not in the chart cache ({archive}); run `make charts` on a machine with network"
+        return outcome
+    outcome.release = str(inputs.get("name") or chart["name"])
+    outcome.namespace = default_namespace({**chart, "inputs": inputs}, providers or {})
+    prefix = str(inputs["resourcePrefix"]) if "resourcePrefix" in inputs else chart["name"]
+    try:
+        objects = helm.render(
+            archive,
+            dict(inputs.get("values") or {}),
+            release=outcome.release,
+            namespace=outcome.namespace,
+            include_crds=not inputs.get("skipCrds", False),
+        )
+        objects, outcome.unresolved = normalize(objects, outcome.namespace)
+    except (helm.RenderError, NormalizeError) as exc:
+        outcome.error = f"render failed: {exc}"
+        return outcome
+    outcome.children = [child_record(o, chart, prefix, skip_await=bool(inputs.get("skipAwait"))) for o in objects]
+    link_dependencies(outcome.children)
+    return outcome
+
+
+def render_charts(resources: Iterable[Mapping[str, Any]], cache: Path) -> list[ChartOutcome]:
+    """Every Chart of a plan's resources, rendered (or not) from `cache`."""
+    resources = list(resources)
+    providers = {r["urn"]: r for r in resources if r["type"].startswith("pulumi:providers:")}
+    return [render_chart(c, cache, providers) for c in charts_of(resources)]
