@@ -239,11 +239,10 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or ROOT / "build" / f"plan-{args.stack}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     doc = plan.to_json()
-    from tools.charts import cache_dir, render_charts  # imports tools.plan
+    from tools.charts import cache_dir, plan_section  # imports tools.plan
 
-    # Per Chart, the objects it renders from the chart cache (or why it cannot): cheap when the
-    # cache is empty, and the gate renders again on its own.
-    doc["charts"] = {c.urn: c.to_json() for c in render_charts(plan.resources, cache_dir())}
+    # Per Chart, the objects it renders from the chart cache, or why it cannot.
+    doc["charts"] = plan_section(plan.resources, cache_dir())
     out.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
     if not args.quiet:
         print(render_tree(plan))

@@ -48,11 +48,14 @@ class ChartOutcome:
         return doc
 
 
+# Secret values reach the plan masked; the chart renders this plain YAML scalar in their place.
+SECRET_PLACEHOLDER = "masked-secret"
+
+
 def _unwrap_secrets(value: Any) -> Any:
-    """Secret values reach the plan masked; the chart renders the mask in their place."""
     if isinstance(value, dict):
         if SECRET_SIG in value:
-            return _unwrap_secrets(value.get("value"))
+            return SECRET_PLACEHOLDER
         return {k: _unwrap_secrets(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_unwrap_secrets(v) for v in value]
@@ -126,3 +129,8 @@ def render_charts(resources: Iterable[Mapping[str, Any]], cache: Path) -> list[C
     resources = list(resources)
     providers = {r["urn"]: r for r in resources if r["type"].startswith("pulumi:providers:")}
     return [render_chart(c, cache, providers) for c in charts_of(resources)]
+
+
+def plan_section(resources: Iterable[Mapping[str, Any]], cache: Path) -> dict[str, dict[str, Any]]:
+    """The plan file's `charts`: per Chart urn, the objects it rendered (`Kind/namespace/name`) or its error."""
+    return {outcome.urn: outcome.to_json() for outcome in render_charts(resources, cache)}

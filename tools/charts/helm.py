@@ -97,6 +97,8 @@ def render(
             templates = chart.render(
                 values, name=release, namespace=namespace, revision=1, is_install=True, is_upgrade=False
             )
+            # Read after rendering: the render drops disabled subcharts from the loaded chart
+            # (Helm's ProcessDependencies), so their crds/ go too, as in Helm's install action.
             crds = [(c["filename"], c["data"]) for c in chart.crds] if include_crds else []
     except helm_python.HelmError as exc:
         raise RenderError(str(exc)) from None
