@@ -13,7 +13,7 @@ import helm_python
 import pytest
 
 from tests.chart_fixtures import OCI_REPO, REPO, TEST_CHART, VERSION, chart_inputs, chart_plan, fill_cache
-from tools.charts import ChartRef, ChartRefError, archive_path, chart_ref, plan_section, render_chart, render_charts
+from tools.charts import ChartRef, ChartRefError, archive_path, chart_ref, render_chart, render_charts
 from tools.charts.chart import SECRET_PLACEHOLDER
 from tools.charts.children import object_id
 from tools.charts.fetch import fetch
@@ -172,24 +172,6 @@ def test_unknown_inputs_render_nothing_as_in_chart_v4(cache: Path) -> None:
 def test_a_template_error_is_reported_per_chart(cache: Path) -> None:
     outcome = render_chart(chart(namespace="apps", values={"extra": "not-a-map"}), cache)
     assert outcome.error is not None and outcome.error.startswith("render failed: ")
-
-
-def test_the_plan_records_per_chart_what_it_rendered(plan: Plan, cache: Path, tmp_path: Path) -> None:
-    section = plan_section(plan.resources, cache)
-    assert section[CHART_URN] == {
-        "chart": f"gated {VERSION} ({REPO})",
-        "release": "gated",
-        "namespace": "apps",
-        "rendered": [
-            "CustomResourceDefinition/widgets.example.com",
-            "ServiceAccount/apps/gated-gated",
-            "ConfigMap/apps/gated-gated-settings",
-            "Deployment/apps/gated-gated",
-            "Widget/apps/gated-gated",
-        ],
-    }
-    empty = plan_section(plan.resources, tmp_path)
-    assert {v["error"].split(" (")[0] for v in empty.values()} == {"not in the chart cache"}
 
 
 # ------------------------------------------------------------------ filling the cache

@@ -17,6 +17,7 @@ from tools.gate import main as gate_main
 from tools.plan import Plan
 
 ROOT_DEPLOYMENT = "gated:apps/gated-gated"
+GATED_URN = "urn:pulumi:dev::ai-estate::estate:platform:Platform$kubernetes:helm.sh/v4:Chart::gated"
 
 
 @pytest.fixture(scope="module")
@@ -81,3 +82,26 @@ def test_require_charts_fails_the_gate_without_the_charts(
     assert gate_main([*args, "--charts-cache", str(cache), "--require-charts"]) == 1
     out = capsys.readouterr().out
     assert f"estate-workloads-run-as-non-root [mandatory]\n  - {ROOT_DEPLOYMENT}:" in out
+
+
+def test_the_plan_file_records_per_chart_what_the_gate_rendered(plan: Plan, cache: Path, tmp_path: Path) -> None:
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(plan.to_json()))
+    assert gate_main(["--stack", "dev", "--plan", str(path), "--charts-cache", str(cache)]) == 1
+    charts = json.loads(path.read_text())["charts"]
+    assert charts[GATED_URN] == {
+        "chart": "gated 0.3.0 (https://charts.example.com/stable)",
+        "release": "gated",
+        "namespace": "apps",
+        "rendered": [
+            "CustomResourceDefinition/widgets.example.com",
+            "ServiceAccount/apps/gated-gated",
+            "ConfigMap/apps/gated-gated-settings",
+            "Deployment/apps/gated-gated",
+            "Widget/apps/gated-gated",
+        ],
+    }
+    assert charts[GATED_URN.replace("::gated", "::gated-oci")]["namespaceScopeUnknown"] == ["example.com/v1/Widget"]
+    assert gate_main(["--stack", "dev", "--plan", str(path), "--charts-cache", str(tmp_path / "empty")]) == 0
+    errors = {v["error"].split(" (")[0] for v in json.loads(path.read_text())["charts"].values()}
+    assert errors == {"not in the chart cache"}

@@ -135,6 +135,16 @@ def render_charts_report(result: GateResult) -> list[str]:
     return lines
 
 
+def record_charts(result: GateResult, plan: Plan, path: Path, *, rebuilt: bool) -> None:
+    """Leave the plan file with its `charts` section: per Chart urn, the objects it rendered
+    (`Kind/namespace/name`) or why it could not. Rendering is the gate's job, not the plan's:
+    it keeps `make plan` within its budget. A plan the gate built itself is written whole."""
+    doc = plan.to_json() if rebuilt else json.loads(path.read_text())
+    doc["charts"] = {outcome.urn: outcome.to_json() for outcome in result.charts}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
+
+
 def render(result: GateResult, config_path: str) -> str:
     lines = [
         f"policy gate: {PROJECT}/{result.stack}: {result.resources} resources and the stack through "
@@ -197,6 +207,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {config_path}: {exc}", file=sys.stderr)
             return 2
     print(render(result, str(config_path.relative_to(ROOT) if config_path.is_relative_to(ROOT) else config_path)))
+    record_charts(result, plan, args.plan or ROOT / "build" / f"plan-{args.stack}.json", rebuilt=args.plan is None)
     if args.require_charts and result.unrendered:
         print(f"error: --require-charts: {len(result.unrendered)} chart(s) not rendered", file=sys.stderr)
         return 2

@@ -238,12 +238,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     out = args.out or ROOT / "build" / f"plan-{args.stack}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    doc = plan.to_json()
-    from tools.charts import cache_dir, plan_section  # imports tools.plan
-
-    # Per Chart, the objects it renders from the chart cache, or why it cannot.
-    doc["charts"] = plan_section(plan.resources, cache_dir())
-    out.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
+    out.write_text(json.dumps(plan.to_json(), indent=1, sort_keys=True) + "\n")
     if not args.quiet:
         print(render_tree(plan))
     print(f"wrote {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}")

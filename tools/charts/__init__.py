@@ -7,7 +7,7 @@ The gate (tools/gate.py) renders every Chart of the plan from the cache exactly 
 renders at `pulumi up` and sends each object through the policy pack as a child of its Chart.
 """
 
-from tools.charts.chart import ChartOutcome, plan_section, render_chart, render_charts
+from tools.charts.chart import ChartOutcome, render_chart, render_charts
 from tools.charts.refs import CACHE_ENV, CHART_TYPE, ChartRef, ChartRefError, archive_path, cache_dir, chart_ref
 
 __all__ = [
@@ -19,7 +19,6 @@ __all__ = [
     "archive_path",
     "cache_dir",
     "chart_ref",
-    "plan_section",
     "render_chart",
     "render_charts",
 ]

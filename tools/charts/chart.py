@@ -128,9 +128,4 @@ def render_charts(resources: Iterable[Mapping[str, Any]], cache: Path) -> list[C
     """Every Chart of a plan's resources, rendered (or not) from `cache`."""
     resources = list(resources)
     providers = {r["urn"]: r for r in resources if r["type"].startswith("pulumi:providers:")}
-    return [render_chart(c, cache, providers) for c in charts_of(resources)]
-
-
-def plan_section(resources: Iterable[Mapping[str, Any]], cache: Path) -> dict[str, dict[str, Any]]:
-    """The plan file's `charts`: per Chart urn, the objects it rendered (`Kind/namespace/name`) or its error."""
-    return {outcome.urn: outcome.to_json() for outcome in render_charts(resources, cache)}
+    return [render_chart(c, cache, providers) for c in sorted(charts_of(resources), key=lambda c: c["urn"])]
