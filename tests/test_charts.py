@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import functools
 import http.server
+import shutil
+import tarfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -167,6 +169,20 @@ def test_a_chart_missing_from_the_cache_says_how_to_fill_it(tmp_path: Path) -> N
 def test_unknown_inputs_render_nothing_as_in_chart_v4(cache: Path) -> None:
     outcome = render_chart(chart(namespace=UNKNOWN, values={"image": UNKNOWN}), cache)
     assert outcome.error == "inputs unknown during preview (namespace, values.image): Chart v4 renders nothing then"
+
+
+def test_helms_install_checks_apply(cache: Path, tmp_path: Path) -> None:
+    long_name = render_chart(chart(name="x" * 54, namespace="apps"), cache)
+    assert long_name.error is not None and "invalid release name" in long_name.error
+    broken = tmp_path / "src" / "gated"
+    shutil.copytree(TEST_CHART, broken)
+    shutil.rmtree(broken / "charts")
+    (tmp_path / "cache" / "charts.example.com_stable").mkdir(parents=True)
+    # `helm package` refuses such a chart, so archive it by hand as a repository might serve it.
+    with tarfile.open(tmp_path / "cache" / "charts.example.com_stable" / "gated-0.3.0.tgz", "w:gz") as tgz:
+        tgz.add(broken, arcname="gated")
+    missing = render_chart(chart(namespace="apps"), tmp_path / "cache")
+    assert missing.error == "render failed: found in Chart.yaml, but missing in charts/ directory: extra"
 
 
 def test_a_template_error_is_reported_per_chart(cache: Path) -> None:

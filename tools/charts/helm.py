@@ -95,7 +95,17 @@ def render(
     import helm_python  # loaded only when a chart is rendered: it starts a Go runtime
 
     try:
+        # The install action's own checks: a valid release name (action.Install.availableName),
+        # an installable chart (checkIfInstallable), its declared subcharts present (CheckDependencies).
+        helm_python.validate_release_name(release)
         with helm_python.Chart.load(archive) as chart:
+            meta = chart.metadata
+            if meta.get("type") not in (None, "", "application"):
+                raise RenderError(f"{meta.get('type')} charts are not installable")
+            loaded = {d.get("name") for d in chart.dependencies}
+            missing = [d["name"] for d in meta.get("dependencies") or [] if d.get("name") not in loaded]
+            if missing:
+                raise RenderError(f"found in Chart.yaml, but missing in charts/ directory: {', '.join(missing)}")
             templates = chart.render(
                 values, name=release, namespace=namespace, revision=1, is_install=True, is_upgrade=False
             )
