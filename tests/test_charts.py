@@ -136,6 +136,9 @@ def test_children_are_named_typed_and_parented_as_chart_v4_registers_them(plan: 
         "$kubernetes:apps/v1:Deployment::gated:apps/gated-gated"
     )
     assert deployment["parent"] == registered["urn"] and deployment["provider"] == registered["provider"]
+    assert deployment["options"]["protect"] is False
+    protected = render_chart({**chart(namespace="apps"), "options": {"protect": True}}, cache)
+    assert all(c["options"]["protect"] for c in protected.children)
     assert set(deployment["inputs"]) == {"apiVersion", "kind", "metadata", "spec"}
     widget = next(c for c in gated.children if c["inputs"]["kind"] == "Widget")
     crd = next(c for c in gated.children if c["inputs"]["kind"] == "CustomResourceDefinition")

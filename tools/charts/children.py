@@ -16,7 +16,8 @@ provider/pkg/provider/yaml/v2/yaml.go):
   `<prefix>:<namespace>/<name>` (or `<prefix>:<name>` for cluster-scoped objects, no prefix when
   it is ""), parent = the Chart, with the object's fields as inputs; `helm.sh/resource-policy: keep`
   becomes retainOnDelete, `skipAwait` adds the `pulumi.com/skipAwait` annotation, a Secret's
-  `data`/`stringData` are secrets. Children inherit the Chart's provider.
+  `data`/`stringData` are secrets. Children inherit the Chart's provider and its `protect`
+  (a child without its own protect takes its parent's: checked in the Python SDK's Resource).
 """
 
 from __future__ import annotations
@@ -230,7 +231,7 @@ def child_record(obj: dict[str, Any], chart: Mapping[str, Any], prefix: str, *, 
         "dependencies": [],
         "propertyDependencies": {},
         "options": {
-            "protect": False,
+            "protect": bool((chart.get("options") or {}).get("protect")),
             "ignoreChanges": [],
             "deleteBeforeReplace": False,
             "retainOnDelete": keep,
