@@ -101,7 +101,7 @@ def test_the_plan_file_records_per_chart_what_the_gate_rendered(plan: Plan, cach
             "Widget/apps/gated-gated",
         ],
     }
-    assert charts[GATED_URN.replace("::gated", "::gated-oci")]["namespaceScopeUnknown"] == ["example.com/v1/Widget"]
+    assert "Widget/team/custom-gated" in charts[GATED_URN.replace("::gated", "::gated-oci")]["rendered"]
     assert gate_main(["--stack", "dev", "--plan", str(path), "--charts-cache", str(tmp_path / "empty")]) == 0
     errors = {v["error"].split(" (")[0] for v in json.loads(path.read_text())["charts"].values()}
     assert errors == {"not in the chart cache"}

@@ -23,7 +23,7 @@ provider/pkg/provider/yaml/v2/yaml.go):
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from tools.plan import SECRET_SIG, SECRET_VALUE
@@ -136,7 +136,7 @@ def _expand(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def _is_crd(obj: Mapping[str, Any]) -> bool:
+def is_crd(obj: Mapping[str, Any]) -> bool:
     return obj.get("kind") == "CustomResourceDefinition" and str(obj.get("apiVersion", "")).startswith(
         "apiextensions.k8s.io/"
     )
@@ -147,7 +147,7 @@ def _group_version(api_version: str) -> tuple[str, str]:
     return group, version
 
 
-def namespaced(obj: Mapping[str, Any], objects: list[dict[str, Any]]) -> bool | None:
+def namespaced(obj: Mapping[str, Any], objects: Sequence[Mapping[str, Any]]) -> bool | None:
     """clients.IsNamespacedKind without a cluster: True/False, or None when only the cluster could say."""
     group, version = _group_version(str(obj["apiVersion"]))
     kind = str(obj["kind"])
@@ -160,13 +160,17 @@ def namespaced(obj: Mapping[str, Any], objects: list[dict[str, Any]]) -> bool | 
             return False
     for crd in objects:
         spec = crd.get("spec") or {}
-        if _is_crd(crd) and spec.get("group") == group and (spec.get("names") or {}).get("kind") == kind:
+        if is_crd(crd) and spec.get("group") == group and (spec.get("names") or {}).get("kind") == kind:
             return bool(spec.get("scope") == "Namespaced")
     return None
 
 
-def normalize(objects: list[dict[str, Any]], namespace: str) -> tuple[list[dict[str, Any]], list[str]]:
-    """yaml/v2.Normalize offline: the objects with default namespaces applied, and the kinds left unresolved."""
+def normalize(
+    objects: list[dict[str, Any]], namespace: str, crds: Sequence[Mapping[str, Any]] = ()
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """yaml/v2.Normalize offline: the objects with default namespaces applied, and the kinds left unresolved.
+
+    `crds` stand in for the provider's CRD cache: consulted after the chart's own objects."""
     objects = _expand(copy.deepcopy(objects))
     unresolved: list[str] = []
     for obj in objects:
@@ -179,7 +183,7 @@ def normalize(objects: list[dict[str, Any]], namespace: str) -> tuple[list[dict[
             obj["apiVersion"] = str(obj["apiVersion"]).removeprefix("core/")
         if meta.get("namespace"):
             continue
-        scope = namespaced(obj, objects)
+        scope = namespaced(obj, [*objects, *crds])
         if scope is None:
             unresolved.append(f"{obj['apiVersion']}/{obj['kind']}")
         elif scope:
@@ -250,7 +254,7 @@ def link_dependencies(children: list[dict[str, Any]]) -> None:
     namespaces: dict[str, str] = {}
     for child in children:
         obj = child["inputs"]
-        if _is_crd(obj):
+        if is_crd(obj):
             spec = obj.get("spec") or {}
             crds[(str(spec.get("group")), str((spec.get("names") or {}).get("kind")))] = child["urn"]
         elif child["type"] == "kubernetes:core/v1:Namespace":
