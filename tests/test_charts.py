@@ -105,7 +105,13 @@ def test_release_is_a_first_install_named_after_the_chart_resource(cache: Path) 
     outcome = render_chart(chart(namespace="apps"), cache)
     settings = next(c["inputs"] for c in outcome.children if c["inputs"]["kind"] == "ConfigMap")
     assert (outcome.release, outcome.namespace) == ("gated", "apps")
-    assert settings["data"] == {"install": "true", "upgrade": "false", "revision": "1", "kubeVersion": "v1.36.0"}
+    assert settings["data"] == {
+        "install": "true",
+        "upgrade": "false",
+        "revision": "1",
+        "kubeVersion": "v1.36.0",
+        "since": "2024-01-01",
+    }
     named = render_chart(chart(namespace="apps", name="other"), cache)
     assert named.release == "other" and "Deployment/apps/other-gated" in ids(named)
 
