@@ -105,3 +105,17 @@ def test_the_plan_file_records_per_chart_what_the_gate_rendered(plan: Plan, cach
     assert gate_main(["--stack", "dev", "--plan", str(path), "--charts-cache", str(tmp_path / "empty")]) == 0
     errors = {v["error"].split(" (")[0] for v in json.loads(path.read_text())["charts"].values()}
     assert errors == {"not in the chart cache"}
+
+
+def test_a_chart_helm_refuses_fails_the_gate_even_without_require_charts(
+    plan: Plan, cache: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    doc = plan.to_json()
+    gated = next(r for r in doc["resources"] if r["urn"] == GATED_URN)
+    gated["inputs"]["values"]["extra"] = "not-a-map"  # the subchart condition needs a map
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(doc))
+    assert gate_main(["--stack", "dev", "--plan", str(path), "--charts-cache", str(cache)]) == 2
+    captured = capsys.readouterr()
+    assert "error: 1 chart(s) fail to render, as they would at `pulumi up`" in captured.err
+    assert "!!!   gated (gated 0.3.0 (https://charts.example.com/stable)): render failed:" in captured.out

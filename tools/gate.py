@@ -11,8 +11,9 @@ renders it (tools.charts) and its objects go through Analyze and AnalyzeStack as
 children, as the engine would see them at `pulumi up`. A chart that cannot be rendered (not in
 the cache, no network) is listed loudly with what that leaves unchecked.
 
-Exit codes: 0 pass; 1 a mandatory violation; 2 a configuration or plan error, or, with
---require-charts, a chart that could not be rendered (its objects never reached the pack).
+Exit codes: 0 pass; 1 a mandatory violation; 2 a configuration or plan error, a chart Helm
+refuses to render (`pulumi up` would fail on it too), or, with --require-charts, a chart that
+could not be rendered here (not in the cache: its objects never reached the pack).
 """
 
 from __future__ import annotations
@@ -58,6 +59,10 @@ class GateResult:
     @property
     def unrendered(self) -> list[ChartOutcome]:
         return [c for c in self.charts if not c.rendered]
+
+    @property
+    def broken(self) -> list[ChartOutcome]:
+        return [c for c in self.charts if c.broken]
 
     @property
     def mandatory(self) -> list[Finding]:
@@ -208,6 +213,9 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     print(render(result, str(config_path.relative_to(ROOT) if config_path.is_relative_to(ROOT) else config_path)))
     record_charts(result, plan, args.plan or ROOT / "build" / f"plan-{args.stack}.json", rebuilt=args.plan is None)
+    if result.broken:
+        print(f"error: {len(result.broken)} chart(s) fail to render, as they would at `pulumi up`", file=sys.stderr)
+        return 2
     if args.require_charts and result.unrendered:
         print(f"error: --require-charts: {len(result.unrendered)} chart(s) not rendered", file=sys.stderr)
         return 2

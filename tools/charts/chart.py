@@ -28,6 +28,8 @@ class ChartOutcome:
     children: list[dict[str, Any]] = field(default_factory=list)
     unresolved: list[str] = field(default_factory=list)
     error: str | None = None
+    # Helm or pulumi-kubernetes refused the chart itself: `pulumi up` would fail the same way.
+    broken: bool = False
 
     @property
     def rendered(self) -> bool:
@@ -114,7 +116,7 @@ def _render(
             include_crds=not inputs.get("skipCrds", False),
         )
     except helm.RenderError as exc:
-        outcome.error = f"render failed: {exc}"
+        outcome.error, outcome.broken = f"render failed: {exc}", True
         return outcome, []
     return outcome, objects
 
@@ -128,7 +130,7 @@ def _register(
     try:
         objects, outcome.unresolved = normalize(objects, outcome.namespace, crds)
     except NormalizeError as exc:
-        outcome.error = f"render failed: {exc}"
+        outcome.error, outcome.broken = f"render failed: {exc}", True
         return
     outcome.children = [child_record(o, chart, prefix, skip_await=bool(inputs.get("skipAwait"))) for o in objects]
     link_dependencies(outcome.children)
