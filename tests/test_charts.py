@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import json
 import shutil
 import tarfile
 import threading
@@ -16,6 +17,7 @@ import pytest
 
 from tests.chart_fixtures import OCI_REPO, REPO, TEST_CHART, VERSION, chart_inputs, chart_plan, fill_cache
 from tools.charts import ChartRef, ChartRefError, archive_path, chart_ref, render_chart, render_charts
+from tools.charts.__main__ import main as charts_main
 from tools.charts.chart import SECRET_PLACEHOLDER
 from tools.charts.children import object_id
 from tools.charts.fetch import fetch
@@ -235,3 +237,16 @@ def test_fill_fails_per_chart_when_the_repository_cannot_be_reached(repository: 
     unreachable = fetch(ChartRef("http://127.0.0.1:9", "gated", VERSION), tmp_path)
     assert unreachable.status == "failed" and "HelmRepoError" in str(unreachable.error)
     assert not (tmp_path / "127.0.0.1_9").exists()
+
+
+def test_make_charts_takes_the_pins_from_the_plans(
+    plan: Plan, cache: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(plan.to_json()))
+    args = ["--plan", str(path), "--cache"]
+    assert charts_main(["fill", *args, str(cache)]) == 0  # both pins already cached: no network needed
+    out = capsys.readouterr().out
+    assert "2 pinned charts" in out and out.count("  cached     ") == 2
+    assert charts_main(["list", *args, str(tmp_path / "empty")]) == 1
+    assert capsys.readouterr().out.count("  MISSING ") == 2
