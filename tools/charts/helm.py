@@ -10,7 +10,10 @@ are dropped too), orders the rest by kind (releaseutil.InstallOrder) and puts th
 first. Pulumi registers only that manifest: hooks never become resources.
 
 helm_python's `Chart.render` is Helm's template engine with the same release options; the
-manifest assembly above is replicated here.
+manifest assembly above is replicated here. What differs, for want of a cluster: Helm v4.2.3's
+default capabilities (KubeVersion v1.36.0, the built-in API versions) where pulumi-kubernetes
+asks the cluster through discovery, and `lookup`, which finds nothing here while Chart v4's
+server dry-run option lets it read the cluster.
 """
 
 from __future__ import annotations
