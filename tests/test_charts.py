@@ -19,7 +19,7 @@ from tests.chart_fixtures import OCI_REPO, REPO, TEST_CHART, VERSION, chart_inpu
 from tools.charts import ChartRef, ChartRefError, archive_path, chart_ref, render_chart, render_charts
 from tools.charts.__main__ import main as charts_main
 from tools.charts.chart import SECRET_PLACEHOLDER
-from tools.charts.children import object_id
+from tools.charts.children import NormalizeError, normalize, object_id
 from tools.charts.fetch import fetch
 from tools.plan import MASK, SECRET_SIG, SECRET_VALUE, UNKNOWN, Plan
 
@@ -250,3 +250,29 @@ def test_make_charts_takes_the_pins_from_the_plans(
     assert "2 pinned charts" in out and out.count("  cached     ") == 2
     assert charts_main(["list", *args, str(tmp_path / "empty")]) == 1
     assert capsys.readouterr().out.count("  MISSING ") == 2
+
+
+def test_normalize_follows_the_providers_kind_table() -> None:
+    listed = {
+        "apiVersion": "v1",
+        "kind": "List",
+        "items": [
+            {"apiVersion": "core/v1", "kind": "Service", "metadata": {"name": "svc"}},
+            {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "cr"}},
+            {
+                "apiVersion": "admissionregistration.k8s.io/v1",
+                "kind": "ValidatingAdmissionPolicy",
+                "metadata": {"name": "vap"},
+            },
+        ],
+    }
+    objects, unresolved = normalize([listed], "apps")
+    assert [(o["apiVersion"], o["kind"], o["metadata"].get("namespace")) for o in objects] == [
+        ("v1", "Service", "apps"),
+        ("rbac.authorization.k8s.io/v1", "ClusterRole", None),
+        ("admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicy", None),
+    ]
+    # Not in the provider's static table: only a cluster's discovery would say.
+    assert unresolved == ["admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy"]
+    with pytest.raises(NormalizeError, match=r"require a \.metadata\.name"):
+        normalize([{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {}}], "apps")
