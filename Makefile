@@ -2,8 +2,10 @@
 STACK ?= dev
 VENV  ?= .venv
 PY    := $(VENV)/bin/python
+# Extra gate flags, e.g. GATE_FLAGS=--require-charts where the chart cache is filled.
+GATE_FLAGS ?=
 
-.PHONY: setup plan gate test lint typecheck pytest schema docs bench clean
+.PHONY: setup plan gate test lint typecheck pytest schema docs bench clean charts
 
 setup: $(VENV)/.installed           ## create .venv and install requirements.txt
 
@@ -17,11 +19,11 @@ plan: setup                         ## offline plan: make plan STACK=dev|prod
 	$(PY) -m tools.plan --stack $(STACK)
 
 gate: setup                         ## offline policy gate: make gate STACK=dev|prod
-	$(PY) -m tools.gate --stack $(STACK)
+	$(PY) -m tools.gate --stack $(STACK) $(GATE_FLAGS)
 
 test: lint typecheck pytest         ## everything CI runs
-	$(PY) -m tools.gate --stack dev
-	$(PY) -m tools.gate --stack prod
+	$(PY) -m tools.gate --stack dev $(GATE_FLAGS)
+	$(PY) -m tools.gate --stack prod $(GATE_FLAGS)
 
 lint: setup
 	$(PY) -m ruff check .
@@ -38,6 +40,9 @@ schema: setup                       ## refresh stacks/stack.schema.json from the
 
 docs: setup                         ## regenerate the README's policy table from the pack
 	$(PY) -m tools.policy_table
+
+charts: setup                       ## fill the chart cache (build/charts, or ESTATE_CHART_CACHE); needs network
+	$(PY) -m tools.charts fill
 
 bench: setup                        ## the speed budgets (README, "Budgets")
 	$(PY) -m tools.bench

@@ -10,6 +10,15 @@ Every registration goes through Analyze, components too, as the engine does. One
 a remote component (helm.v4.Chart) reaches the engine's analyzers without inputs, because the
 provider registers it inside Construct; the gate sends the inputs the program gave it, so the
 pack's chart-pin rules are enforced here (see README, "Policies").
+
+Every `kubernetes:helm.sh/v4:Chart` of the plan is rendered from the chart cache as Chart v4
+renders it (tools.charts) and its objects go through Analyze and AnalyzeStack as the Chart's
+children, as the engine would see them at `pulumi up`. A chart that cannot be rendered (not in
+the cache, no network) is listed loudly with what that leaves unchecked.
+
+Exit codes: 0 pass; 1 a mandatory violation; 2 a configuration or plan error, a chart Helm
+refuses to render (`pulumi up` would fail on it too), or, with --require-charts, a chart that
+could not be rendered here (not in the cache: its objects never reached the pack).
 """
 
 from __future__ import annotations
@@ -25,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from tools.analyzer import LEVEL_NAMES, Analyzer, PolicyConfigError, load_policy_config
+from tools.charts import ChartOutcome, cache_dir, render_charts
 from tools.plan import PROJECT, ROOT, Plan, run_plan
 
 PACK_DIR = ROOT / "policies"
@@ -50,6 +60,15 @@ class GateResult:
     exempted: dict[tuple[str, str], list[str]] = field(default_factory=lambda: defaultdict(list))
     exemptions: list[tuple[str, str, str]] = field(default_factory=list)
     policies: int = 0
+    charts: list[ChartOutcome] = field(default_factory=list)
+
+    @property
+    def unrendered(self) -> list[ChartOutcome]:
+        return [c for c in self.charts if not c.rendered]
+
+    @property
+    def broken(self) -> list[ChartOutcome]:
+        return [c for c in self.charts if c.broken]
 
     @property
     def mandatory(self) -> list[Finding]:
@@ -89,18 +108,60 @@ def _allowances(entry: Any) -> list[Mapping[str, Any]]:
     return [ex for key in ALLOWANCE_KEYS for ex in entry.get(key, [])]
 
 
-def check(analyzer: Analyzer, plan: Plan, policy_config: Mapping[str, Any]) -> GateResult:
-    """Configure a running pack with `policy_config` and pass `plan` through it."""
+def check(
+    analyzer: Analyzer, plan: Plan, policy_config: Mapping[str, Any], *, charts_cache: Path | None = None
+) -> GateResult:
+    """Configure a running pack with `policy_config` and pass `plan`, with its Charts rendered
+    from `charts_cache` (default: tools.charts.cache_dir()), through it."""
     result = GateResult(stack=plan.stack, resources=len(plan.resources))
+    result.charts = render_charts(plan.resources, charts_cache or cache_dir())
+    children = [child for outcome in result.charts for child in outcome.children]
     for policy, entry in sorted(policy_config.items()):
         for ex in _allowances(entry):
             result.exemptions.append((policy, ex["resource"], ex["reason"]))
     result.policies = len(analyzer.configure(policy_config))
     analyzer.remember_providers(plan.resources)
-    for res in plan.resources:
+    for res in [*plan.resources, *children]:
         _collect(result, analyzer.analyze(res), res["name"])
-    _collect(result, analyzer.analyze_stack(plan.resources), "(stack)")
+    _collect(result, analyzer.analyze_stack([*plan.resources, *children]), "(stack)")
     return result
+
+
+def render_charts_report(result: GateResult) -> list[str]:
+    if not result.charts:
+        return []
+    rendered = [c for c in result.charts if c.rendered]
+    lines = [
+        f"charts: {len(rendered)} of {len(result.charts)} rendered, "
+        f"{sum(len(c.children) for c in rendered)} objects sent through the pack as their children"
+    ]
+    for c in rendered:
+        lines.append(f"  - {c.name}: {c.ref} as release {c.release} in {c.namespace}: {len(c.children)} objects")
+        if c.unresolved:
+            lines.append(f"    namespace scope unknown without a cluster, left unset: {', '.join(c.unresolved)}")
+    if result.unrendered:
+        bar = "!" * 100
+        lines += [bar, f"!!! {len(result.unrendered)} CHART(S) NOT RENDERED: their objects never went through the pack"]
+        for c in result.unrendered:
+            lines.append(f"!!!   {c.name} ({c.ref or 'no pin'}): {c.error}")
+        lines += [
+            "!!! Unchecked: every object these charts install (workloads, RBAC, Services, webhooks, CRDs):",
+            "!!! no policy saw any of them, so this PASS/FAIL says nothing about them.",
+            "!!! Fill the cache with `make charts` on a machine with network (or set ESTATE_CHART_CACHE);",
+            "!!! `--require-charts` makes this a failure.",
+            bar,
+        ]
+    return lines
+
+
+def record_charts(result: GateResult, plan: Plan, path: Path, *, rebuilt: bool) -> None:
+    """Leave the plan file with its `charts` section: per Chart urn, the objects it rendered
+    (`Kind/namespace/name`) or why it could not. Rendering is the gate's job, not the plan's:
+    it keeps `make plan` within its budget. A plan the gate built itself is written whole."""
+    doc = plan.to_json() if rebuilt else json.loads(path.read_text())
+    doc["charts"] = {outcome.urn: outcome.to_json() for outcome in result.charts}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
 
 
 def render(result: GateResult, config_path: str) -> str:
@@ -124,9 +185,11 @@ def render(result: GateResult, config_path: str) -> str:
             lines.append(
                 f"  - {policy} on {pattern}: {reason} [applied to {', '.join(used) or 'nothing in this plan'}]"
             )
+    lines += render_charts_report(result)
     advisory = len(result.findings) - len(result.mandatory)
     verdict = "FAIL" if result.mandatory else "PASS"
-    lines.append(f"{verdict}: {len(result.mandatory)} mandatory and {advisory} advisory violations")
+    unchecked = f" ({len(result.unrendered)} charts NOT rendered, unchecked)" if result.unrendered else ""
+    lines.append(f"{verdict}: {len(result.mandatory)} mandatory and {advisory} advisory violations{unchecked}")
     return "\n".join(lines)
 
 
@@ -135,6 +198,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stack", default="dev")
     parser.add_argument("--config", type=Path, help="policy config (default policies/<stack>.json)")
     parser.add_argument("--plan", type=Path, help="use a plan file written by tools.plan instead of building one")
+    parser.add_argument(
+        "--require-charts", action="store_true", help="exit 2 when any Chart of the plan could not be rendered"
+    )
+    parser.add_argument("--charts-cache", type=Path, help="default $ESTATE_CHART_CACHE, else build/charts")
     args = parser.parse_args(argv)
     gc.disable()  # a short-lived process; see tools.plan
     config_path = args.config or PACK_DIR / f"{args.stack}.json"
@@ -154,11 +221,18 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {plan.error}", file=sys.stderr)
             return 2
         try:
-            result = check(analyzer, plan, policy_config)
+            result = check(analyzer, plan, policy_config, charts_cache=args.charts_cache)
         except PolicyConfigError as exc:
             print(f"error: {config_path}: {exc}", file=sys.stderr)
             return 2
     print(render(result, str(config_path.relative_to(ROOT) if config_path.is_relative_to(ROOT) else config_path)))
+    record_charts(result, plan, args.plan or ROOT / "build" / f"plan-{args.stack}.json", rebuilt=args.plan is None)
+    if result.broken:
+        print(f"error: {len(result.broken)} chart(s) fail to render, as they would at `pulumi up`", file=sys.stderr)
+        return 2
+    if args.require_charts and result.unrendered:
+        print(f"error: --require-charts: {len(result.unrendered)} chart(s) not rendered", file=sys.stderr)
+        return 2
     return 1 if result.mandatory else 0
 
 

@@ -1,0 +1,121 @@
+"""The gate over Charts: rendered objects through the real pack as the Chart's children, and loud gaps."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.chart_fixtures import chart_plan, fill_cache
+from tests.policy_fixtures import TEST_CONFIG
+from tools.analyzer import Analyzer
+from tools.gate import check, render
+from tools.gate import main as gate_main
+from tools.plan import Plan
+
+ROOT_DEPLOYMENT = "gated:apps/gated-gated"
+GATED_URN = "urn:pulumi:dev::ai-estate::estate:platform:Platform$kubernetes:helm.sh/v4:Chart::gated"
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return fill_cache(tmp_path_factory.mktemp("charts"))
+
+
+@pytest.fixture(scope="module")
+def plan() -> Plan:
+    return chart_plan()
+
+
+def test_the_root_deployment_of_a_chart_fails_as_the_charts_child(pack: Analyzer, plan: Plan, cache: Path) -> None:
+    result = check(pack, plan, TEST_CONFIG, charts_cache=cache)
+    assert result.unrendered == []
+    assert [(f.policy, f.level, f.resource) for f in result.findings] == [
+        ("estate-workloads-run-as-non-root", "mandatory", ROOT_DEPLOYMENT)
+    ]
+    text = render(result, "test")
+    assert "charts: 2 of 2 rendered, 9 objects sent through the pack as their children" in text
+    assert f"  - {ROOT_DEPLOYMENT}: container 'app': set securityContext.runAsNonRoot: true" in text
+
+
+def test_the_stack_analysis_sees_the_chart_children(
+    pack: Analyzer, plan: Plan, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[Mapping[str, Any]] = []
+    analyze_stack = pack.analyze_stack
+
+    def spy(resources: Iterable[Mapping[str, Any]]) -> Any:
+        seen.extend(resources)
+        return analyze_stack(seen)
+
+    monkeypatch.setattr(pack, "analyze_stack", spy)
+    check(pack, plan, TEST_CONFIG, charts_cache=cache)
+    chart_urns = {r["urn"] for r in plan.by_type("kubernetes:helm.sh/v4:Chart")}
+    children = [r for r in seen if r["parent"] in chart_urns]
+    assert len(seen) == len(plan.resources) + 9 and len(children) == 9
+    assert all(c["provider"] for c in children)
+
+
+def test_charts_missing_from_the_cache_are_listed_loudly(pack: Analyzer, plan: Plan, tmp_path: Path) -> None:
+    result = check(pack, plan, TEST_CONFIG, charts_cache=tmp_path)
+    assert [c.name for c in result.unrendered] == ["gated", "gated-oci"]
+    assert result.findings == []  # nothing of theirs reached the pack: that is the gap being reported
+    text = render(result, "test")
+    assert "!!! 2 CHART(S) NOT RENDERED: their objects never went through the pack" in text
+    assert "!!!   gated (gated 0.3.0 (https://charts.example.com/stable)): not in the chart cache" in text
+    assert text.endswith("PASS: 0 mandatory and 0 advisory violations (2 charts NOT rendered, unchecked)")
+
+
+def test_require_charts_fails_the_gate_without_the_charts(
+    plan: Plan, cache: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(plan.to_json()))
+    args = ["--stack", "dev", "--plan", str(path)]
+    assert gate_main([*args, "--charts-cache", str(tmp_path / "empty")]) == 0
+    assert "CHART(S) NOT RENDERED" in capsys.readouterr().out
+    assert gate_main([*args, "--charts-cache", str(tmp_path / "empty"), "--require-charts"]) == 2
+    assert "error: --require-charts: 2 chart(s) not rendered" in capsys.readouterr().err
+    assert gate_main([*args, "--charts-cache", str(cache), "--require-charts"]) == 1
+    out = capsys.readouterr().out
+    assert f"estate-workloads-run-as-non-root [mandatory]\n  - {ROOT_DEPLOYMENT}:" in out
+
+
+def test_the_plan_file_records_per_chart_what_the_gate_rendered(plan: Plan, cache: Path, tmp_path: Path) -> None:
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(plan.to_json()))
+    assert gate_main(["--stack", "dev", "--plan", str(path), "--charts-cache", str(cache)]) == 1
+    charts = json.loads(path.read_text())["charts"]
+    assert charts[GATED_URN] == {
+        "chart": "gated 0.3.0 (https://charts.example.com/stable)",
+        "release": "gated",
+        "namespace": "apps",
+        "rendered": [
+            "CustomResourceDefinition/widgets.example.com",
+            "ServiceAccount/apps/gated-gated",
+            "ConfigMap/apps/gated-gated-settings",
+            "Deployment/apps/gated-gated",
+            "Widget/apps/gated-gated",
+        ],
+    }
+    assert "Widget/team/custom-gated" in charts[GATED_URN.replace("::gated", "::gated-oci")]["rendered"]
+    assert gate_main(["--stack", "dev", "--plan", str(path), "--charts-cache", str(tmp_path / "empty")]) == 0
+    errors = {v["error"].split(" (")[0] for v in json.loads(path.read_text())["charts"].values()}
+    assert errors == {"not in the chart cache"}
+
+
+def test_a_chart_helm_refuses_fails_the_gate_even_without_require_charts(
+    plan: Plan, cache: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    doc = plan.to_json()
+    gated = next(r for r in doc["resources"] if r["urn"] == GATED_URN)
+    gated["inputs"]["values"]["extra"] = "not-a-map"  # the subchart condition needs a map
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(doc))
+    assert gate_main(["--stack", "dev", "--plan", str(path), "--charts-cache", str(cache)]) == 2
+    captured = capsys.readouterr()
+    assert "error: 1 chart(s) fail to render, as they would at `pulumi up`" in captured.err
+    assert "!!!   gated (gated 0.3.0 (https://charts.example.com/stable)): render failed:" in captured.out
