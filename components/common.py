@@ -19,3 +19,7 @@ def child(
 ) -> pulumi.ResourceOptions:
     """Options for a component's child: parented, with the component's explicit ordering."""
     return pulumi.ResourceOptions(parent=parent, depends_on=list(depends_on), protect=protect, **kwargs)  # type: ignore[arg-type]
+
+
+# Every Kubernetes object the program registers carries these (charts label their own objects).
+K8S_LABELS = {"app.kubernetes.io/part-of": "ai-estate", "app.kubernetes.io/managed-by": "pulumi"}

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.chart_fixtures import chart_plan, fill_cache
+from tests.chart_fixtures import OCI_REPO, REPO, chart_plan, fill_cache
 from tests.policy_fixtures import TEST_CONFIG
 from tools.analyzer import Analyzer
 from tools.gate import check, render
@@ -30,8 +30,15 @@ def plan() -> Plan:
     return chart_plan()
 
 
+# The test chart's repositories are allowed here, so the only finding is the chart's own object.
+CONFIG = {
+    **TEST_CONFIG,
+    "estate-charts-repository-allowlist": {"allowedChartRepositories": [REPO, OCI_REPO]},
+}
+
+
 def test_the_root_deployment_of_a_chart_fails_as_the_charts_child(pack: Analyzer, plan: Plan, cache: Path) -> None:
-    result = check(pack, plan, TEST_CONFIG, charts_cache=cache)
+    result = check(pack, plan, CONFIG, charts_cache=cache)
     assert result.unrendered == []
     assert [(f.policy, f.level, f.resource) for f in result.findings] == [
         ("estate-workloads-run-as-non-root", "mandatory", ROOT_DEPLOYMENT)
@@ -52,7 +59,7 @@ def test_the_stack_analysis_sees_the_chart_children(
         return analyze_stack(seen)
 
     monkeypatch.setattr(pack, "analyze_stack", spy)
-    check(pack, plan, TEST_CONFIG, charts_cache=cache)
+    check(pack, plan, CONFIG, charts_cache=cache)
     chart_urns = {r["urn"] for r in plan.by_type("kubernetes:helm.sh/v4:Chart")}
     children = [r for r in seen if r["parent"] in chart_urns]
     assert len(seen) == len(plan.resources) + 9 and len(children) == 9
@@ -60,7 +67,7 @@ def test_the_stack_analysis_sees_the_chart_children(
 
 
 def test_charts_missing_from_the_cache_are_listed_loudly(pack: Analyzer, plan: Plan, tmp_path: Path) -> None:
-    result = check(pack, plan, TEST_CONFIG, charts_cache=tmp_path)
+    result = check(pack, plan, CONFIG, charts_cache=tmp_path)
     assert [c.name for c in result.unrendered] == ["gated", "gated-oci"]
     assert result.findings == []  # nothing of theirs reached the pack: that is the gap being reported
     text = render(result, "test")

@@ -9,7 +9,7 @@ import pulumi
 import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
-from components.common import child
+from components.common import K8S_LABELS, child
 from components.platform.charts import ChartPin, Release, install
 from components.platform.image_policy import API_VERSION, KIND, signed_by_key
 from components.platform.values.base import ChartContext
@@ -102,7 +102,7 @@ def admission_verifier(
         f"{name}-policy",
         api_version=API_VERSION,
         kind=KIND,
-        metadata=k8s.meta.v1.ObjectMetaArgs(name=POLICY_NAME),
+        metadata=k8s.meta.v1.ObjectMetaArgs(name=POLICY_NAME, labels=K8S_LABELS),
         spec=signed_by_key(globs, pulumi.Output.from_input(cosign_key)).dump(),
         opts=pulumi.ResourceOptions(parent=parent, provider=provider, depends_on=[chart]),
     )

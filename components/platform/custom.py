@@ -12,6 +12,8 @@ import pulumi_kubernetes as k8s
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
+from components.common import K8S_LABELS
+
 
 class Spec(BaseModel):
     """A custom resource's spec (or part of it): camelCase keys, unknown fields refused."""
@@ -61,7 +63,7 @@ def custom_resource(
         api_version=manifest.api_version,
         kind=manifest.kind,
         metadata=k8s.meta.v1.ObjectMetaArgs(
-            name=manifest.name, namespace=manifest.namespace, annotations=manifest.annotations
+            name=manifest.name, namespace=manifest.namespace, annotations=manifest.annotations, labels=K8S_LABELS
         ),
         spec=manifest.spec.dump(),
         opts=pulumi.ResourceOptions(parent=parent, provider=provider, depends_on=list(depends_on)),

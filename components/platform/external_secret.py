@@ -24,7 +24,7 @@ import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 from pydantic import Field
 
-from components.common import child
+from components.common import K8S_LABELS, child
 from components.platform.custom import Manifest, Spec, custom_resource
 
 API = "external-secrets.io/v1"
@@ -159,6 +159,7 @@ def sync_identity(
         metadata=k8s.meta.v1.ObjectMetaArgs(
             name=SYNC_SERVICE_ACCOUNT,
             namespace=namespace,
+            labels=K8S_LABELS,
             annotations={"iam.gke.io/gcp-service-account": gsa_email},
         ),
         automount_service_account_token=False,

@@ -16,7 +16,7 @@ import pulumi
 import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
-from components.common import child, labels
+from components.common import K8S_LABELS, child, labels
 from components.platform import mesh_objects as objects
 from components.platform.charts import ChartPin, Release, install
 from components.platform.values.base import ChartContext, Values
@@ -128,7 +128,7 @@ class Mesh(pulumi.ComponentResource):
                 f"{name}-{obj['kind'].lower()}-{meta['namespace']}-{meta['name']}",
                 api_version=obj["apiVersion"],
                 kind=obj["kind"],
-                metadata=k8s.meta.v1.ObjectMetaArgs(name=meta["name"], namespace=meta["namespace"]),
+                metadata=k8s.meta.v1.ObjectMetaArgs(name=meta["name"], namespace=meta["namespace"], labels=K8S_LABELS),
                 spec=obj["spec"],
                 opts=child(self, depends_on=deps, provider=args.provider),
             )

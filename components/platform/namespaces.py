@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.common import child
+from components.common import K8S_LABELS, child
 from components.platform.netpol import Allow, Peer, allows
 from stacks.config_namespaces import NamespaceConfig
 
@@ -27,7 +27,7 @@ PLATFORM_NAMESPACES: dict[str, tuple[str, str]] = {
     "cosign-system": ("restricted", ""),
 }
 APPLICATION_LABEL = "estate.io/class"
-COMMON_LABELS = {"app.kubernetes.io/part-of": "ai-estate", "app.kubernetes.io/managed-by": "pulumi"}
+COMMON_LABELS = K8S_LABELS
 
 
 def pod_security(level: str) -> dict[str, str]:
