@@ -12,10 +12,15 @@ from stacks import gpu as gputable
 from stacks import images
 from stacks.cidr import CidrPlanError, overlaps, plan_cidrs
 from stacks.model import EstateConfig
+from stacks.secret_keys import secret_keys
 
 _BASIC_ROLES = {"roles/owner", "roles/editor", "roles/viewer"}
 _ACCOUNT_ID_MAX = 30
 _IMPERSONATION_ROLES = {"roles/iam.serviceAccountUser", "roles/iam.serviceAccountTokenCreator"}
+# Roles that read secret payloads; granted project-wide they read every secret in the project.
+SECRET_ACCESS_ROLES = ("roles/secretmanager.secretAccessor", "roles/secretmanager.admin")
+_ENTERPRISE_PITR_DAYS = 7
+_READ_REPLICA_MIN_GB = 5
 
 
 @dataclass(frozen=True)
@@ -40,6 +45,8 @@ def check(cfg: EstateConfig) -> list[Problem]:
     problems += _check_prod(cfg)
     problems += _check_references(cfg)
     problems += _check_images(cfg)
+    problems += _check_secrets(cfg)
+    problems += _check_services(cfg)
     return problems
 
 
@@ -191,6 +198,8 @@ def _check_prod(cfg: EstateConfig) -> list[Problem]:
         )
     if cfg.cache.tier != "STANDARD_HA":
         out.append(Problem("cache.tier", cfg.cache.tier, "must be STANDARD_HA in prod"))
+    if cfg.storage.force_destroy:
+        out.append(Problem("storage.forceDestroy", True, "must be false in prod: destroy would delete every object"))
     return out
 
 
@@ -277,4 +286,88 @@ def _check_images(cfg: EstateConfig) -> list[Problem]:
             images.resolve(img.image, img.tag, cfg.region, cfg.project)
         except ValueError as exc:
             out.append(Problem(f"registry.images.{name}.image", img.image, str(exc)))
+    return out
+
+
+def _check_secrets(cfg: EstateConfig) -> list[Problem]:
+    out = []
+    known = secret_keys(cfg.database)
+    for name, wl in cfg.identity.workloads.items():
+        for i, role in enumerate(wl.roles):
+            if role in SECRET_ACCESS_ROLES:
+                out.append(
+                    Problem(
+                        f"identity.workloads.{name}.roles[{i}]",
+                        role,
+                        "project-wide Secret Manager access reads every secret in the project; "
+                        f"list the secrets in identity.workloads.{name}.secrets instead",
+                    )
+                )
+        for i, key in enumerate(wl.secrets):
+            if key not in known:
+                out.append(
+                    Problem(
+                        f"identity.workloads.{name}.secrets[{i}]",
+                        key,
+                        f"not a secret the estate creates; allowed: {known}",
+                    )
+                )
+    return out
+
+
+def _check_services(cfg: EstateConfig) -> list[Problem]:
+    """What the Cloud SQL and Memorystore APIs refuse, refused here first."""
+    out = []
+    db = cfg.database
+    perf = db.tier.startswith("db-perf-optimized-")
+    if db.edition == "ENTERPRISE_PLUS" and not perf:
+        out.append(Problem("database.tier", db.tier, "edition ENTERPRISE_PLUS takes db-perf-optimized-N-* tiers"))
+    if db.edition == "ENTERPRISE" and perf:
+        out.append(
+            Problem(
+                "database.tier",
+                db.tier,
+                "edition ENTERPRISE takes db-custom-*, db-g1-small or db-f1-micro tiers "
+                "(db-perf-optimized-N-* needs edition ENTERPRISE_PLUS)",
+            )
+        )
+    if db.edition == "ENTERPRISE" and db.backups.point_in_time_recovery_days > _ENTERPRISE_PITR_DAYS:
+        out.append(
+            Problem(
+                "database.backups.pointInTimeRecoveryDays",
+                db.backups.point_in_time_recovery_days,
+                f"edition ENTERPRISE keeps at most {_ENTERPRISE_PITR_DAYS} days of transaction logs "
+                "(ENTERPRISE_PLUS up to 35)",
+            )
+        )
+    for name, user in db.users.items():
+        if user.type == "BUILT_IN" and user.access is not None:
+            out.append(
+                Problem(
+                    f"database.users.{name}.access",
+                    user.access,
+                    "applies to CLOUD_IAM_SERVICE_ACCOUNT users; built-in users are created as cloudsqlsuperuser",
+                )
+            )
+    cache = cfg.cache
+    if cache.read_replicas and cache.tier != "STANDARD_HA":
+        out.append(Problem("cache.readReplicas", True, "read replicas need tier STANDARD_HA"))
+    if cache.read_replicas and cache.memory_size_gb < _READ_REPLICA_MIN_GB:
+        out.append(
+            Problem(
+                "cache.readReplicas",
+                True,
+                f"read replicas need memorySizeGb >= {_READ_REPLICA_MIN_GB} (is {cache.memory_size_gb})",
+            )
+        )
+    if cache.tier == "STANDARD_HA" and not cache.read_replicas and cache.replica_count != 1:
+        out.append(
+            Problem(
+                "cache.replicaCount",
+                cache.replica_count,
+                "a STANDARD_HA instance without readReplicas has exactly 1 replica",
+            )
+        )
+    if cache.tier == "STANDARD_HA" and cache.read_replicas and cache.replica_count < 1:
+        out.append(Problem("cache.replicaCount", cache.replica_count, "read replicas take 1 to 5 replicas"))
     return out

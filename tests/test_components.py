@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from components.cloud.database import FLAGS
+from components.cloud.database import flags
 from components.cloud.keys import ROTATION_SECONDS
 from components.platform.migrate import migrations, migrations_hash
 from stacks import load
@@ -33,17 +33,28 @@ def test_network(plan: Plan) -> None:
         "pods": expected.pods,
         "services": expected.services,
     }
-    assert subnet["logConfig"]["flowSampling"] > 0
+    assert subnet["logConfig"]["flowSampling"] == cfg.network.flow_logs.sampling > 0
+    assert subnet["logConfig"]["metadata"] == (
+        "INCLUDE_ALL_METADATA" if plan.stack == "prod" else "EXCLUDE_ALL_METADATA"
+    )
     nat = plan.by_type("gcp:compute/routerNat:RouterNat")[0]["inputs"]
     assert nat["natIpAllocateOption"] == "AUTO_ONLY" and nat["logConfig"]["enable"] is True
     psa_range = plan.by_type("gcp:compute/globalAddress:GlobalAddress")[0]["inputs"]
     assert psa_range["purpose"] == "VPC_PEERING"
     assert f"{psa_range['address']}/{int(psa_range['prefixLength'])}" == expected.private_services
     psa = plan.by_type("gcp:servicenetworking/connection:Connection")[0]["inputs"]
-    assert psa["deletionPolicy"] == "ABANDON" and psa["service"] == "servicenetworking.googleapis.com"
-    for fw in plan.by_type("gcp:compute/firewall:Firewall"):
-        for cidr in fw["inputs"]["sourceRanges"]:
-            assert ipaddress.ip_network(cidr).prefixlen > 0, fw["name"]
+    assert psa["service"] == "servicenetworking.googleapis.com"
+    assert psa["deletionPolicy"] == ("ABANDON" if plan.stack == "prod" else "REMOVE_PEERING")
+    firewalls = {fw["inputs"]["name"]: fw["inputs"] for fw in plan.by_type("gcp:compute/firewall:Firewall")}
+    for name, fw in firewalls.items():
+        for cidr in fw["sourceRanges"]:
+            assert ipaddress.ip_network(cidr).prefixlen > 0, name
+        if plan.stack == "prod":
+            assert fw["logConfig"] == {"metadata": "INCLUDE_ALL_METADATA"}, name
+        else:
+            assert "logConfig" not in fw, name  # every logged connection is billed
+    (health,) = [fw for n, fw in firewalls.items() if n.endswith("allow-health-checks")]
+    assert health["allows"] == [{"protocol": "tcp", "ports": ["8080", "8443", "15021"]}]
 
 
 def test_cluster(plan: Plan) -> None:
@@ -146,7 +157,8 @@ def test_database(plan: Plan) -> None:
     assert s["backupConfiguration"]["pointInTimeRecoveryEnabled"] is True
     assert s["availabilityType"] == ("REGIONAL" if prod else "ZONAL")
     assert s["insightsConfig"]["queryInsightsEnabled"] is True
-    assert {f["name"]: f["value"] for f in s["databaseFlags"]} == FLAGS
+    flag_values = {f["name"]: f["value"] for f in s["databaseFlags"]}
+    assert flag_values == flags(log_hostname=False) and flag_values["log_hostname"] == "off"
     assert {
         "cloudsql.enable_pgaudit",
         "log_checkpoints",
@@ -159,8 +171,8 @@ def test_database(plan: Plan) -> None:
         "log_min_error_statement",
         "log_min_duration_statement",
         "log_statement",
-    } <= set(FLAGS)
-    assert FLAGS["log_temp_files"] == "0" and FLAGS["log_min_duration_statement"] == "-1"
+    } <= set(flag_values)
+    assert flag_values["log_temp_files"] == "0" and flag_values["log_min_duration_statement"] == "-1"
     assert s["maintenanceWindow"]["hour"] == 3
     assert (
         db["deletionProtection"] is prod
@@ -168,6 +180,10 @@ def test_database(plan: Plan) -> None:
         and res["options"]["protect"] is prod
     )
     assert [d["inputs"]["name"] for d in plan.by_type("gcp:sql/database:Database")] == ["app"]
+    if prod:
+        assert db["name"] == "estate-prod-pg"
+    else:
+        assert db["name"].startswith("estate-dev-pg-") and len(db["name"]) == len("estate-dev-pg-") + 4
     users = {u["name"]: u["inputs"] for u in plan.by_type("gcp:sql/user:User")}
     assert users[f"estate-{plan.stack}-db-admin"]["name"] == "estate_admin"
     if prod:
@@ -191,7 +207,8 @@ def test_pgvector_migration_job(plan: Plan) -> None:
     pod = job["spec"]["template"]["spec"]
     (proxy,) = pod["initContainers"]
     assert proxy["restartPolicy"] == "Always" and "cloud-sql-proxy@sha256:" in proxy["image"]
-    assert f"ai-estate-{plan.stack}:europe-west4:estate-{plan.stack}-pg" in proxy["args"]
+    instance = plan.one("gcp:sql/databaseInstance:DatabaseInstance", f"estate-{plan.stack}-db-instance")
+    assert f"ai-estate-{plan.stack}:europe-west4:{instance['inputs']['name']}" in proxy["args"]
     (migrate,) = pod["containers"]
     assert "psql" in migrate["command"][-1] and "postgres@sha256:" in migrate["image"]
     for container in (proxy, migrate):
@@ -212,9 +229,17 @@ def test_registries_and_pinned_images(plan: Plan) -> None:
     repos = {
         r["inputs"]["repositoryId"]: r["inputs"] for r in plan.by_type("gcp:artifactregistry/repository:Repository")
     }
-    assert set(repos) == {*UPSTREAMS, "images"}
-    assert repos["dockerhub"]["remoteRepositoryConfig"]["dockerRepository"]["publicRepository"] == "DOCKER_HUB"
-    assert repos["quay"]["remoteRepositoryConfig"]["dockerRepository"]["customRepository"]["uri"] == "https://quay.io"
+    assert set(repos) == {*UPSTREAMS, "gcr-cloud-sql-connectors", "images"}
+    assert repos["dockerhub"]["remoteRepositoryConfig"]["dockerRepository"] == {"publicRepository": "DOCKER_HUB"}
+    # custom_repository is deprecated: every other upstream goes through common_repository.
+    assert repos["quay"]["remoteRepositoryConfig"] == {
+        "description": "https://quay.io",
+        "commonRepository": {"uri": "https://quay.io"},
+    }
+    gcr = repos["gcr-cloud-sql-connectors"]["remoteRepositoryConfig"]
+    assert gcr["commonRepository"]["uri"] == "projects/cloud-sql-connectors/locations/us/repositories/gcr.io"
+    for repo in repos.values():
+        assert "customRepository" not in repo.get("remoteRepositoryConfig", {}).get("dockerRepository", {})
     assert repos["images"]["mode"] == "STANDARD_REPOSITORY" and repos["images"]["dockerConfig"]["immutableTags"]
     prefix = f"europe-west4-docker.pkg.dev/ai-estate-{plan.stack}/"
     images = []

@@ -155,7 +155,7 @@ def test_prod_needs_deletion_protection_and_high_availability() -> None:
     assert problems(
         "prod",
         database=db,
-        cache={"tier": "BASIC", "memorySizeGb": 5},
+        cache={"tier": "BASIC", "memorySizeGb": 5, "readReplicas": False},
         cluster=cluster("prod", deletionProtection=False),
     ) == [
         "cluster.deletionProtection = False: must be true in prod",

@@ -75,7 +75,12 @@ def test_gpu_table_pairs_families_with_models() -> None:
 
 def test_images_map_upstreams_to_pull_through_caches() -> None:
     ref = images.resolve("docker.io/library/postgres", "16", "europe-west4", "p-123456")
-    assert (ref.repository, ref.path, ref.lookup) == ("dockerhub", "library/postgres", "docker.io/library/postgres:16")
+    # The digest is looked up where Docker Hub's registry API lives; the pin stays on our cache.
+    assert (ref.repository, ref.path, ref.lookup) == (
+        "dockerhub",
+        "library/postgres",
+        "registry-1.docker.io/library/postgres:16",
+    )
     assert (
         images.pinned(ref, "europe-west4", "p-123456", "sha256:ab")
         == "europe-west4-docker.pkg.dev/p-123456/dockerhub/library/postgres@sha256:ab"
@@ -84,6 +89,24 @@ def test_images_map_upstreams_to_pull_through_caches() -> None:
     assert (own.repository, own.path) == ("images", "cells/api")
     with pytest.raises(ValueError, match="no pull-through cache"):
         images.resolve("evil.example/x", "1", "europe-west4", "p-123456")
+
+
+def test_gcr_images_come_through_a_cache_of_the_projects_artifact_registry_repository() -> None:
+    ref = images.resolve("gcr.io/cloud-sql-connectors/cloud-sql-proxy", "2.14.3", "europe-west4", "p-123456")
+    assert (ref.repository, ref.path, ref.lookup) == (
+        "gcr-cloud-sql-connectors",
+        "cloud-sql-proxy",
+        "gcr.io/cloud-sql-connectors/cloud-sql-proxy:2.14.3",
+    )
+    eu = images.resolve("eu.gcr.io/some-project/tool", "1", "europe-west4", "p-123456")
+    assert eu.repository == "eu-gcr-some-project"
+    repos = images.remote_repositories(["gcr.io/cloud-sql-connectors/cloud-sql-proxy", "eu.gcr.io/some-project/tool"])
+    assert repos["gcr-cloud-sql-connectors"] == "projects/cloud-sql-connectors/locations/us/repositories/gcr.io"
+    assert repos["eu-gcr-some-project"] == "projects/some-project/locations/europe/repositories/eu.gcr.io"
+    assert "gcr" not in repos and repos["dockerhub"] == images.DOCKER_HUB
+    assert all(not u.startswith("https://gcr.io") for u in repos.values())
+    with pytest.raises(ValueError, match="<project>/<path>"):
+        images.resolve("gcr.io/only-a-project", "1", "europe-west4", "p-123456")
 
 
 def test_merge_overrides_maps_key_by_key_and_null_removes() -> None:

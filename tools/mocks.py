@@ -39,6 +39,10 @@ class EstateMocks(pulumi.runtime.Mocks):
             "gcp:artifactregistry/repository:Repository": self._repository,
             "gcp:secretmanager/secret:Secret": self._secret,
             "random:index/randomPassword:RandomPassword": self._password,
+            "random:index/randomId:RandomId": self._random_id,
+            "gcp:cloudquota/sQuotaPreference:SQuotaPreference": self._quota_preference,
+            "gcp:secretmanager/secretIamMember:SecretIamMember": self._etag,
+            "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember": self._etag,
         }
 
     # ------------------------------------------------------------------ resources
@@ -129,6 +133,19 @@ class EstateMocks(pulumi.runtime.Mocks):
 
     def _password(self, name: str, state: dict[str, Any]) -> dict[str, Any]:
         return {"result": "mock-" + hashlib.sha256(name.encode()).hexdigest()[: int(state.get("length", 32)) - 5]}
+
+    def _random_id(self, name: str, state: dict[str, Any]) -> dict[str, Any]:
+        # As if the stack's state already held the suffix; a real first preview shows it unknown.
+        hex_ = hashlib.sha256(f"mock:{name}".encode()).hexdigest()[: 2 * int(state.get("byteLength", 2))]
+        return {"hex": hex_, "dec": str(int(hex_, 16))}
+
+    def _quota_preference(self, name: str, state: dict[str, Any]) -> dict[str, Any]:
+        # A new project's GPU quota: the preference is filed, nothing granted yet.
+        config = {**dict(state.get("quotaConfig") or {}), "grantedValue": "0"}
+        return {"name": name, "quotaConfig": config, "reconciling": True}
+
+    def _etag(self, name: str, _state: dict[str, Any]) -> dict[str, Any]:
+        return {"etag": "mock-" + hashlib.sha256(name.encode()).hexdigest()[:12]}
 
     # ------------------------------------------------------------------ invokes
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
