@@ -164,7 +164,7 @@ class DatabaseConfig(Model):
     databases: dict[Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]{0,62}$")], dict[str, str]] = Field(min_length=1)
     users: dict[Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]{0,62}$")], DatabaseUser] = {}
     schemas: list[Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]{0,62}$")]] = Field(
-        ["public"], min_length=1, description="The estate's schemas: IAM users get their access on these."
+        ["estate"], min_length=1, description="The estate's schemas: IAM users get their access on these."
     )
     log_hostname: bool = Field(False, description="Resolve client host names in connection logs (a DNS lookup each).")
     migration_database: str = Field("app", description="Database the pgvector migrations run against.")
