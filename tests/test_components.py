@@ -11,6 +11,7 @@ from stacks import load
 from stacks.cidr import plan_cidrs
 from stacks.images import UPSTREAMS
 from tests.conftest import children_of
+from tools.mocks import _digest
 from tools.plan import Plan, stack_config
 
 
@@ -247,6 +248,16 @@ def test_registries_and_pinned_images(plan: Plan) -> None:
         spec = res["inputs"]["spec"]["template"]["spec"]
         images += [c["image"] for c in spec.get("initContainers", []) + spec["containers"]]
     assert images and all(i.startswith(prefix) and "@sha256:" in i for i in images)
+    # Docker Hub's digest comes from its registry API host; the reference stays on our cache.
+    cfg = load(plan.stack, stack_config(plan.stack))
+    postgres = cfg.registry.images["postgres-client"]
+    looked_up = _digest(f"registry-1.docker.io/library/postgres:{postgres.tag}")
+    assert plan.outputs["images"]["postgres-client"] == f"{prefix}dockerhub/library/postgres@{looked_up}"
+    proxy = cfg.registry.images["cloud-sql-proxy"]
+    proxy_digest = _digest(f"gcr.io/cloud-sql-connectors/cloud-sql-proxy:{proxy.tag}")
+    assert (
+        plan.outputs["images"]["cloud-sql-proxy"] == f"{prefix}gcr-cloud-sql-connectors/cloud-sql-proxy@{proxy_digest}"
+    )
 
 
 def test_cache(plan: Plan) -> None:
