@@ -133,3 +133,34 @@ def test_migrations_hash_changes_with_content_only() -> None:
     assert "0001_pgvector.sql" in files and "CREATE EXTENSION IF NOT EXISTS vector" in files["0001_pgvector.sql"]
     assert migrations_hash(files) == migrations_hash(dict(reversed(list(files.items()))))
     assert migrations_hash({**files, "0001_pgvector.sql": files["0001_pgvector.sql"] + "\n"}) != migrations_hash(files)
+
+
+def test_the_pause_waits_at_creation_and_again_only_when_what_it_follows_changes() -> None:
+    from components.cloud.pause import _PauseProvider
+
+    provider = _PauseProvider()
+    created = provider.create({"after": "etag-1", "seconds": 0})
+    assert created.id == "pause-0s"
+    assert (
+        provider.diff("pause-0s", {"after": "etag-1", "seconds": 90}, {"after": "etag-1", "seconds": 90}).changes
+        is False
+    )
+    replaced = provider.diff("pause-0s", {"after": "etag-1", "seconds": 90}, {"after": "etag-2", "seconds": 90})
+    assert replaced.changes is True and replaced.replaces == ["after"]
+
+
+def test_secret_keys_come_from_the_database_users() -> None:
+    from stacks.model import DatabaseConfig
+    from stacks.secret_keys import secret_id, secret_keys
+
+    db = DatabaseConfig.model_validate(
+        {
+            "tier": "db-custom-2-7680",
+            "availability": "ZONAL",
+            "deletionProtection": False,
+            "databases": {"app": {}},
+            "users": {"report_ro": {}, "cells_iam": {"type": "CLOUD_IAM_SERVICE_ACCOUNT", "workload": "cells"}},
+        }
+    )
+    assert secret_keys(db) == ["db-admin-password", "db-report-ro-password", "redis-auth", "redis-ca"]
+    assert secret_id("estate-dev", "redis-auth") == "estate-dev-redis-auth"
