@@ -41,6 +41,7 @@ def check(cfg: EstateConfig) -> list[Problem]:
     problems: list[Problem] = []
     problems += _check_region_and_zones(cfg)
     problems += _check_pools(cfg)
+    problems += _check_gpu_quota(cfg)
     problems += _check_network(cfg)
     problems += _check_prod(cfg)
     problems += _check_references(cfg)
@@ -141,6 +142,22 @@ def _check_pools(cfg: EstateConfig) -> list[Problem]:
                     )
                 )
     return out
+
+
+def _check_gpu_quota(cfg: EstateConfig) -> list[Problem]:
+    quota = cfg.cluster.gpu_quota
+    gpu_pools = sorted(n for n, p in cfg.cluster.node_pools.items() if p.gpu is not None)
+    if not gpu_pools or not quota.request or quota.contact_email:
+        return []
+    return [
+        Problem(
+            "cluster.gpuQuota.contactEmail",
+            None,
+            f"GPU pools {gpu_pools} need GPU quota, which is 0 on a new project, and Cloud Quotas requires a "
+            "contact email (an account with quota update permission) to request an increase; set it, or set "
+            "cluster.gpuQuota.request: false and request the quota yourself",
+        )
+    ]
 
 
 def _check_network(cfg: EstateConfig) -> list[Problem]:

@@ -304,3 +304,13 @@ def test_database_access_applies_to_iam_users() -> None:
         "database.users.reporting.access = 'read-only': applies to CLOUD_IAM_SERVICE_ACCOUNT users; built-in "
         "users are created as cloudsqlsuperuser"
     ]
+
+
+def test_gpu_quota_requests_need_a_contact_email() -> None:
+    cfg = cluster("dev", gpuQuota={"request": True})
+    assert problems("dev", cluster=cfg) == [
+        "cluster.gpuQuota.contactEmail = None: GPU pools ['gpu'] need GPU quota, which is 0 on a new project, "
+        "and Cloud Quotas requires a contact email (an account with quota update permission) to request an "
+        "increase; set it, or set cluster.gpuQuota.request: false and request the quota yourself"
+    ]
+    assert load("dev", config_with("dev", cluster=cluster("dev", gpuQuota={"request": False}))).cluster.gpu_quota

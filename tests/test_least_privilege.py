@@ -98,10 +98,10 @@ def test_gpu_quota_preferences_cover_the_pools_maxima(plan: Plan) -> None:
         for p in plan.by_type("gcp:cloudquota/sQuotaPreference:SQuotaPreference")
     }
     assert prefs == {(r.quota_id, r.region): r.value for r in gpu_quota_requests(cfg)}
-    assert all(
-        p["inputs"]["service"] == "compute.googleapis.com"
-        for p in plan.by_type("gcp:cloudquota/sQuotaPreference:SQuotaPreference")
-    )
+    for pref in plan.by_type("gcp:cloudquota/sQuotaPreference:SQuotaPreference"):
+        # Cloud Quotas refuses an increase without a contact email.
+        assert pref["inputs"]["service"] == "compute.googleapis.com"
+        assert pref["inputs"]["contactEmail"] == cfg.cluster.gpu_quota.contact_email
     if plan.stack == "dev":
         # One spot L4 pool, one zone: (2 max + 1 surge) x 1 zone x 1 GPU, from the preemptible quota.
         assert prefs == {
