@@ -41,8 +41,6 @@ class EstateMocks(pulumi.runtime.Mocks):
             "random:index/randomPassword:RandomPassword": self._password,
             "random:index/randomId:RandomId": self._random_id,
             "gcp:cloudquota/sQuotaPreference:SQuotaPreference": self._quota_preference,
-            "gcp:secretmanager/secretIamMember:SecretIamMember": self._etag,
-            "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember": self._etag,
         }
 
     # ------------------------------------------------------------------ resources
@@ -143,9 +141,6 @@ class EstateMocks(pulumi.runtime.Mocks):
         # A new project's GPU quota: the preference is filed, nothing granted yet.
         config = {**dict(state.get("quotaConfig") or {}), "grantedValue": "0"}
         return {"name": name, "quotaConfig": config, "reconciling": True}
-
-    def _etag(self, name: str, _state: dict[str, Any]) -> dict[str, Any]:
-        return {"etag": "mock-" + hashlib.sha256(name.encode()).hexdigest()[:12]}
 
     # ------------------------------------------------------------------ invokes
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:

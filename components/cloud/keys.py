@@ -127,7 +127,7 @@ class Keys(pulumi.ComponentResource):
             # What uses the key waits for the grant to propagate, not only to be written.
             self.grants[role] = Pause(
                 f"{name}-{role}-agent-propagation",
-                after=grant.etag,
+                after=grant.id,
                 seconds=IAM_PROPAGATION_SECONDS,
                 opts=child(self, depends_on=[grant]),
             )
