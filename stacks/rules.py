@@ -1,10 +1,11 @@
-"""Rules that span fields or areas. Each problem names its exact camelCase key path."""
+"""Rules that span fields or areas. Each problem names its exact camelCase key path.
+
+What the Google APIs would refuse, and least-privilege rules, are in `stacks.service_rules`.
+"""
 
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
-from typing import Any
 
 from pydantic.alias_generators import to_snake
 
@@ -12,42 +13,25 @@ from stacks import gpu as gputable
 from stacks import images
 from stacks.cidr import CidrPlanError, overlaps, plan_cidrs
 from stacks.model import EstateConfig
-from stacks.secret_keys import secret_keys
+from stacks.problem import Problem
+from stacks.service_rules import check_gpu_quota, check_secrets, check_services
 
 _BASIC_ROLES = {"roles/owner", "roles/editor", "roles/viewer"}
 _ACCOUNT_ID_MAX = 30
 _IMPERSONATION_ROLES = {"roles/iam.serviceAccountUser", "roles/iam.serviceAccountTokenCreator"}
-# Roles that read secret payloads; granted project-wide they read every secret in the project.
-SECRET_ACCESS_ROLES = ("roles/secretmanager.secretAccessor", "roles/secretmanager.admin")
-_ENTERPRISE_PITR_DAYS = 7
-_READ_REPLICA_MIN_GB = 5
-
-
-@dataclass(frozen=True)
-class Problem:
-    path: str
-    value: Any
-    allowed: str
-
-    def render(self) -> str:
-        return f"{self.path} = {_show(self.value)}: {self.allowed}"
-
-
-def _show(value: Any) -> str:
-    return repr(value)
 
 
 def check(cfg: EstateConfig) -> list[Problem]:
     problems: list[Problem] = []
     problems += _check_region_and_zones(cfg)
     problems += _check_pools(cfg)
-    problems += _check_gpu_quota(cfg)
+    problems += check_gpu_quota(cfg)
     problems += _check_network(cfg)
     problems += _check_prod(cfg)
     problems += _check_references(cfg)
     problems += _check_images(cfg)
-    problems += _check_secrets(cfg)
-    problems += _check_services(cfg)
+    problems += check_secrets(cfg)
+    problems += check_services(cfg)
     return problems
 
 
@@ -142,22 +126,6 @@ def _check_pools(cfg: EstateConfig) -> list[Problem]:
                     )
                 )
     return out
-
-
-def _check_gpu_quota(cfg: EstateConfig) -> list[Problem]:
-    quota = cfg.cluster.gpu_quota
-    gpu_pools = sorted(n for n, p in cfg.cluster.node_pools.items() if p.gpu is not None)
-    if not gpu_pools or not quota.request or quota.contact_email:
-        return []
-    return [
-        Problem(
-            "cluster.gpuQuota.contactEmail",
-            None,
-            f"GPU pools {gpu_pools} need GPU quota, which is 0 on a new project, and Cloud Quotas requires a "
-            "contact email (an account with quota update permission) to request an increase; set it, or set "
-            "cluster.gpuQuota.request: false and request the quota yourself",
-        )
-    ]
 
 
 def _check_network(cfg: EstateConfig) -> list[Problem]:
@@ -306,85 +274,4 @@ def _check_images(cfg: EstateConfig) -> list[Problem]:
     return out
 
 
-def _check_secrets(cfg: EstateConfig) -> list[Problem]:
-    out = []
-    known = secret_keys(cfg.database)
-    for name, wl in cfg.identity.workloads.items():
-        for i, role in enumerate(wl.roles):
-            if role in SECRET_ACCESS_ROLES:
-                out.append(
-                    Problem(
-                        f"identity.workloads.{name}.roles[{i}]",
-                        role,
-                        "project-wide Secret Manager access reads every secret in the project; "
-                        f"list the secrets in identity.workloads.{name}.secrets instead",
-                    )
-                )
-        for i, key in enumerate(wl.secrets):
-            if key not in known:
-                out.append(
-                    Problem(
-                        f"identity.workloads.{name}.secrets[{i}]",
-                        key,
-                        f"not a secret the estate creates; allowed: {known}",
-                    )
-                )
-    return out
-
-
-def _check_services(cfg: EstateConfig) -> list[Problem]:
-    """What the Cloud SQL and Memorystore APIs refuse, refused here first."""
-    out = []
-    db = cfg.database
-    perf = db.tier.startswith("db-perf-optimized-")
-    if db.edition == "ENTERPRISE_PLUS" and not perf:
-        out.append(Problem("database.tier", db.tier, "edition ENTERPRISE_PLUS takes db-perf-optimized-N-* tiers"))
-    if db.edition == "ENTERPRISE" and perf:
-        out.append(
-            Problem(
-                "database.tier",
-                db.tier,
-                "edition ENTERPRISE takes db-custom-*, db-g1-small or db-f1-micro tiers "
-                "(db-perf-optimized-N-* needs edition ENTERPRISE_PLUS)",
-            )
-        )
-    if db.edition == "ENTERPRISE" and db.backups.point_in_time_recovery_days > _ENTERPRISE_PITR_DAYS:
-        out.append(
-            Problem(
-                "database.backups.pointInTimeRecoveryDays",
-                db.backups.point_in_time_recovery_days,
-                f"edition ENTERPRISE keeps at most {_ENTERPRISE_PITR_DAYS} days of transaction logs "
-                "(ENTERPRISE_PLUS up to 35)",
-            )
-        )
-    for name, user in db.users.items():
-        if user.type == "BUILT_IN" and user.access is not None:
-            out.append(
-                Problem(
-                    f"database.users.{name}.access",
-                    user.access,
-                    "applies to CLOUD_IAM_SERVICE_ACCOUNT users; built-in users are created as cloudsqlsuperuser",
-                )
-            )
-    cache = cfg.cache
-    if cache.read_replicas and cache.tier != "STANDARD_HA":
-        out.append(Problem("cache.readReplicas", True, "read replicas need tier STANDARD_HA"))
-    if cache.read_replicas and cache.memory_size_gb < _READ_REPLICA_MIN_GB:
-        out.append(
-            Problem(
-                "cache.readReplicas",
-                True,
-                f"read replicas need memorySizeGb >= {_READ_REPLICA_MIN_GB} (is {cache.memory_size_gb})",
-            )
-        )
-    if cache.tier == "STANDARD_HA" and not cache.read_replicas and cache.replica_count != 1:
-        out.append(
-            Problem(
-                "cache.replicaCount",
-                cache.replica_count,
-                "a STANDARD_HA instance without readReplicas has exactly 1 replica",
-            )
-        )
-    if cache.tier == "STANDARD_HA" and cache.read_replicas and cache.replica_count < 1:
-        out.append(Problem("cache.replicaCount", cache.replica_count, "read replicas take 1 to 5 replicas"))
-    return out
+__all__ = ["Problem", "check"]
