@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
@@ -30,17 +29,3 @@ class Model(BaseModel):
     model_config = ConfigDict(
         extra="forbid", alias_generator=to_camel, populate_by_name=True, frozen=True, use_enum_values=True
     )
-
-
-@dataclass(frozen=True)
-class Problem:
-    path: str
-    value: Any
-    allowed: str
-
-    def render(self) -> str:
-        return f"{self.path} = {_show(self.value)}: {self.allowed}"
-
-
-def _show(value: Any) -> str:
-    return repr(value)

@@ -12,7 +12,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from stacks.base import Model, Problem
+from stacks.base import Model
+from stacks.problem import Problem
 
 _LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _EMAIL = re.compile(

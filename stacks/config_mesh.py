@@ -14,7 +14,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from stacks.base import Model, Name, Problem
+from stacks.base import Model, Name
+from stacks.problem import Problem
 
 # One DNS label, or a dotted name of labels (RFC 1123, lower case).
 _LABEL = r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?"

@@ -7,7 +7,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from stacks.base import Model, Name, Problem
+from stacks.base import Model, Name
+from stacks.problem import Problem
 
 # Machine identities only. A signer is the CI of an application repository: a service account, or
 # a Workload Identity Federation principal (one identity) or principal set (e.g. one GitHub

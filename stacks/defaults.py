@@ -29,19 +29,24 @@ _BUCKETS = {
 }
 
 _WORKLOADS = {
-    "db-migrate": {"namespace": "estate-data", "serviceAccount": "db-migrate", "cloudSql": True},
+    "db-migrate": {
+        "namespace": "estate-data",
+        "serviceAccount": "db-migrate",
+        "cloudSql": True,
+        "secrets": ["db-admin-password"],
+    },
     "inference": {"namespace": "inference", "serviceAccount": "inference", "buckets": {"models": "reader"}},
     "cells": {
         "namespace": "cells",
         "serviceAccount": "cells",
         "cloudSql": True,
         "buckets": {"artifacts": "writer"},
-        "roles": ["roles/secretmanager.secretAccessor"],
+        "secrets": ["redis-auth", "redis-ca"],
     },
     "observability": {
         "namespace": "observability",
         "serviceAccount": "observability",
-        "buckets": {"logs": "writer", "traces": "writer"},
+        "buckets": {"logs": "creator", "traces": "writer"},
     },
     "backup": {"namespace": "estate-data", "serviceAccount": "backup", "buckets": {"backups": "writer"}},
 }
@@ -84,6 +89,10 @@ _BURST_POOL = {
 
 DEFAULTS: dict[str, dict[str, Any]] = {
     "dev": {
+        "network": {
+            "flowLogs": {"sampling": 0.1, "metadata": "EXCLUDE_ALL_METADATA"},
+            "firewallLogs": "OFF",
+        },
         "cluster": {
             "regional": False,
             "deletionProtection": False,
@@ -115,6 +124,11 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "namespaces": _NAMESPACES,
     },
     "prod": {
+        # Audits need who talked to whom: connection logs with their metadata.
+        "network": {
+            "flowLogs": {"sampling": 0.5, "metadata": "INCLUDE_ALL_METADATA"},
+            "firewallLogs": "INCLUDE_ALL_METADATA",
+        },
         "cluster": {
             "regional": True,
             "deletionProtection": True,
@@ -144,7 +158,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
             "databases": {"app": {}},
             "backups": {"retainedBackups": 30, "pointInTimeRecoveryDays": 7},
         },
-        "cache": {"tier": "STANDARD_HA", "memorySizeGb": 5, "replicaCount": 2},
+        "cache": {"tier": "STANDARD_HA", "memorySizeGb": 5, "replicaCount": 2, "readReplicas": True},
         "storage": {"buckets": _BUCKETS},
         "registry": {"images": _IMAGES},
         "identity": {"workloads": _WORKLOADS},

@@ -40,11 +40,27 @@ class Prefixes(Model):
     private_services: int = Field(20, ge=16, le=24)
 
 
+class FlowLogs(Model):
+    sampling: float = Field(0.5, ge=0.0, le=1.0)
+    metadata: Literal["INCLUDE_ALL_METADATA", "EXCLUDE_ALL_METADATA"] = "EXCLUDE_ALL_METADATA"
+
+
+Port = Annotated[str, Field(pattern=r"^[1-9][0-9]{0,4}(-[1-9][0-9]{0,4})?$")]
+
+
 class NetworkConfig(Model):
     supernet: Cidr = "10.64.0.0/12"
     prefixes: Prefixes = Prefixes()
     ranges: Ranges = Ranges()
-    flow_log_sampling: float = Field(0.5, ge=0.0, le=1.0)
+    flow_logs: FlowLogs = FlowLogs()
+    firewall_logs: Literal["OFF", "EXCLUDE_ALL_METADATA", "INCLUDE_ALL_METADATA"] = Field(
+        "OFF", description="Logging on the estate's firewall rules; every logged connection is billed."
+    )
+    health_check_ports: list[Port] = Field(
+        ["8080", "8443", "15021"],
+        min_length=1,
+        description="Ports Google's health checkers may reach: the ingress gateway's serving and status ports.",
+    )
     nat_log_filter: Literal["ERRORS_ONLY", "TRANSLATIONS_ONLY", "ALL"] = "ERRORS_ONLY"
 
 
@@ -81,6 +97,11 @@ class NodePool(Model):
     max_unavailable: int = Field(0, ge=0, le=100)
 
 
+class GpuQuotaConfig(Model):
+    request: bool = Field(True, description="File Cloud Quotas preferences for the GPU pools' maxima.")
+    contact_email: str | None = Field(None, pattern=r"^[^@\s]+@[^@\s]+$")
+
+
 class ClusterConfig(Model):
     zones: list[str] = Field(min_length=1)
     regional: bool
@@ -88,6 +109,7 @@ class ClusterConfig(Model):
     deletion_protection: bool
     authorized_networks: dict[Name, Cidr] = {}
     node_pools: dict[Name, NodePool] = Field(min_length=1)
+    gpu_quota: GpuQuotaConfig = GpuQuotaConfig()
 
 
 # ---------------------------------------------------------------- database
@@ -105,6 +127,11 @@ class MaintenanceWindow(Model):
 class DatabaseUser(Model):
     type: Literal["BUILT_IN", "CLOUD_IAM_SERVICE_ACCOUNT"] = "BUILT_IN"
     workload: Name | None = Field(None, description="Identity workload whose service account logs in (IAM users).")
+    access: Literal["read-write", "read-only"] | None = Field(
+        None,
+        description="IAM users: privileges on database.schemas in every database, granted by the migrations "
+        "(read-only when absent).",
+    )
 
 
 class DatabaseConfig(Model):
@@ -118,6 +145,10 @@ class DatabaseConfig(Model):
     maintenance: MaintenanceWindow = MaintenanceWindow()
     databases: dict[Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]{0,62}$")], dict[str, str]] = Field(min_length=1)
     users: dict[Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]{0,62}$")], DatabaseUser] = {}
+    schemas: list[Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]{0,62}$")]] = Field(
+        ["estate"], min_length=1, description="The estate's schemas: IAM users get their access on these."
+    )
+    log_hostname: bool = Field(False, description="Resolve client host names in connection logs (a DNS lookup each).")
     migration_database: str = Field("app", description="Database the pgvector migrations run against.")
     admin_user: str = Field("estate_admin", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
 
@@ -129,6 +160,7 @@ class CacheConfig(Model):
     version: Literal["REDIS_7_0", "REDIS_7_2"] = "REDIS_7_2"
     rdb_snapshot_period: Literal["ONE_HOUR", "SIX_HOURS", "TWELVE_HOURS", "TWENTY_FOUR_HOURS"] = "ONE_HOUR"
     replica_count: int = Field(1, ge=0, le=5)
+    read_replicas: bool = Field(False, description="STANDARD_HA only: serve reads from the replicas (5 GB and up).")
     maintenance: MaintenanceWindow = MaintenanceWindow()
 
 
@@ -151,6 +183,7 @@ class StorageConfig(Model):
     location: str | None = Field(None, description="Region or multi-region; the stack region when absent.")
     access_log_bucket: Name = "logs"
     buckets: dict[Name, Bucket] = Field(min_length=1)
+    force_destroy: bool = Field(False, description="Outside prod only: destroy deletes buckets with their objects.")
 
 
 # ---------------------------------------------------------------- images and identity
@@ -168,7 +201,8 @@ class Workload(Model):
     namespace: Name
     service_account: Name
     roles: list[Annotated[str, Field(pattern=r"^roles/[A-Za-z0-9_.]+$")]] = []
-    buckets: dict[Name, Literal["reader", "writer"]] = {}
+    buckets: dict[Name, Literal["reader", "creator", "writer"]] = {}
+    secrets: list[str] = Field([], description="Keys of estate secrets this workload reads (e.g. redis-auth).")
     cloud_sql: bool = False
 
 

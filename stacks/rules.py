@@ -1,4 +1,7 @@
-"""Rules that span fields or areas. Each problem names its exact camelCase key path."""
+"""Rules that span fields or areas. Each problem names its exact camelCase key path.
+
+What the Google APIs would refuse, and least-privilege rules, are in `stacks.service_rules`.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +11,11 @@ from pydantic.alias_generators import to_snake
 
 from stacks import gpu as gputable
 from stacks import images
-from stacks.base import Problem
 from stacks.cidr import CidrPlanError, overlaps, plan_cidrs
 from stacks.model import EstateConfig
+from stacks.problem import Problem
 from stacks.rules_platform import check_platform
+from stacks.service_rules import check_gpu_quota, check_secrets, check_services
 
 _BASIC_ROLES = {"roles/owner", "roles/editor", "roles/viewer"}
 _ACCOUNT_ID_MAX = 30
@@ -22,10 +26,13 @@ def check(cfg: EstateConfig) -> list[Problem]:
     problems: list[Problem] = []
     problems += _check_region_and_zones(cfg)
     problems += _check_pools(cfg)
+    problems += check_gpu_quota(cfg)
     problems += _check_network(cfg)
     problems += _check_prod(cfg)
     problems += _check_references(cfg)
     problems += _check_images(cfg)
+    problems += check_secrets(cfg)
+    problems += check_services(cfg)
     problems += check_platform(cfg)
     return problems
 
@@ -178,6 +185,8 @@ def _check_prod(cfg: EstateConfig) -> list[Problem]:
         )
     if cfg.cache.tier != "STANDARD_HA":
         out.append(Problem("cache.tier", cfg.cache.tier, "must be STANDARD_HA in prod"))
+    if cfg.storage.force_destroy:
+        out.append(Problem("storage.forceDestroy", True, "must be false in prod: destroy would delete every object"))
     return out
 
 
@@ -265,3 +274,6 @@ def _check_images(cfg: EstateConfig) -> list[Problem]:
         except ValueError as exc:
             out.append(Problem(f"registry.images.{name}.image", img.image, str(exc)))
     return out
+
+
+__all__ = ["Problem", "check"]

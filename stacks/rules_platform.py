@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from stacks import config_certs, config_mesh, config_signing
-from stacks.base import Problem
 from stacks.charts import EXACT_VERSION, PINS, REPOSITORY
 from stacks.model import EstateConfig
+from stacks.problem import Problem
 
 
 def check_platform(cfg: EstateConfig) -> list[Problem]:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import ipaddress
 
-from components.cloud.database import FLAGS
+from components.cloud.database import flags
 from components.cloud.keys import ROTATION_SECONDS
 from stacks import load
 from stacks.cidr import plan_cidrs
 from stacks.images import UPSTREAMS
 from tests.conftest import children_of
+from tools.mocks import _digest
 from tools.plan import Plan, stack_config
 
 
@@ -32,17 +33,28 @@ def test_network(plan: Plan) -> None:
         "pods": expected.pods,
         "services": expected.services,
     }
-    assert subnet["logConfig"]["flowSampling"] > 0
+    assert subnet["logConfig"]["flowSampling"] == cfg.network.flow_logs.sampling > 0
+    assert subnet["logConfig"]["metadata"] == (
+        "INCLUDE_ALL_METADATA" if plan.stack == "prod" else "EXCLUDE_ALL_METADATA"
+    )
     nat = plan.by_type("gcp:compute/routerNat:RouterNat")[0]["inputs"]
     assert nat["natIpAllocateOption"] == "AUTO_ONLY" and nat["logConfig"]["enable"] is True
     psa_range = plan.by_type("gcp:compute/globalAddress:GlobalAddress")[0]["inputs"]
     assert psa_range["purpose"] == "VPC_PEERING"
     assert f"{psa_range['address']}/{int(psa_range['prefixLength'])}" == expected.private_services
     psa = plan.by_type("gcp:servicenetworking/connection:Connection")[0]["inputs"]
-    assert psa["deletionPolicy"] == "ABANDON" and psa["service"] == "servicenetworking.googleapis.com"
-    for fw in plan.by_type("gcp:compute/firewall:Firewall"):
-        for cidr in fw["inputs"]["sourceRanges"]:
-            assert ipaddress.ip_network(cidr).prefixlen > 0, fw["name"]
+    assert psa["service"] == "servicenetworking.googleapis.com"
+    assert psa["deletionPolicy"] == ("ABANDON" if plan.stack == "prod" else "REMOVE_PEERING")
+    firewalls = {fw["inputs"]["name"]: fw["inputs"] for fw in plan.by_type("gcp:compute/firewall:Firewall")}
+    for name, fw in firewalls.items():
+        for cidr in fw["sourceRanges"]:
+            assert ipaddress.ip_network(cidr).prefixlen > 0, name
+        if plan.stack == "prod":
+            assert fw["logConfig"] == {"metadata": "INCLUDE_ALL_METADATA"}, name
+        else:
+            assert "logConfig" not in fw, name  # every logged connection is billed
+    (health,) = [fw for n, fw in firewalls.items() if n.endswith("allow-health-checks")]
+    assert health["allows"] == [{"protocol": "tcp", "ports": ["8080", "8443", "15021"]}]
 
 
 def test_cluster(plan: Plan) -> None:
@@ -145,7 +157,8 @@ def test_database(plan: Plan) -> None:
     assert s["backupConfiguration"]["pointInTimeRecoveryEnabled"] is True
     assert s["availabilityType"] == ("REGIONAL" if prod else "ZONAL")
     assert s["insightsConfig"]["queryInsightsEnabled"] is True
-    assert {f["name"]: f["value"] for f in s["databaseFlags"]} == FLAGS
+    flag_values = {f["name"]: f["value"] for f in s["databaseFlags"]}
+    assert flag_values == flags(log_hostname=False) and flag_values["log_hostname"] == "off"
     assert {
         "cloudsql.enable_pgaudit",
         "log_checkpoints",
@@ -158,8 +171,8 @@ def test_database(plan: Plan) -> None:
         "log_min_error_statement",
         "log_min_duration_statement",
         "log_statement",
-    } <= set(FLAGS)
-    assert FLAGS["log_temp_files"] == "0" and FLAGS["log_min_duration_statement"] == "-1"
+    } <= set(flag_values)
+    assert flag_values["log_temp_files"] == "0" and flag_values["log_min_duration_statement"] == "-1"
     assert s["maintenanceWindow"]["hour"] == 3
     assert (
         db["deletionProtection"] is prod
@@ -167,6 +180,10 @@ def test_database(plan: Plan) -> None:
         and res["options"]["protect"] is prod
     )
     assert [d["inputs"]["name"] for d in plan.by_type("gcp:sql/database:Database")] == ["app"]
+    if prod:
+        assert db["name"] == "estate-prod-pg"
+    else:
+        assert db["name"].startswith("estate-dev-pg-") and len(db["name"]) == len("estate-dev-pg-") + 4
     users = {u["name"]: u["inputs"] for u in plan.by_type("gcp:sql/user:User")}
     assert users[f"estate-{plan.stack}-db-admin"]["name"] == "estate_admin"
     if prod:
@@ -180,9 +197,17 @@ def test_registries_and_pinned_images(plan: Plan) -> None:
     repos = {
         r["inputs"]["repositoryId"]: r["inputs"] for r in plan.by_type("gcp:artifactregistry/repository:Repository")
     }
-    assert set(repos) == {*UPSTREAMS, "images"}
-    assert repos["dockerhub"]["remoteRepositoryConfig"]["dockerRepository"]["publicRepository"] == "DOCKER_HUB"
-    assert repos["quay"]["remoteRepositoryConfig"]["dockerRepository"]["customRepository"]["uri"] == "https://quay.io"
+    assert set(repos) == {*UPSTREAMS, "gcr-cloud-sql-connectors", "images"}
+    assert repos["dockerhub"]["remoteRepositoryConfig"]["dockerRepository"] == {"publicRepository": "DOCKER_HUB"}
+    # custom_repository is deprecated: every other upstream goes through common_repository.
+    assert repos["quay"]["remoteRepositoryConfig"] == {
+        "description": "https://quay.io",
+        "commonRepository": {"uri": "https://quay.io"},
+    }
+    gcr = repos["gcr-cloud-sql-connectors"]["remoteRepositoryConfig"]
+    assert gcr["commonRepository"]["uri"] == "projects/cloud-sql-connectors/locations/us/repositories/gcr.io"
+    for repo in repos.values():
+        assert "customRepository" not in repo.get("remoteRepositoryConfig", {}).get("dockerRepository", {})
     assert repos["images"]["mode"] == "STANDARD_REPOSITORY" and repos["images"]["dockerConfig"]["immutableTags"]
     prefix = f"europe-west4-docker.pkg.dev/ai-estate-{plan.stack}/"
     images = []
@@ -190,6 +215,16 @@ def test_registries_and_pinned_images(plan: Plan) -> None:
         spec = res["inputs"]["spec"]["template"]["spec"]
         images += [c["image"] for c in spec.get("initContainers", []) + spec["containers"]]
     assert images and all(i.startswith(prefix) and "@sha256:" in i for i in images)
+    # Docker Hub's digest comes from its registry API host; the reference stays on our cache.
+    cfg = load(plan.stack, stack_config(plan.stack))
+    postgres = cfg.registry.images["postgres-client"]
+    looked_up = _digest(f"registry-1.docker.io/library/postgres:{postgres.tag}")
+    assert plan.outputs["images"]["postgres-client"] == f"{prefix}dockerhub/library/postgres@{looked_up}"
+    proxy = cfg.registry.images["cloud-sql-proxy"]
+    proxy_digest = _digest(f"gcr.io/cloud-sql-connectors/cloud-sql-proxy:{proxy.tag}")
+    assert (
+        plan.outputs["images"]["cloud-sql-proxy"] == f"{prefix}gcr-cloud-sql-connectors/cloud-sql-proxy@{proxy_digest}"
+    )
 
 
 def test_cache(plan: Plan) -> None:

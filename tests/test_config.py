@@ -156,7 +156,7 @@ def test_prod_needs_deletion_protection_and_high_availability() -> None:
     assert problems(
         "prod",
         database=db,
-        cache={"tier": "BASIC", "memorySizeGb": 5},
+        cache={"tier": "BASIC", "memorySizeGb": 5, "readReplicas": False},
         cluster=cluster("prod", deletionProtection=False),
     ) == [
         "cluster.deletionProtection = False: must be true in prod",
@@ -224,3 +224,94 @@ def test_bad_config_stops_the_program_before_any_resource() -> None:
     assert plan.error.startswith("invalid configuration for stack 'prod' (")
     assert "cluster.zones = ['europe-west4-a']: prod needs at least 3 zones" in plan.error
     assert "Traceback" not in plan.error
+
+
+# ---------------------------------------------------------------- what the APIs refuse, refused first
+def database(stack: str, **changes: Any) -> dict[str, Any]:
+    return {**area(stack, "database"), **changes}
+
+
+def test_cloud_sql_edition_and_tier_must_match() -> None:
+    assert problems("dev", database=database("dev", edition="ENTERPRISE_PLUS")) == [
+        "database.tier = 'db-custom-2-7680': edition ENTERPRISE_PLUS takes db-perf-optimized-N-* tiers"
+    ]
+    assert problems("dev", database=database("dev", tier="db-perf-optimized-N-8")) == [
+        "database.tier = 'db-perf-optimized-N-8': edition ENTERPRISE takes db-custom-*, db-g1-small or "
+        "db-f1-micro tiers (db-perf-optimized-N-* needs edition ENTERPRISE_PLUS)"
+    ]
+    ok = database("dev", edition="ENTERPRISE_PLUS", tier="db-perf-optimized-N-8")
+    assert load("dev", config_with("dev", database=ok)).database.edition == "ENTERPRISE_PLUS"
+
+
+def test_point_in_time_recovery_over_7_days_needs_enterprise_plus() -> None:
+    db = database("dev", backups={"pointInTimeRecoveryDays": 14})
+    assert problems("dev", database=db) == [
+        "database.backups.pointInTimeRecoveryDays = 14: edition ENTERPRISE keeps at most 7 days of "
+        "transaction logs (ENTERPRISE_PLUS up to 35)"
+    ]
+    plus = {**db, "edition": "ENTERPRISE_PLUS", "tier": "db-perf-optimized-N-2"}
+    assert load("dev", config_with("dev", database=plus)).database.backups.point_in_time_recovery_days == 14
+
+
+def test_redis_read_replicas_need_5_gb_and_standard_ha() -> None:
+    assert problems("prod", cache={"tier": "STANDARD_HA", "memorySizeGb": 4}) == [
+        "cache.readReplicas = True: read replicas need memorySizeGb >= 5 (is 4)"
+    ]
+    assert problems("dev", cache={"tier": "BASIC", "memorySizeGb": 5, "readReplicas": True}) == [
+        "cache.readReplicas = True: read replicas need tier STANDARD_HA"
+    ]
+    assert problems("prod", cache={"tier": "STANDARD_HA", "memorySizeGb": 4, "readReplicas": False}) == [
+        "cache.replicaCount = 2: a STANDARD_HA instance without readReplicas has exactly 1 replica"
+    ]
+    no_reads = {"tier": "STANDARD_HA", "memorySizeGb": 4, "readReplicas": False, "replicaCount": 1}
+    assert load("prod", config_with("prod", cache=no_reads)).cache.read_replicas is False
+
+
+def test_force_destroy_is_refused_in_prod() -> None:
+    storage = {**area("prod", "storage"), "forceDestroy": True}
+    assert problems("prod", storage=storage) == [
+        "storage.forceDestroy = True: must be false in prod: destroy would delete every object"
+    ]
+    assert load("dev", stack_config("dev")).storage.force_destroy is True
+
+
+def _workloads(**changes: Any) -> dict[str, Any]:
+    return {"workloads": {"cells": {"namespace": "cells", "serviceAccount": "cells", **changes}}}
+
+
+def test_project_wide_secret_access_is_refused() -> None:
+    found = problems(
+        "dev", identity=_workloads(roles=["roles/logging.logWriter", "roles/secretmanager.secretAccessor"])
+    )
+    assert found == [
+        "identity.workloads.cells.roles[1] = 'roles/secretmanager.secretAccessor': project-wide Secret Manager "
+        "access reads every secret in the project; list the secrets in identity.workloads.cells.secrets instead"
+    ]
+    assert problems("dev", identity=_workloads(roles=["roles/secretmanager.admin"]))[0].startswith(
+        "identity.workloads.cells.roles[0] = 'roles/secretmanager.admin': project-wide Secret Manager access"
+    )
+
+
+def test_workload_secrets_name_secrets_the_estate_creates() -> None:
+    assert problems("dev", identity=_workloads(secrets=["redis-auth", "stripe-key"])) == [
+        "identity.workloads.cells.secrets[1] = 'stripe-key': not a secret the estate creates; allowed: "
+        "['db-admin-password', 'redis-auth', 'redis-ca']"
+    ]
+
+
+def test_database_access_applies_to_iam_users() -> None:
+    db = database("dev", users={"reporting": {"access": "read-only"}})
+    assert problems("dev", database=db) == [
+        "database.users.reporting.access = 'read-only': applies to CLOUD_IAM_SERVICE_ACCOUNT users; built-in "
+        "users are created as cloudsqlsuperuser"
+    ]
+
+
+def test_gpu_quota_requests_need_a_contact_email() -> None:
+    cfg = cluster("dev", gpuQuota={"request": True})
+    assert problems("dev", cluster=cfg) == [
+        "cluster.gpuQuota.contactEmail = None: GPU pools ['gpu'] need GPU quota, which is 0 on a new project, "
+        "and Cloud Quotas requires a contact email (an account with quota update permission) to request an "
+        "increase; set it, or set cluster.gpuQuota.request: false and request the quota yourself"
+    ]
+    assert load("dev", config_with("dev", cluster=cluster("dev", gpuQuota={"request": False}))).cluster.gpu_quota

@@ -150,7 +150,8 @@ def test_pgvector_migration_job(plan: Plan) -> None:
     pod = job["spec"]["template"]["spec"]
     (proxy,) = pod["initContainers"]
     assert proxy["restartPolicy"] == "Always" and "cloud-sql-proxy@sha256:" in proxy["image"]
-    assert f"ai-estate-{plan.stack}:europe-west4:estate-{plan.stack}-pg" in proxy["args"]
+    instance = plan.one("gcp:sql/databaseInstance:DatabaseInstance", f"estate-{plan.stack}-db-instance")
+    assert f"ai-estate-{plan.stack}:europe-west4:{instance['inputs']['name']}" in proxy["args"]
     (migrate,) = pod["containers"]
     assert "psql" in migrate["command"][-1] and "postgres@sha256:" in migrate["image"]
     for container in (proxy, migrate):

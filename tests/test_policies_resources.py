@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -109,6 +110,7 @@ def test_cluster_inline_node_pools_are_checked(pack: Analyzer, prod_plan: Plan) 
     )
 
 
+ACCESSOR = "roles/secretmanager.secretAccessor"
 IAM_CASES = [
     (
         "gcp:projects/iAMMember:IAMMember",
@@ -129,6 +131,16 @@ IAM_CASES = [
         "gcp:projects/iAMMember:IAMMember",
         {"project": "p", "role": "roles/iam.serviceAccountTokenCreator", "member": "group:g@example.com"},
         "estate-iam-no-project-impersonation",
+    ),
+    (
+        "gcp:projects/iAMMember:IAMMember",
+        {"project": "p", "role": "roles/secretmanager.secretAccessor", "member": "serviceAccount:c@p.iam"},
+        "estate-iam-no-project-secret-access",
+    ),
+    (
+        "gcp:projects/iAMBinding:IAMBinding",
+        {"project": "p", "role": "roles/secretmanager.admin", "members": ["group:g@example.com"]},
+        "estate-iam-no-project-secret-access",
     ),
     (
         "gcp:storage/bucketIAMMember:BucketIAMMember",
@@ -170,6 +182,24 @@ def test_iam_rules(pack: Analyzer, type_: str, inputs: dict[str, Any], rule: str
     safe.update({k: "serviceAccount:x@p.iam.gserviceaccount.com" for k in ("member",) if k in inputs})
     safe.update({k: ["serviceAccount:x@p.iam.gserviceaccount.com"] for k in ("members",) if k in inputs})
     assert found(pack, fx.resource(type_, "grant", safe)) == {}
+
+
+def test_project_iam_policy_with_secret_access_fails_and_per_secret_grants_pass(pack: Analyzer) -> None:
+    def policy(role: str) -> str:
+        return json.dumps({"bindings": [{"role": role, "members": ["serviceAccount:c@p.iam.gserviceaccount.com"]}]})
+
+    bad = fx.resource("gcp:projects/iAMPolicy:IAMPolicy", "all", {"project": "p", "policyData": policy(ACCESSOR)})
+    assert "estate-iam-no-project-secret-access" in found(pack, bad)
+    good = fx.resource(
+        "gcp:projects/iAMPolicy:IAMPolicy", "all", {"project": "p", "policyData": policy("roles/logging.logWriter")}
+    )
+    assert found(pack, good) == {}
+    per_secret = fx.resource(
+        "gcp:secretmanager/secretIamMember:SecretIamMember",
+        "one",
+        {"secretId": "estate-dev-redis-auth", "role": ACCESSOR, "member": "serviceAccount:c@p.iam.gserviceaccount.com"},
+    )
+    assert found(pack, per_secret) == {}
 
 
 def test_the_planned_iam_grants_pass(pack: Analyzer, prod_plan: Plan) -> None:

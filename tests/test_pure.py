@@ -75,7 +75,12 @@ def test_gpu_table_pairs_families_with_models() -> None:
 
 def test_images_map_upstreams_to_pull_through_caches() -> None:
     ref = images.resolve("docker.io/library/postgres", "16", "europe-west4", "p-123456")
-    assert (ref.repository, ref.path, ref.lookup) == ("dockerhub", "library/postgres", "docker.io/library/postgres:16")
+    # The digest is looked up where Docker Hub's registry API lives; the pin stays on our cache.
+    assert (ref.repository, ref.path, ref.lookup) == (
+        "dockerhub",
+        "library/postgres",
+        "registry-1.docker.io/library/postgres:16",
+    )
     assert (
         images.pinned(ref, "europe-west4", "p-123456", "sha256:ab")
         == "europe-west4-docker.pkg.dev/p-123456/dockerhub/library/postgres@sha256:ab"
@@ -84,6 +89,24 @@ def test_images_map_upstreams_to_pull_through_caches() -> None:
     assert (own.repository, own.path) == ("images", "cells/api")
     with pytest.raises(ValueError, match="no pull-through cache"):
         images.resolve("evil.example/x", "1", "europe-west4", "p-123456")
+
+
+def test_gcr_images_come_through_a_cache_of_the_projects_artifact_registry_repository() -> None:
+    ref = images.resolve("gcr.io/cloud-sql-connectors/cloud-sql-proxy", "2.14.3", "europe-west4", "p-123456")
+    assert (ref.repository, ref.path, ref.lookup) == (
+        "gcr-cloud-sql-connectors",
+        "cloud-sql-proxy",
+        "gcr.io/cloud-sql-connectors/cloud-sql-proxy:2.14.3",
+    )
+    eu = images.resolve("eu.gcr.io/some-project/tool", "1", "europe-west4", "p-123456")
+    assert eu.repository == "eu-gcr-some-project"
+    repos = images.remote_repositories(["gcr.io/cloud-sql-connectors/cloud-sql-proxy", "eu.gcr.io/some-project/tool"])
+    assert repos["gcr-cloud-sql-connectors"] == "projects/cloud-sql-connectors/locations/us/repositories/gcr.io"
+    assert repos["eu-gcr-some-project"] == "projects/some-project/locations/europe/repositories/eu.gcr.io"
+    assert "gcr" not in repos and repos["dockerhub"] == images.DOCKER_HUB
+    assert all(not u.startswith("https://gcr.io") for u in repos.values())
+    with pytest.raises(ValueError, match="<project>/<path>"):
+        images.resolve("gcr.io/only-a-project", "1", "europe-west4", "p-123456")
 
 
 def test_merge_overrides_maps_key_by_key_and_null_removes() -> None:
@@ -110,3 +133,34 @@ def test_migrations_hash_changes_with_content_only() -> None:
     assert "0001_pgvector.sql" in files and "CREATE EXTENSION IF NOT EXISTS vector" in files["0001_pgvector.sql"]
     assert migrations_hash(files) == migrations_hash(dict(reversed(list(files.items()))))
     assert migrations_hash({**files, "0001_pgvector.sql": files["0001_pgvector.sql"] + "\n"}) != migrations_hash(files)
+
+
+def test_the_pause_waits_at_creation_and_again_only_when_what_it_follows_changes() -> None:
+    from components.cloud.pause import _PauseProvider
+
+    provider = _PauseProvider()
+    created = provider.create({"after": "etag-1", "seconds": 0})
+    assert created.id == "pause-0s"
+    assert (
+        provider.diff("pause-0s", {"after": "etag-1", "seconds": 90}, {"after": "etag-1", "seconds": 90}).changes
+        is False
+    )
+    replaced = provider.diff("pause-0s", {"after": "etag-1", "seconds": 90}, {"after": "etag-2", "seconds": 90})
+    assert replaced.changes is True and replaced.replaces == ["after"]
+
+
+def test_secret_keys_come_from_the_database_users() -> None:
+    from stacks.model import DatabaseConfig
+    from stacks.secret_keys import secret_id, secret_keys
+
+    db = DatabaseConfig.model_validate(
+        {
+            "tier": "db-custom-2-7680",
+            "availability": "ZONAL",
+            "deletionProtection": False,
+            "databases": {"app": {}},
+            "users": {"report_ro": {}, "cells_iam": {"type": "CLOUD_IAM_SERVICE_ACCOUNT", "workload": "cells"}},
+        }
+    )
+    assert secret_keys(db) == ["db-admin-password", "db-report-ro-password", "redis-auth", "redis-ca"]
+    assert secret_id("estate-dev", "redis-auth") == "estate-dev-redis-auth"

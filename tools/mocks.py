@@ -39,6 +39,8 @@ class EstateMocks(pulumi.runtime.Mocks):
             "gcp:artifactregistry/repository:Repository": self._repository,
             "gcp:secretmanager/secret:Secret": self._secret,
             "random:index/randomPassword:RandomPassword": self._password,
+            "random:index/randomId:RandomId": self._random_id,
+            "gcp:cloudquota/sQuotaPreference:SQuotaPreference": self._quota_preference,
             **self._signing_and_backup_outputs(),
             "gcp:dns/managedZone:ManagedZone": self._managed_zone,
         }
@@ -139,6 +141,16 @@ class EstateMocks(pulumi.runtime.Mocks):
 
     def _password(self, name: str, state: dict[str, Any]) -> dict[str, Any]:
         return {"result": "mock-" + hashlib.sha256(name.encode()).hexdigest()[: int(state.get("length", 32)) - 5]}
+
+    def _random_id(self, name: str, state: dict[str, Any]) -> dict[str, Any]:
+        # As if the stack's state already held the suffix; a real first preview shows it unknown.
+        hex_ = hashlib.sha256(f"mock:{name}".encode()).hexdigest()[: 2 * int(state.get("byteLength", 2))]
+        return {"hex": hex_, "dec": str(int(hex_, 16))}
+
+    def _quota_preference(self, name: str, state: dict[str, Any]) -> dict[str, Any]:
+        # A new project's GPU quota: the preference is filed, nothing granted yet.
+        config = {**dict(state.get("quotaConfig") or {}), "grantedValue": "0"}
+        return {"name": name, "quotaConfig": config, "reconciling": True}
 
     # ------------------------------------------------------------------ signing and backup (platform layer)
     def _signing_and_backup_outputs(self) -> dict[str, Callable[[str, dict[str, Any]], dict[str, Any]]]:

@@ -1,23 +1,39 @@
-"""The cloud layer's builder: validated config in, what the platform layer needs out."""
+"""The cloud layer's builder: validated config in, what the platform layer needs out.
+
+Every component gets the `projects.Service` of each API its resources call
+(`apis.for_types(...)`, table in components.cloud.apis) and hands it to every child: a
+child does not inherit its component's `depends_on`.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import pulumi_gcp as gcp
+
+from components.cloud.access import DataAccess, DataAccessArgs
+from components.cloud.apis import RESOURCE_MANAGER
 from components.cloud.cache import Cache, CacheArgs
 from components.cloud.cluster import Cluster, ClusterArgs
 from components.cloud.database import Database, DatabaseArgs
 from components.cloud.identity import Workloads, WorkloadsArgs
-from components.cloud.keys import Keys, KeysArgs
+from components.cloud.keys import AGENT_APIS, Keys, KeysArgs
 from components.cloud.kube import KubeAccess, KubeAccessArgs
 from components.cloud.network import Network, NetworkArgs
 from components.cloud.nodepools import NodePools, NodePoolsArgs
 from components.cloud.project import Services, ServicesArgs
+from components.cloud.quota import GpuQuota, GpuQuotaArgs
 from components.cloud.registry import Registry, RegistryArgs
 from components.cloud.storage import Buckets, BucketsArgs
 from components.common import labels
 from stacks.cidr import CidrPlan, plan_cidrs
 from stacks.model import EstateConfig
+from stacks.quota import gpu_quota_requests
+
+T_SA = "gcp:serviceaccount/account:Account"
+T_SA_IAM = "gcp:serviceaccount/iAMMember:IAMMember"
+T_PROJECT_IAM = "gcp:projects/iAMMember:IAMMember"
+T_SECRET = "gcp:secretmanager/secret:Secret"
 
 
 @dataclass(frozen=True)
@@ -32,7 +48,9 @@ class CloudLayer:
     workloads: Workloads
     database: Database
     cache: Cache
+    access: DataAccess
     kube: KubeAccess
+    quota: GpuQuota | None
     cidrs: CidrPlan
 
 
@@ -53,7 +71,8 @@ def build_cloud(cfg: EstateConfig) -> CloudLayer:
             prefix=prefix,
             labels=labels(env, "keys"),
             protect=prod,
-            depends_on=[apis],
+            recreatable_names=not prod,
+            apis={api: apis.by_api[api] for api in ("cloudkms.googleapis.com", RESOURCE_MANAGER, *AGENT_APIS.values())},
         ),
     )
     network = Network(
@@ -61,11 +80,15 @@ def build_cloud(cfg: EstateConfig) -> CloudLayer:
         NetworkArgs(
             region=cfg.region,
             prefix=prefix,
-            depends_on=[apis],
+            depends_on=apis.of("compute.googleapis.com", "servicenetworking.googleapis.com"),
             plan=cidrs,
-            flow_log_sampling=net_cfg.flow_log_sampling,
+            flow_log_sampling=net_cfg.flow_logs.sampling,
+            flow_log_metadata=net_cfg.flow_logs.metadata,
+            firewall_log_metadata=None if net_cfg.firewall_logs == "OFF" else net_cfg.firewall_logs,
+            health_check_ports=net_cfg.health_check_ports,
             nat_log_filter=net_cfg.nat_log_filter,
             labels=labels(env, "network"),
+            remove_peering_on_destroy=not prod,
         ),
     )
     registry = Registry(
@@ -77,7 +100,7 @@ def build_cloud(cfg: EstateConfig) -> CloudLayer:
             images=cfg.registry.images,
             keep_versions=cfg.registry.cleanup_keep_versions,
             protect=prod,
-            depends_on=[apis],
+            depends_on=apis.of("artifactregistry.googleapis.com"),
         ),
     )
     cluster = Cluster(
@@ -96,7 +119,7 @@ def build_cloud(cfg: EstateConfig) -> CloudLayer:
             secrets_key_id=keys.key_ids["gke"],
             labels=labels(env, "cluster"),
             protect=prod,
-            depends_on=[keys.grants["gke"]],
+            depends_on=[*apis.for_types(T_SA, T_PROJECT_IAM, "gcp:container/cluster:Cluster"), keys.grants["gke"]],
         ),
     )
     pools = NodePools(
@@ -110,7 +133,27 @@ def build_cloud(cfg: EstateConfig) -> CloudLayer:
             zones=cfg.cluster.zones,
             repositories=registry.repositories,
             labels=labels(env, "nodepools"),
+            depends_on=apis.for_types(
+                T_SA,
+                T_PROJECT_IAM,
+                "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember",
+                "gcp:container/nodePool:NodePool",
+            ),
         ),
+    )
+    requests = gpu_quota_requests(cfg)
+    quota = (
+        GpuQuota(
+            f"{prefix}-gpu-quota",
+            GpuQuotaArgs(
+                project=cfg.project,
+                requests=requests,
+                contact_email=cfg.cluster.gpu_quota.contact_email,
+                depends_on=apis.for_types("gcp:cloudquota/sQuotaPreference:SQuotaPreference"),
+            ),
+        )
+        if requests and cfg.cluster.gpu_quota.request
+        else None
     )
     buckets = Buckets(
         f"{prefix}-buckets",
@@ -122,7 +165,8 @@ def build_cloud(cfg: EstateConfig) -> CloudLayer:
             kms_key_id=keys.key_ids["storage"],
             labels=labels(env, "storage"),
             protect=prod,
-            depends_on=[keys.grants["storage"]],
+            force_destroy=cfg.storage.force_destroy,
+            depends_on=[*apis.for_types("gcp:storage/bucket:Bucket"), keys.grants["storage"]],
         ),
     )
     workloads = Workloads(
@@ -133,9 +177,11 @@ def build_cloud(cfg: EstateConfig) -> CloudLayer:
             workload_pool=cluster.workload_pool,
             workloads=cfg.identity.workloads,
             bucket_names=buckets.names,
-            depends_on=[cluster],
+            depends_on=apis.for_types(T_SA, T_SA_IAM, T_PROJECT_IAM, "gcp:storage/bucketIAMMember:BucketIAMMember"),
+            cluster=[cluster.cluster],
         ),
     )
+    secret_apis = apis.for_types(T_SECRET)
     database = Database(
         f"{prefix}-db",
         DatabaseArgs(
@@ -147,6 +193,8 @@ def build_cloud(cfg: EstateConfig) -> CloudLayer:
             workload_emails=workloads.emails,
             labels=labels(env, "database"),
             protect=prod,
+            recreatable_names=not prod,
+            apis=[*apis.for_types("gcp:sql/databaseInstance:DatabaseInstance"), *secret_apis],
             depends_on=[network.private_services, keys.grants["sql"]],
         ),
     )
@@ -160,7 +208,20 @@ def build_cloud(cfg: EstateConfig) -> CloudLayer:
             kms_key_id=keys.key_ids["redis"],
             labels=labels(env, "cache"),
             protect=prod,
+            apis=[*apis.for_types("gcp:redis/instance:Instance"), *secret_apis],
             depends_on=[network.private_services, keys.grants["redis"]],
+        ),
+    )
+    secrets: dict[str, gcp.secretmanager.Secret] = {**database.secrets, **cache.secrets}
+    access = DataAccess(
+        f"{prefix}-access",
+        DataAccessArgs(
+            project=cfg.project,
+            config=cfg,
+            members=workloads.members,
+            secrets=secrets,
+            sql_instance_name=database.instance_name,
+            depends_on=apis.for_types(T_PROJECT_IAM, "gcp:secretmanager/secretIamMember:SecretIamMember"),
         ),
     )
     kube = KubeAccess(f"{prefix}-kube", KubeAccessArgs(cluster_name=cluster.name, dns_endpoint=cluster.dns_endpoint))
@@ -175,6 +236,8 @@ def build_cloud(cfg: EstateConfig) -> CloudLayer:
         workloads=workloads,
         database=database,
         cache=cache,
+        access=access,
         kube=kube,
+        quota=quota,
         cidrs=cidrs,
     )

@@ -10,6 +10,7 @@ import pulumi_gcp as gcp
 
 from components.cloud.secrets import SecretArgs, secret
 from components.common import child
+from stacks import secret_keys as keys
 from stacks.model import CacheConfig
 
 rd = gcp.redis
@@ -25,6 +26,9 @@ class CacheArgs:
     kms_key_id: pulumi.Input[str]
     labels: dict[str, str]
     protect: bool
+    # The redis and secretmanager APIs: every child waits for them.
+    apis: Sequence[pulumi.Resource] = field(default=())
+    # CMEK grant and Private Service Access: the instance waits for them.
     depends_on: Sequence[pulumi.Resource] = field(default=())
 
 
@@ -33,6 +37,7 @@ class Cache(pulumi.ComponentResource):
     port: pulumi.Output[int]
     auth_secret_id: pulumi.Output[str]
     ca_secret_id: pulumi.Output[str]
+    secrets: dict[str, gcp.secretmanager.Secret]
 
     def __init__(self, name: str, args: CacheArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("estate:data:Cache", name, None, opts)
@@ -52,7 +57,7 @@ class Cache(pulumi.ComponentResource):
                 transit_encryption_mode="SERVER_AUTHENTICATION",
                 customer_managed_key=args.kms_key_id,
                 replica_count=cfg.replica_count if ha else None,
-                read_replicas_mode=("READ_REPLICAS_ENABLED" if cfg.replica_count else "READ_REPLICAS_DISABLED")
+                read_replicas_mode=("READ_REPLICAS_ENABLED" if cfg.read_replicas else "READ_REPLICAS_DISABLED")
                 if ha
                 else None,
                 # The work queues are Redis Streams: evicting them would drop jobs.
@@ -74,7 +79,7 @@ class Cache(pulumi.ComponentResource):
             ),
             opts=child(
                 self,
-                depends_on=args.depends_on,
+                depends_on=[*args.apis, *args.depends_on],
                 protect=args.protect,
                 custom_timeouts=pulumi.CustomTimeouts(create="45m", update="45m", delete="30m"),
             ),
@@ -83,26 +88,29 @@ class Cache(pulumi.ComponentResource):
             self,
             f"{name}-auth",
             SecretArgs(
-                secret_id=f"{args.prefix}-redis-auth",
+                secret_id=keys.secret_id(args.prefix, keys.REDIS_AUTH),
                 region=args.region,
                 labels=args.labels,
                 data=instance.auth_string,
                 protect=args.protect,
+                depends_on=args.apis,
             ),
         )
         ca = secret(
             self,
             f"{name}-ca",
             SecretArgs(
-                secret_id=f"{args.prefix}-redis-ca",
+                secret_id=keys.secret_id(args.prefix, keys.REDIS_CA),
                 region=args.region,
                 labels=args.labels,
                 data=instance.server_ca_certs.apply(lambda certs: "\n".join(c.cert or "" for c in certs or [])),
                 protect=False,
+                depends_on=args.apis,
             ),
         )
         self.host = instance.host
         self.port = instance.port
         self.auth_secret_id = auth.secret_id
         self.ca_secret_id = ca.secret_id
+        self.secrets = {keys.REDIS_AUTH: auth, keys.REDIS_CA: ca}
         self.register_outputs({"host": self.host, "port": self.port})

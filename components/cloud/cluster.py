@@ -83,7 +83,7 @@ class Cluster(pulumi.ComponentResource):
         bootstrap_role = gcp.projects.IAMMember(
             f"{name}-bootstrap-nodes-role",
             gcp.projects.IAMMemberArgs(project=args.project, role=NODE_ROLE, member=bootstrap_sa.member),
-            opts=child(self),
+            opts=child(self, depends_on=args.depends_on),
         )
         self.workload_pool = f"{args.project}.svc.id.goog"
         location = args.region if args.regional else args.zones[0]
@@ -167,7 +167,7 @@ class Cluster(pulumi.ComponentResource):
             ),
             opts=child(
                 self,
-                depends_on=[bootstrap_role],
+                depends_on=[*args.depends_on, bootstrap_role],
                 protect=args.protect,
                 custom_timeouts=pulumi.CustomTimeouts(create="45m", update="60m", delete="45m"),
                 # With the default pool removed, GKE reports the first remaining pool's

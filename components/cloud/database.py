@@ -11,6 +11,7 @@ import pulumi_random as random
 
 from components.cloud.secrets import SecretArgs, secret
 from components.common import child
+from stacks import secret_keys as keys
 from stacks.model import DatabaseConfig
 
 sql = gcp.sql
@@ -24,13 +25,17 @@ FLAGS: dict[str, str] = {
     "log_connections": "on",
     "log_disconnections": "on",
     "log_lock_waits": "on",
-    "log_hostname": "on",
     "log_temp_files": "0",
     "log_min_messages": "warning",
     "log_min_error_statement": "error",
     "log_min_duration_statement": "-1",
     "log_statement": "ddl",
 }
+
+
+def flags(log_hostname: bool) -> dict[str, str]:
+    # log_hostname costs a reverse DNS lookup per connection; log_connections already has the IP.
+    return {**FLAGS, "log_hostname": "on" if log_hostname else "off"}
 
 
 def iam_user_name(email: str) -> str:
@@ -48,6 +53,12 @@ class DatabaseArgs:
     workload_emails: Mapping[str, pulumi.Input[str]]
     labels: dict[str, str]
     protect: bool
+    # Outside prod: an instance name stays blocked for about a week after deletion, so the
+    # name carries a suffix kept in state and a destroyed stack can come back at once.
+    recreatable_names: bool
+    # The sqladmin and secretmanager APIs: every child waits for them.
+    apis: Sequence[pulumi.Resource] = field(default=())
+    # CMEK grant and Private Service Access: the instance waits for them.
     depends_on: Sequence[pulumi.Resource] = field(default=())
 
 
@@ -58,15 +69,28 @@ class Database(pulumi.ComponentResource):
     admin_password: pulumi.Output[str]
     password_secret_id: pulumi.Output[str]
     ready: list[pulumi.Resource]
+    secrets: dict[str, gcp.secretmanager.Secret]
+    instance_name: pulumi.Output[str]
 
     def __init__(self, name: str, args: DatabaseArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("estate:data:Database", name, None, opts)
         cfg = args.config
         protected = cfg.deletion_protection
+        apis = list(args.apis)
+        base = f"{args.prefix}-pg"
+        instance_name: pulumi.Input[str] = (
+            random.RandomId(
+                f"{name}-instance-suffix",
+                random.RandomIdArgs(byte_length=2, keepers={"name": base}),
+                opts=child(self, depends_on=apis),
+            ).hex.apply(lambda h: f"{base}-{h}")
+            if args.recreatable_names
+            else base
+        )
         self.instance = sql.DatabaseInstance(
             f"{name}-instance",
             sql.DatabaseInstanceArgs(
-                name=f"{args.prefix}-pg",
+                name=instance_name,
                 region=args.region,
                 database_version=cfg.version,
                 deletion_protection=protected,
@@ -107,20 +131,28 @@ class Database(pulumi.ComponentResource):
                         day=cfg.maintenance.day, hour=cfg.maintenance.hour, update_track="stable"
                     ),
                     database_flags=[
-                        sql.DatabaseInstanceSettingsDatabaseFlagArgs(name=k, value=v) for k, v in FLAGS.items()
+                        sql.DatabaseInstanceSettingsDatabaseFlagArgs(name=k, value=v)
+                        for k, v in flags(cfg.log_hostname).items()
                     ],
                 ),
             ),
             opts=child(
                 self,
-                depends_on=args.depends_on,
+                depends_on=[*apis, *args.depends_on],
                 protect=args.protect,
                 custom_timeouts=pulumi.CustomTimeouts(create="60m", update="60m", delete="60m"),
             ),
         )
-        keep = child(self, protect=args.protect)
+        # Users and databases go with the instance. Deleting them one by one fails: a role that
+        # owns objects cannot be dropped, and Cloud SQL refuses to drop a database in use.
+        # ABANDON only forgets them, and deleting the instance removes them.
+        keep = child(self, depends_on=apis, protect=args.protect)
         databases = [
-            sql.Database(f"{name}-db-{db}", sql.DatabaseArgs(name=db, instance=self.instance.name), opts=keep)
+            sql.Database(
+                f"{name}-db-{db}",
+                sql.DatabaseArgs(name=db, instance=self.instance.name, deletion_policy="ABANDON"),
+                opts=keep,
+            )
             for db in sorted(cfg.databases)
         ]
         password = random.RandomPassword(
@@ -128,15 +160,18 @@ class Database(pulumi.ComponentResource):
             random.RandomPasswordArgs(
                 length=32, special=True, override_special="-_.~", min_lower=2, min_upper=2, min_numeric=2
             ),
-            opts=child(self, protect=args.protect),
+            opts=child(self, depends_on=apis, protect=args.protect),
         )
         self.admin_user = cfg.admin_user
         admin = sql.User(
             f"{name}-admin",
-            sql.UserArgs(name=cfg.admin_user, instance=self.instance.name, password=password.result),
-            opts=child(self),
+            sql.UserArgs(
+                name=cfg.admin_user, instance=self.instance.name, password=password.result, deletion_policy="ABANDON"
+            ),
+            opts=child(self, depends_on=apis),
         )
         users: list[pulumi.Resource] = [admin]
+        self.secrets = {}
         for user, spec in sorted(cfg.users.items()):
             if spec.type == "CLOUD_IAM_SERVICE_ACCOUNT":
                 email = pulumi.Output.from_input(args.workload_emails[spec.workload or ""])
@@ -147,46 +182,56 @@ class Database(pulumi.ComponentResource):
                             name=email.apply(iam_user_name),
                             instance=self.instance.name,
                             type="CLOUD_IAM_SERVICE_ACCOUNT",
+                            deletion_policy="ABANDON",
                         ),
-                        opts=child(self),
+                        opts=child(self, depends_on=apis),
                     )
                 )
             else:
                 user_password = random.RandomPassword(
                     f"{name}-user-{user}-password",
                     random.RandomPasswordArgs(length=32, special=False),
-                    opts=child(self),
+                    opts=child(self, depends_on=apis),
                 )
                 users.append(
                     sql.User(
                         f"{name}-user-{user}",
-                        sql.UserArgs(name=user, instance=self.instance.name, password=user_password.result),
-                        opts=child(self),
+                        sql.UserArgs(
+                            name=user,
+                            instance=self.instance.name,
+                            password=user_password.result,
+                            deletion_policy="ABANDON",
+                        ),
+                        opts=child(self, depends_on=apis),
                     )
                 )
-                secret(
+                self.secrets[keys.db_user_password(user)] = secret(
                     self,
                     f"{name}-user-{user}-password",
                     SecretArgs(
-                        secret_id=f"{args.prefix}-db-{user.replace('_', '-')}-password",
+                        secret_id=keys.secret_id(args.prefix, keys.db_user_password(user)),
                         region=args.region,
                         labels=args.labels,
                         data=user_password.result,
                         protect=args.protect,
+                        depends_on=apis,
                     ),
                 )
         stored = secret(
             self,
             f"{name}-admin-password-secret",
             SecretArgs(
-                secret_id=f"{args.prefix}-db-admin-password",
+                secret_id=keys.secret_id(args.prefix, keys.DB_ADMIN_PASSWORD),
                 region=args.region,
                 labels=args.labels,
                 data=password.result,
                 protect=args.protect,
+                depends_on=apis,
             ),
         )
+        self.secrets[keys.DB_ADMIN_PASSWORD] = stored
         self.connection_name = self.instance.connection_name
+        self.instance_name = self.instance.name
         self.admin_password = pulumi.Output.secret(password.result)
         self.password_secret_id = stored.secret_id
         self.ready = [*databases, *users]

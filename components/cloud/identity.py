@@ -1,7 +1,8 @@
 """Per-workload Google service accounts, bound to Kubernetes service accounts by Workload Identity.
 
 Grants are the narrowest that work: bucket roles on the bucket, never basic roles, and
-impersonation only on the workload's own account.
+impersonation only on the workload's own account. Grants on the database instance and on
+secrets come later, once those exist (components.cloud.access).
 """
 
 from __future__ import annotations
@@ -15,12 +16,11 @@ import pulumi_gcp as gcp
 from components.common import child
 from stacks.model import Workload
 
-BUCKET_ROLES = {"reader": "roles/storage.objectViewer", "writer": "roles/storage.objectAdmin"}
-CLOUD_SQL_ROLES = ("roles/cloudsql.client", "roles/cloudsql.instanceUser")
-
-
-def project_roles(workload: Workload) -> list[str]:
-    return sorted(set(workload.roles) | (set(CLOUD_SQL_ROLES) if workload.cloud_sql else set()))
+BUCKET_ROLES = {
+    "reader": "roles/storage.objectViewer",
+    "creator": "roles/storage.objectCreator",
+    "writer": "roles/storage.objectAdmin",
+}
 
 
 @dataclass(frozen=True)
@@ -30,15 +30,21 @@ class WorkloadsArgs:
     workload_pool: str
     workloads: Mapping[str, Workload]
     bucket_names: Mapping[str, pulumi.Input[str]]
+    # The APIs (iam, cloudresourcemanager, storage): every child waits for them.
     depends_on: Sequence[pulumi.Resource] = field(default=())
+    # The cluster: its first creation makes the Workload Identity pool.
+    cluster: Sequence[pulumi.Resource] = field(default=())
 
 
 class Workloads(pulumi.ComponentResource):
     emails: dict[str, pulumi.Output[str]]
+    members: dict[str, pulumi.Output[str]]
 
     def __init__(self, name: str, args: WorkloadsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("estate:identity:Workloads", name, None, opts)
         self.emails = {}
+        self.members = {}
+        deps = list(args.depends_on)
         for key, wl in args.workloads.items():
             sa = gcp.serviceaccount.Account(
                 f"{name}-{key}",
@@ -46,13 +52,13 @@ class Workloads(pulumi.ComponentResource):
                     account_id=f"{args.environment}-wl-{key}",
                     display_name=f"Workload {key} ({wl.namespace}/{wl.service_account})",
                 ),
-                opts=child(self),
+                opts=child(self, depends_on=deps),
             )
-            for role in project_roles(wl):
+            for role in sorted(set(wl.roles)):
                 gcp.projects.IAMMember(
                     f"{name}-{key}-{role.split('/')[-1]}",
                     gcp.projects.IAMMemberArgs(project=args.project, role=role, member=sa.member),
-                    opts=child(self),
+                    opts=child(self, depends_on=deps),
                 )
             for bucket, access in sorted(wl.buckets.items()):
                 gcp.storage.BucketIAMMember(
@@ -60,9 +66,8 @@ class Workloads(pulumi.ComponentResource):
                     gcp.storage.BucketIAMMemberArgs(
                         bucket=args.bucket_names[bucket], role=BUCKET_ROLES[access], member=sa.member
                     ),
-                    opts=child(self),
+                    opts=child(self, depends_on=deps),
                 )
-            # The identity pool appears with the first cluster, so this waits for it.
             gcp.serviceaccount.IAMMember(
                 f"{name}-{key}-workload-identity",
                 gcp.serviceaccount.IAMMemberArgs(
@@ -70,7 +75,8 @@ class Workloads(pulumi.ComponentResource):
                     role="roles/iam.workloadIdentityUser",
                     member=f"serviceAccount:{args.workload_pool}[{wl.namespace}/{wl.service_account}]",
                 ),
-                opts=child(self, depends_on=args.depends_on),
+                opts=child(self, depends_on=[*deps, *args.cluster]),
             )
             self.emails[key] = sa.email
+            self.members[key] = sa.member
         self.register_outputs({"emails": self.emails})

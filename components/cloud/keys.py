@@ -1,17 +1,38 @@
-"""Cloud KMS: one key per data plane, rotated, and each service agent allowed only its key."""
+"""Cloud KMS: one key per data plane, rotated, and each service agent allowed only its key.
+
+Key rings and keys are never deleted by Google (destroy only forgets them and disables the
+key versions), so a name used once is taken for good. Outside prod the ring name carries a
+suffix kept in state: a destroyed dev stack comes back with a new ring. Prod keeps fixed names.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 import pulumi
 import pulumi_gcp as gcp
+import pulumi_random as random
 
+from components.cloud.pause import IAM_PROPAGATION_SECONDS, Pause
 from components.common import child
 
 ROTATION_SECONDS = 90 * 24 * 3600
 KEY_ROLES = ("gke", "sql", "redis", "storage")
+# The API whose service agent uses each key. Storage's agent is created by the project
+# service-account lookup; the others by projects.ServiceIdentity.
+AGENT_APIS = {
+    "gke": "container.googleapis.com",
+    "sql": "sqladmin.googleapis.com",
+    "redis": "redis.googleapis.com",
+    "storage": "storage.googleapis.com",
+}
+# Agents whose email the API reports through ServiceIdentity; the rest follow a documented pattern.
+_AGENT_PATTERN = {
+    "gke": "service-{n}@container-engine-robot.iam.gserviceaccount.com",
+    "redis": "service-{n}@cloud-redis.iam.gserviceaccount.com",
+}
 
 
 @dataclass(frozen=True)
@@ -21,35 +42,67 @@ class KeysArgs:
     prefix: str
     labels: dict[str, str]
     protect: bool
+    recreatable_names: bool
+    # API -> its projects.Service: cloudkms, cloudresourcemanager and every AGENT_APIS value.
+    apis: Mapping[str, pulumi.Resource]
     depends_on: Sequence[pulumi.Resource] = field(default=())
+
+
+def _agent_member(pattern: str, number: str) -> str:
+    return f"serviceAccount:{pattern.format(n=number)}"
+
+
+def _suffixed(prefix: str, suffix: pulumi.Input[str] | None) -> pulumi.Input[str]:
+    if suffix is None:
+        return prefix
+    return pulumi.Output.from_input(suffix).apply(lambda s: f"{prefix}-{s}")
 
 
 class Keys(pulumi.ComponentResource):
     key_ids: dict[str, pulumi.Output[str]]
     grants: dict[str, pulumi.Resource]
+    ring_name: pulumi.Output[str]
 
     def __init__(self, name: str, args: KeysArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("estate:security:Keys", name, None, opts)
+        kms = [args.apis["cloudkms.googleapis.com"], *args.depends_on]
+        suffix = (
+            random.RandomId(
+                f"{name}-ring-suffix",
+                random.RandomIdArgs(byte_length=2, keepers={"prefix": args.prefix}),
+                opts=child(self),
+            ).hex
+            if args.recreatable_names
+            else None
+        )
         ring = gcp.kms.KeyRing(
             f"{name}-ring",
-            gcp.kms.KeyRingArgs(name=args.prefix, location=args.region),
-            opts=child(self, depends_on=args.depends_on, protect=args.protect),
+            gcp.kms.KeyRingArgs(name=_suffixed(args.prefix, suffix), location=args.region, project=args.project),
+            opts=child(self, depends_on=kms, protect=args.protect),
         )
-        project = gcp.organizations.get_project_output(project_id=args.project)
-        sql_agent = gcp.projects.ServiceIdentity(
-            f"{name}-sql-agent",
-            gcp.projects.ServiceIdentityArgs(project=args.project, service="sqladmin.googleapis.com"),
-            opts=child(self, depends_on=args.depends_on),
+        project = gcp.organizations.get_project_output(
+            project_id=args.project,
+            opts=pulumi.InvokeOutputOptions(parent=self, depends_on=[args.apis["cloudresourcemanager.googleapis.com"]]),
         )
-        gcs_agent = gcp.storage.get_project_service_account_output(project=args.project)
-        agents: dict[str, pulumi.Input[str]] = {
-            "gke": project.number.apply(
-                lambda n: f"serviceAccount:service-{n}@container-engine-robot.iam.gserviceaccount.com"
-            ),
-            "sql": sql_agent.member,
-            "redis": project.number.apply(lambda n: f"serviceAccount:service-{n}@cloud-redis.iam.gserviceaccount.com"),
-            "storage": gcs_agent.email_address.apply(lambda e: f"serviceAccount:{e}"),
-        }
+        # Service agents exist only once created: ask for each one instead of assuming it.
+        members: dict[str, pulumi.Input[str]] = {}
+        agents: dict[str, list[pulumi.Resource]] = {}
+        for role in ("gke", "sql", "redis"):
+            api = AGENT_APIS[role]
+            identity = gcp.projects.ServiceIdentity(
+                f"{name}-{role}-agent-identity",
+                gcp.projects.ServiceIdentityArgs(project=args.project, service=api),
+                opts=child(self, depends_on=[args.apis[api]]),
+            )
+            pattern = _AGENT_PATTERN.get(role)
+            members[role] = project.number.apply(partial(_agent_member, pattern)) if pattern else identity.member
+            agents[role] = [identity]
+        gcs_agent = gcp.storage.get_project_service_account_output(
+            project=args.project,
+            opts=pulumi.InvokeOutputOptions(parent=self, depends_on=[args.apis[AGENT_APIS["storage"]]]),
+        )
+        members["storage"] = gcs_agent.email_address.apply(lambda e: f"serviceAccount:{e}")
+        agents["storage"] = []
         self.key_ids = {}
         self.grants = {}
         for role in KEY_ROLES:
@@ -62,15 +115,22 @@ class Keys(pulumi.ComponentResource):
                     rotation_period=f"{ROTATION_SECONDS}s",
                     labels=args.labels,
                 ),
-                opts=child(self, protect=args.protect),
+                opts=child(self, depends_on=kms, protect=args.protect),
             )
-            self.grants[role] = gcp.kms.CryptoKeyIAMMember(
+            grant = gcp.kms.CryptoKeyIAMMember(
                 f"{name}-{role}-agent",
                 gcp.kms.CryptoKeyIAMMemberArgs(
-                    crypto_key_id=key.id, role="roles/cloudkms.cryptoKeyEncrypterDecrypter", member=agents[role]
+                    crypto_key_id=key.id, role="roles/cloudkms.cryptoKeyEncrypterDecrypter", member=members[role]
                 ),
-                # Service agents exist only once their API is on.
-                opts=child(self, depends_on=args.depends_on),
+                opts=child(self, depends_on=[*kms, *agents[role]]),
+            )
+            # What uses the key waits for the grant to propagate, not only to be written.
+            self.grants[role] = Pause(
+                f"{name}-{role}-agent-propagation",
+                after=grant.id,
+                seconds=IAM_PROPAGATION_SECONDS,
+                opts=child(self, depends_on=[grant]),
             )
             self.key_ids[role] = key.id
-        self.register_outputs({"keyIds": self.key_ids})
+        self.ring_name = ring.name
+        self.register_outputs({"keyIds": self.key_ids, "ringName": self.ring_name})

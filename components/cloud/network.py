@@ -24,8 +24,13 @@ class NetworkArgs:
     prefix: str
     plan: CidrPlan
     flow_log_sampling: float
+    flow_log_metadata: str
+    firewall_log_metadata: str | None  # None: firewall logging off
+    health_check_ports: Sequence[str]
     nat_log_filter: str
     labels: dict[str, str]
+    # True outside prod: destroy removes the peering so the network can go too.
+    remove_peering_on_destroy: bool
     depends_on: Sequence[pulumi.Resource] = field(default=())
 
 
@@ -37,10 +42,11 @@ class Network(pulumi.ComponentResource):
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("estate:network:Network", name, None, opts)
         plan = args.plan
+        deps = list(args.depends_on)
         vpc = gcp.compute.Network(
             f"{name}-vpc",
             gcp.compute.NetworkArgs(name=f"{args.prefix}-vpc", auto_create_subnetworks=False, routing_mode="REGIONAL"),
-            opts=child(self, depends_on=args.depends_on),
+            opts=child(self, depends_on=deps),
         )
         subnet = gcp.compute.Subnetwork(
             f"{name}-nodes",
@@ -57,15 +63,15 @@ class Network(pulumi.ComponentResource):
                 log_config=gcp.compute.SubnetworkLogConfigArgs(
                     aggregation_interval="INTERVAL_5_SEC",
                     flow_sampling=args.flow_log_sampling,
-                    metadata="INCLUDE_ALL_METADATA",
+                    metadata=args.flow_log_metadata,
                 ),
             ),
-            opts=child(self),
+            opts=child(self, depends_on=deps),
         )
         router = gcp.compute.Router(
             f"{name}-router",
             gcp.compute.RouterArgs(name=f"{args.prefix}-router", region=args.region, network=vpc.id),
-            opts=child(self),
+            opts=child(self, depends_on=deps),
         )
         gcp.compute.RouterNat(
             f"{name}-nat",
@@ -80,7 +86,7 @@ class Network(pulumi.ComponentResource):
                 ],
                 log_config=gcp.compute.RouterNatLogConfigArgs(enable=True, filter=args.nat_log_filter),
             ),
-            opts=child(self),
+            opts=child(self, depends_on=deps),
         )
         psa_net = ipaddress.ip_network(plan.private_services)
         psa_range = gcp.compute.GlobalAddress(
@@ -94,21 +100,28 @@ class Network(pulumi.ComponentResource):
                 network=vpc.id,
                 labels=args.labels,
             ),
-            opts=child(self),
+            opts=child(self, depends_on=deps),
         )
-        # ABANDON: the peering cannot be deleted while Cloud SQL or Memorystore still hold
-        # addresses in it, so a destroy would wedge; Google removes it with the network.
+        # Deleting the connection fails while Cloud SQL or Memorystore still hold addresses in
+        # the range (and for some days after they are deleted). REMOVE_PEERING then removes
+        # the VPC peering itself so the network can be deleted; ABANDON would leave the peering
+        # and wedge the network's deletion. Prod never deletes its network in a destroy: it
+        # keeps the connection (ABANDON) and the README lists the manual steps.
         self.private_services = gcp.servicenetworking.Connection(
             f"{name}-psa",
             gcp.servicenetworking.ConnectionArgs(
                 network=vpc.id,
                 service="servicenetworking.googleapis.com",
                 reserved_peering_ranges=[psa_range.name],
-                deletion_policy="ABANDON",
+                deletion_policy="REMOVE_PEERING" if args.remove_peering_on_destroy else "ABANDON",
             ),
-            opts=child(self),
+            opts=child(self, depends_on=deps),
         )
-        fw_log = gcp.compute.FirewallLogConfigArgs(metadata="INCLUDE_ALL_METADATA")
+        fw_log = (
+            gcp.compute.FirewallLogConfigArgs(metadata=args.firewall_log_metadata)
+            if args.firewall_log_metadata
+            else None
+        )
         gcp.compute.Firewall(
             f"{name}-allow-internal",
             gcp.compute.FirewallArgs(
@@ -120,7 +133,7 @@ class Network(pulumi.ComponentResource):
                 allows=[gcp.compute.FirewallAllowArgs(protocol=p) for p in ("tcp", "udp", "icmp")],
                 log_config=fw_log,
             ),
-            opts=child(self),
+            opts=child(self, depends_on=deps),
         )
         gcp.compute.Firewall(
             f"{name}-allow-health-checks",
@@ -130,10 +143,10 @@ class Network(pulumi.ComponentResource):
                 direction="INGRESS",
                 priority=1000,
                 source_ranges=list(HEALTH_CHECK_RANGES),
-                allows=[gcp.compute.FirewallAllowArgs(protocol="tcp")],
+                allows=[gcp.compute.FirewallAllowArgs(protocol="tcp", ports=list(args.health_check_ports))],
                 log_config=fw_log,
             ),
-            opts=child(self),
+            opts=child(self, depends_on=deps),
         )
         self.network_id = vpc.id
         self.subnet_id = subnet.id

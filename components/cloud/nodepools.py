@@ -60,6 +60,7 @@ class NodePoolsArgs:
     zones: Sequence[str]
     repositories: Mapping[str, gcp.artifactregistry.Repository]
     labels: dict[str, str]
+    depends_on: Sequence[pulumi.Resource] = ()
 
 
 class NodePools(pulumi.ComponentResource):
@@ -76,13 +77,13 @@ class NodePools(pulumi.ComponentResource):
                 gcp.serviceaccount.AccountArgs(
                     account_id=f"{args.environment}-np-{pool_name}", display_name=f"GKE nodes of pool {pool_name}"
                 ),
-                opts=child(self),
+                opts=child(self, depends_on=args.depends_on),
             )
             grants: list[pulumi.Resource] = [
                 gcp.projects.IAMMember(
                     f"{name}-{pool_name}-node-role",
                     gcp.projects.IAMMemberArgs(project=args.project, role=NODE_ROLE, member=sa.member),
-                    opts=child(self),
+                    opts=child(self, depends_on=args.depends_on),
                 )
             ]
             for repo_id, repo in args.repositories.items():
@@ -96,7 +97,7 @@ class NodePools(pulumi.ComponentResource):
                             role="roles/artifactregistry.reader",
                             member=sa.member,
                         ),
-                        opts=child(self),
+                        opts=child(self, depends_on=args.depends_on),
                     )
                 )
             zones = pool.zones if pool.zones is not None else args.zones
@@ -107,6 +108,9 @@ class NodePools(pulumi.ComponentResource):
                     cluster=args.cluster_id,
                     location=args.location,
                     node_locations=list(zones),
+                    # Nodes from the start (the default pool is gone by then); the
+                    # autoscaler owns the count afterwards, hence ignore_changes below.
+                    initial_node_count=pool.min_nodes,
                     autoscaling=ct.NodePoolAutoscalingArgs(
                         min_node_count=pool.min_nodes,
                         max_node_count=pool.max_nodes,
@@ -139,10 +143,11 @@ class NodePools(pulumi.ComponentResource):
                 ),
                 opts=child(
                     self,
-                    depends_on=grants,
+                    depends_on=[*args.depends_on, *grants],
                     custom_timeouts=pulumi.CustomTimeouts(
                         create=GPU_POOL_TIMEOUT, update=GPU_POOL_TIMEOUT, delete="45m"
                     ),
+                    ignore_changes=["initialNodeCount"],
                 ),
             )
             self.service_accounts[pool_name] = sa.email

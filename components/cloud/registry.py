@@ -24,6 +24,20 @@ def _pin(ref: images.ImageRef, region: str, project: str, digest: str | None) ->
     return images.pinned(ref, region, project, digest)
 
 
+def remote_config(upstream: str) -> ar.RepositoryRemoteRepositoryConfigArgs:
+    """Docker Hub through its preset; any other upstream through `common_repository`
+    (`docker_repository.custom_repository` is deprecated in its favour)."""
+    if upstream == images.DOCKER_HUB:
+        return ar.RepositoryRemoteRepositoryConfigArgs(
+            description=upstream,
+            docker_repository=ar.RepositoryRemoteRepositoryConfigDockerRepositoryArgs(public_repository=upstream),
+        )
+    return ar.RepositoryRemoteRepositoryConfigArgs(
+        description=upstream,
+        common_repository=ar.RepositoryRemoteRepositoryConfigCommonRepositoryArgs(uri=upstream),
+    )
+
+
 @dataclass(frozen=True)
 class RegistryArgs:
     project: str
@@ -42,16 +56,9 @@ class Registry(pulumi.ComponentResource):
     def __init__(self, name: str, args: RegistryArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("estate:registry:Registry", name, None, opts)
         self.repositories = {}
-        for repo_id, upstream in images.UPSTREAMS.items():
-            docker_upstream = (
-                ar.RepositoryRemoteRepositoryConfigDockerRepositoryArgs(public_repository=upstream)
-                if upstream == "DOCKER_HUB"
-                else ar.RepositoryRemoteRepositoryConfigDockerRepositoryArgs(
-                    custom_repository=ar.RepositoryRemoteRepositoryConfigDockerRepositoryCustomRepositoryArgs(
-                        uri=upstream
-                    )
-                )
-            )
+        deps = list(args.depends_on)
+        upstreams = images.remote_repositories(img.image for img in args.images.values())
+        for repo_id, upstream in upstreams.items():
             self.repositories[repo_id] = ar.Repository(
                 f"{name}-{repo_id}",
                 ar.RepositoryArgs(
@@ -61,11 +68,9 @@ class Registry(pulumi.ComponentResource):
                     mode="REMOTE_REPOSITORY",
                     description=f"Pull-through cache of {upstream}",
                     labels=args.labels,
-                    remote_repository_config=ar.RepositoryRemoteRepositoryConfigArgs(
-                        description=upstream, docker_repository=docker_upstream
-                    ),
+                    remote_repository_config=remote_config(upstream),
                 ),
-                opts=child(self, depends_on=args.depends_on),
+                opts=child(self, depends_on=deps),
             )
         self.repositories[images.OWN_REPOSITORY] = ar.Repository(
             f"{name}-{images.OWN_REPOSITORY}",
@@ -93,7 +98,7 @@ class Registry(pulumi.ComponentResource):
                     ),
                 ],
             ),
-            opts=child(self, depends_on=args.depends_on, protect=args.protect),
+            opts=child(self, depends_on=deps, protect=args.protect),
         )
 
         self.images = {}

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_gcp as gcp
@@ -17,6 +18,7 @@ class SecretArgs:
     labels: dict[str, str]
     data: pulumi.Input[str]
     protect: bool
+    depends_on: Sequence[pulumi.Resource] = field(default=())
 
 
 def secret(parent: pulumi.Resource, name: str, args: SecretArgs) -> gcp.secretmanager.Secret:
@@ -33,11 +35,11 @@ def secret(parent: pulumi.Resource, name: str, args: SecretArgs) -> gcp.secretma
                 )
             ),
         ),
-        opts=child(parent, protect=args.protect),
+        opts=child(parent, depends_on=args.depends_on, protect=args.protect),
     )
     sm.SecretVersion(
         f"{name}-version",
         sm.SecretVersionArgs(secret=entry.id, secret_data=args.data),
-        opts=child(parent),
+        opts=child(parent, depends_on=args.depends_on),
     )
     return entry

@@ -62,6 +62,8 @@ class BucketsArgs:
     kms_key_id: pulumi.Input[str]
     labels: dict[str, str]
     protect: bool
+    # Outside prod only (a config rule refuses it in prod): destroy empties versioned buckets.
+    force_destroy: bool = False
     depends_on: Sequence[pulumi.Resource] = field(default=())
 
 
@@ -96,7 +98,7 @@ class Buckets(pulumi.ComponentResource):
                     if spec.retention_days
                     else None,
                     logging=logging,
-                    force_destroy=False,
+                    force_destroy=args.force_destroy,
                     labels={**args.labels, "bucket": key},
                 ),
                 opts=child(self, depends_on=args.depends_on, protect=args.protect),
@@ -106,7 +108,7 @@ class Buckets(pulumi.ComponentResource):
             st.BucketIAMMemberArgs(
                 bucket=created[args.access_log_bucket].name, role="roles/storage.objectCreator", member=ANALYTICS_WRITER
             ),
-            opts=child(self),
+            opts=child(self, depends_on=args.depends_on),
         )
         self.names = {key: bucket.name for key, bucket in created.items()}
         self.register_outputs({"names": self.names})

@@ -15,6 +15,8 @@ MAX_ROTATION_SECONDS = 90 * 24 * 3600
 BASIC_ROLES = ("roles/owner", "roles/editor", "roles/viewer")
 IMPERSONATION = ("roles/iam.serviceAccountUser", "roles/iam.serviceAccountTokenCreator")
 PUBLIC = ("allUsers", "allAuthenticatedUsers")
+# Roles that read secret payloads: granted on a project (or folder, organization) they read every secret in it.
+SECRET_ACCESS = ("roles/secretmanager.secretAccessor", "roles/secretmanager.admin")
 PROD_DEFAULT = ["prod"]
 
 
@@ -89,6 +91,13 @@ def _impersonation(_t: str, p: Mapping[str, Any], _c: Mapping[str, Any]) -> Iter
     for role in IMPERSONATION:
         if p.get("role") == role or role in policy:
             yield f"grants {role} project-wide; grant it on the one service account instead"
+
+
+def _project_secret_access(_t: str, p: Mapping[str, Any], _c: Mapping[str, Any]) -> Iterable[str]:
+    policy = str(p.get("policyData") or "")
+    for role in SECRET_ACCESS:
+        if p.get("role") == role or f'"{role}"' in policy:
+            yield f"grants {role} project-wide; grant it on each secret (gcp.secretmanager.SecretIamMember)"
 
 
 def _rotation(_t: str, p: Mapping[str, Any], _c: Mapping[str, Any]) -> Iterable[str]:
@@ -200,6 +209,17 @@ POLICIES = [
         ),
         _is_project_iam,
         _impersonation,
+    ),
+    resource_policy(
+        _r(
+            "estate-iam-no-project-secret-access",
+            "No project-wide Secret Manager access: secrets are granted one by one.",
+            Severity.HIGH,
+            "NIST SP 800-53 AC-6 (least privilege); Google Secret Manager best practices: grant access per secret",
+            "Grant roles/secretmanager.secretAccessor on the secret (gcp.secretmanager.SecretIamMember).",
+        ),
+        _is_project_iam,
+        _project_secret_access,
     ),
     resource_policy(
         _r(

@@ -1,0 +1,27 @@
+"""The Secret Manager entries the estate creates, by key: one place for their names.
+
+A secret's id is `<prefix>-<key>`; workloads name keys in `identity.workloads.<w>.secrets`
+and get `roles/secretmanager.secretAccessor` on those secrets only.
+"""
+
+from __future__ import annotations
+
+from stacks.model import DatabaseConfig
+
+DB_ADMIN_PASSWORD = "db-admin-password"
+REDIS_AUTH = "redis-auth"
+REDIS_CA = "redis-ca"
+
+
+def db_user_password(user: str) -> str:
+    return f"db-{user.replace('_', '-')}-password"
+
+
+def secret_keys(database: DatabaseConfig) -> list[str]:
+    """Every secret key the estate creates for this config, sorted."""
+    users = [db_user_password(u) for u, spec in database.users.items() if spec.type == "BUILT_IN"]
+    return sorted({DB_ADMIN_PASSWORD, REDIS_AUTH, REDIS_CA, *users})
+
+
+def secret_id(prefix: str, key: str) -> str:
+    return f"{prefix}-{key}"

@@ -1,0 +1,72 @@
+"""The generated migrations (components/platform/grants.py): pgaudit everywhere, IAM users' access."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from components.cloud.database import iam_user_name
+from components.platform.grants import generated_migrations, iam_user, quote_ident
+from components.platform.migrate import migrations
+from stacks import load
+from tests.conftest import area, config_with
+from tools.plan import stack_config
+
+
+def _cfg(stack: str, **database: Any) -> Any:
+    return load(stack, config_with(stack, database={**area(stack, "database"), **database}))
+
+
+def test_pgaudit_is_created_in_every_configured_database() -> None:
+    files = generated_migrations(_cfg("dev", databases={"app": {}, "analytics": {}}))
+    assert sorted(files) == ["9000_estate_analytics.sql", "9000_estate_app.sql"]
+    for name, body in files.items():
+        db = name.removeprefix("9000_estate_").removesuffix(".sql")
+        lines = body.splitlines()
+        assert lines[1:4] == [f"\\connect {db}", "BEGIN;", "CREATE EXTENSION IF NOT EXISTS pgaudit;"]
+        assert lines[-1] == "COMMIT;"
+
+
+def test_generated_files_run_after_the_static_migrations() -> None:
+    generated = generated_migrations(load("prod", stack_config("prod")))
+    assert max(migrations()) < min(generated)
+
+
+def test_iam_user_names_match_what_cloud_sql_creates() -> None:
+    email = "prod-wl-cells@ai-estate-prod.iam.gserviceaccount.com"
+    assert iam_user("prod", "cells", "ai-estate-prod") == iam_user_name(email) == "prod-wl-cells@ai-estate-prod.iam"
+
+
+def test_read_write_user_gets_dml_and_default_privileges_for_the_admins_future_tables() -> None:
+    body = generated_migrations(load("prod", stack_config("prod")))["9000_estate_app.sql"]
+    who = '"prod-wl-cells@ai-estate-prod.iam"'
+    assert 'CREATE SCHEMA IF NOT EXISTS "estate";' in body
+    assert f'GRANT USAGE ON SCHEMA "estate" TO {who};' in body
+    assert f'GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA "estate" TO {who};' in body
+    assert (
+        f'ALTER DEFAULT PRIVILEGES FOR ROLE "estate_admin" IN SCHEMA "estate" '
+        f"GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {who};"
+    ) in body
+    assert f'GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA "estate" TO {who};' in body
+    # Privileges are declared, not accumulated: revokes come before the grants.
+    assert body.index(f'REVOKE ALL ON ALL TABLES IN SCHEMA "estate" FROM {who};') < body.index("GRANT SELECT")
+
+
+def test_read_only_is_the_default_and_grants_no_writes() -> None:
+    users = {"reports": {"type": "CLOUD_IAM_SERVICE_ACCOUNT", "workload": "cells"}}
+    body = generated_migrations(_cfg("dev", users=users, schemas=["estate", "reporting"]))["9000_estate_app.sql"]
+    who = '"dev-wl-cells@ai-estate-dev.iam"'
+    for schema in ("estate", "reporting"):
+        assert f'GRANT SELECT ON ALL TABLES IN SCHEMA "{schema}" TO {who};' in body
+        assert (
+            f'ALTER DEFAULT PRIVILEGES FOR ROLE "estate_admin" IN SCHEMA "{schema}" GRANT SELECT ON TABLES TO {who};'
+        ) in body
+    assert "INSERT" not in body and "UPDATE" not in body
+
+
+def test_no_iam_users_means_only_pgaudit_and_schemas() -> None:
+    body = generated_migrations(load("dev", stack_config("dev")))["9000_estate_app.sql"]
+    assert "GRANT" not in body and "CREATE EXTENSION IF NOT EXISTS pgaudit;" in body
+
+
+def test_identifiers_are_quoted() -> None:
+    assert quote_ident('a"b@c.iam') == '"a""b@c.iam"'

@@ -1,0 +1,122 @@
+"""Least privilege in the plans: secrets per secret, Cloud SQL per instance, no unused grants."""
+
+from __future__ import annotations
+
+from components.cloud.access import SECRET_ACCESSOR, sql_condition_expression
+from stacks import load
+from stacks.quota import ALL_REGIONS, gpu_quota_requests, quota_id
+from tests.conftest import children_of
+from tools.plan import Plan, stack_config
+
+PROJECT_IAM = "gcp:projects/iAMMember:IAMMember"
+SECRET_IAM = "gcp:secretmanager/secretIamMember:SecretIamMember"
+
+
+def _email(plan: Plan, workload: str) -> str:
+    return f"serviceAccount:{plan.stack}-wl-{workload}@ai-estate-{plan.stack}.iam.gserviceaccount.com"
+
+
+def test_no_project_wide_secret_access(plan: Plan) -> None:
+    roles = {r["inputs"]["role"] for r in plan.by_type(PROJECT_IAM)}
+    assert not {r for r in roles if r.startswith("roles/secretmanager.")}
+
+
+def test_each_workload_reads_only_the_secrets_it_names(plan: Plan) -> None:
+    p = f"estate-{plan.stack}"
+    grants = {(g["inputs"]["member"], g["inputs"]["secretId"]) for g in plan.by_type(SECRET_IAM)}
+    assert grants == {
+        (_email(plan, "cells"), f"{p}-redis-auth"),
+        (_email(plan, "cells"), f"{p}-redis-ca"),
+        (_email(plan, "db-migrate"), f"{p}-db-admin-password"),
+    }
+    assert {g["inputs"]["role"] for g in plan.by_type(SECRET_IAM)} == {SECRET_ACCESSOR}
+    secrets = {s["inputs"]["secretId"] for s in plan.by_type("gcp:secretmanager/secret:Secret")}
+    assert {sid for _, sid in grants} <= secrets
+
+
+def test_cloud_sql_roles_are_scoped_to_the_instance(plan: Plan) -> None:
+    instance = plan.one("gcp:sql/databaseInstance:DatabaseInstance", f"estate-{plan.stack}-db-instance")
+    expected = sql_condition_expression(f"ai-estate-{plan.stack}", instance["inputs"]["name"])
+    sql = [r["inputs"] for r in plan.by_type(PROJECT_IAM) if r["inputs"]["role"].startswith("roles/cloudsql.")]
+    assert sql and all(g["condition"]["expression"] == expected for g in sql)
+    assert 'resource.type == "sqladmin.googleapis.com/Instance"' in expected
+    assert f'resource.name == "projects/ai-estate-{plan.stack}/instances/{instance["inputs"]["name"]}"' in expected
+    by_member = {(g["member"], g["role"]) for g in sql}
+    client = {(_email(plan, w), "roles/cloudsql.client") for w in ("cells", "db-migrate")}
+    # db-migrate logs in as the built-in admin: no instanceUser. Only IAM database users get it.
+    instance_user = {(_email(plan, "cells"), "roles/cloudsql.instanceUser")} if plan.stack == "prod" else set()
+    assert by_member == client | instance_user
+
+
+def test_observability_only_creates_objects_in_logs(plan: Plan) -> None:
+    grants = {
+        (g["inputs"]["bucket"], g["inputs"]["role"])
+        for g in plan.by_type("gcp:storage/bucketIAMMember:BucketIAMMember")
+        if g["inputs"]["member"] == _email(plan, "observability")
+    }
+    assert (f"ai-estate-{plan.stack}-logs", "roles/storage.objectCreator") in grants
+    assert (f"ai-estate-{plan.stack}-logs", "roles/storage.objectAdmin") not in grants
+
+
+def test_service_agents_exist_before_their_key_grant_and_users_wait_for_it(plan: Plan) -> None:
+    keys = children_of(plan, "estate:security:Keys")
+    agents = {r["inputs"]["service"]: r["urn"] for r in keys if r["type"].endswith("ServiceIdentity")}
+    assert set(agents) == {"container.googleapis.com", "sqladmin.googleapis.com", "redis.googleapis.com"}
+    grants = {r["name"]: r for r in keys if r["type"] == "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember"}
+    pauses = {r["name"]: r for r in keys if r["type"].endswith(":Pause")}
+    for role, api in (("gke", "container"), ("sql", "sqladmin"), ("redis", "redis")):
+        grant = grants[f"estate-{plan.stack}-keys-{role}-agent"]
+        assert agents[f"{api}.googleapis.com"] in grant["dependencies"], role
+        pause = pauses[f"estate-{plan.stack}-keys-{role}-agent-propagation"]
+        assert grant["urn"] in pause["dependencies"] and 60 <= pause["inputs"]["seconds"] <= 420
+    users = {
+        "gcp:container/cluster:Cluster": "gke",
+        "gcp:sql/databaseInstance:DatabaseInstance": "sql",
+        "gcp:redis/instance:Instance": "redis",
+    }
+    for type_, role in users.items():
+        (res,) = plan.by_type(type_)
+        assert pauses[f"estate-{plan.stack}-keys-{role}-agent-propagation"]["urn"] in res["dependencies"], type_
+    for bucket in plan.by_type("gcp:storage/bucket:Bucket"):
+        assert pauses[f"estate-{plan.stack}-keys-storage-agent-propagation"]["urn"] in bucket["dependencies"]
+
+
+def test_node_pools_start_at_their_minimum(plan: Plan) -> None:
+    cfg = load(plan.stack, stack_config(plan.stack))
+    for res in plan.by_type("gcp:container/nodePool:NodePool"):
+        spec = cfg.cluster.node_pools[res["inputs"]["name"]]
+        assert res["inputs"]["initialNodeCount"] == spec.min_nodes
+        assert "initialNodeCount" in res["options"]["ignoreChanges"]
+
+
+def test_gpu_quota_preferences_cover_the_pools_maxima(plan: Plan) -> None:
+    cfg = load(plan.stack, stack_config(plan.stack))
+    prefs = {
+        (p["inputs"]["quotaId"], (p["inputs"].get("dimensions") or {}).get("region")): int(
+            p["inputs"]["quotaConfig"]["preferredValue"]
+        )
+        for p in plan.by_type("gcp:cloudquota/sQuotaPreference:SQuotaPreference")
+    }
+    assert prefs == {(r.quota_id, r.region): r.value for r in gpu_quota_requests(cfg)}
+    for pref in plan.by_type("gcp:cloudquota/sQuotaPreference:SQuotaPreference"):
+        # Cloud Quotas refuses an increase without a contact email.
+        assert pref["inputs"]["service"] == "compute.googleapis.com"
+        assert pref["inputs"]["contactEmail"] == cfg.cluster.gpu_quota.contact_email
+    if plan.stack == "dev":
+        # One spot L4 pool, one zone: (2 max + 1 surge) x 1 zone x 1 GPU, from the preemptible quota.
+        assert prefs == {
+            ("PREEMPTIBLE-NVIDIA-L4-GPUS-per-project-region", "europe-west4"): 3,
+            (ALL_REGIONS, None): 3,
+        }
+    else:
+        # L4: (4 + 1) x 3 zones; A100: (2 + 1) x 2 zones.
+        assert prefs == {
+            ("NVIDIA-L4-GPUS-per-project-region", "europe-west4"): 15,
+            ("NVIDIA-A100-GPUS-per-project-region", "europe-west4"): 6,
+            (ALL_REGIONS, None): 21,
+        }
+
+
+def test_quota_ids() -> None:
+    assert quota_id("nvidia-l4", spot=True) == "PREEMPTIBLE-NVIDIA-L4-GPUS-per-project-region"
+    assert quota_id("nvidia-h100-80gb", spot=False) == "NVIDIA-H100-GPUS-per-project-region"
