@@ -76,12 +76,23 @@ def test_charts_missing_from_the_cache_are_listed_loudly(pack: Analyzer, plan: P
     assert text.endswith("PASS: 0 mandatory and 0 advisory violations (2 charts NOT rendered, unchecked)")
 
 
+def _config_file(tmp_path: Path) -> str:
+    """The dev policy config with the test chart's repositories allowed."""
+    from tools.gate import PACK_DIR
+
+    doc = json.loads((PACK_DIR / "dev.json").read_text())
+    doc["estate-charts-repository-allowlist"] = {"allowedChartRepositories": [REPO, OCI_REPO]}
+    path = tmp_path / "policy.json"
+    path.write_text(json.dumps(doc))
+    return str(path)
+
+
 def test_require_charts_fails_the_gate_without_the_charts(
     plan: Plan, cache: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = tmp_path / "plan.json"
     path.write_text(json.dumps(plan.to_json()))
-    args = ["--stack", "dev", "--plan", str(path)]
+    args = ["--stack", "dev", "--plan", str(path), "--config", _config_file(tmp_path)]
     assert gate_main([*args, "--charts-cache", str(tmp_path / "empty")]) == 0
     assert "CHART(S) NOT RENDERED" in capsys.readouterr().out
     assert gate_main([*args, "--charts-cache", str(tmp_path / "empty"), "--require-charts"]) == 2
@@ -94,7 +105,8 @@ def test_require_charts_fails_the_gate_without_the_charts(
 def test_the_plan_file_records_per_chart_what_the_gate_rendered(plan: Plan, cache: Path, tmp_path: Path) -> None:
     path = tmp_path / "plan.json"
     path.write_text(json.dumps(plan.to_json()))
-    assert gate_main(["--stack", "dev", "--plan", str(path), "--charts-cache", str(cache)]) == 1
+    args = ["--stack", "dev", "--plan", str(path), "--config", _config_file(tmp_path)]
+    assert gate_main([*args, "--charts-cache", str(cache)]) == 1
     charts = json.loads(path.read_text())["charts"]
     assert charts[GATED_URN] == {
         "chart": "gated 0.3.0 (https://charts.example.com/stable)",
@@ -109,7 +121,7 @@ def test_the_plan_file_records_per_chart_what_the_gate_rendered(plan: Plan, cach
         ],
     }
     assert "Widget/team/custom-gated" in charts[GATED_URN.replace("::gated", "::gated-oci")]["rendered"]
-    assert gate_main(["--stack", "dev", "--plan", str(path), "--charts-cache", str(tmp_path / "empty")]) == 0
+    assert gate_main([*args, "--charts-cache", str(tmp_path / "empty")]) == 0
     errors = {v["error"].split(" (")[0] for v in json.loads(path.read_text())["charts"].values()}
     assert errors == {"not in the chart cache"}
 

@@ -243,11 +243,15 @@ def test_cache(plan: Plan) -> None:
 
 
 def test_keys(plan: Plan) -> None:
-    keys = plan.by_type("gcp:kms/cryptoKey:CryptoKey")
-    assert {k["inputs"]["name"].rsplit("-", 1)[-1] for k in keys} == {"gke", "sql", "redis", "storage"}
+    ours = children_of(plan, "estate:security:Keys")
+    keys = [r for r in ours if r["type"] == "gcp:kms/cryptoKey:CryptoKey"]
+    assert {k["inputs"]["name"].rsplit("-", 1)[-1] for k in keys} == {"gke", "sql", "redis", "storage", "backup"}
     assert all(int(k["inputs"]["rotationPeriod"].removesuffix("s")) <= ROTATION_SECONDS for k in keys)
-    grants = plan.by_type("gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember")
-    assert len(grants) == 4 and {g["inputs"]["role"] for g in grants} == {"roles/cloudkms.cryptoKeyEncrypterDecrypter"}
+    grants = [r for r in ours if r["type"] == "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember"]
+    assert len(grants) == 5 and {g["inputs"]["role"] for g in grants} == {"roles/cloudkms.cryptoKeyEncrypterDecrypter"}
+    # The image-signing key is asymmetric, outside the rotation above (Signing, platform layer).
+    (signing,) = [k for k in plan.by_type("gcp:kms/cryptoKey:CryptoKey") if k not in keys]
+    assert signing["inputs"]["purpose"] == "ASYMMETRIC_SIGN"
 
 
 def test_buckets(plan: Plan) -> None:
@@ -267,7 +271,8 @@ def test_buckets(plan: Plan) -> None:
 
 def test_workload_identity(plan: Plan) -> None:
     cfg = load(plan.stack, stack_config(plan.stack))
-    bindings = [r["inputs"] for r in plan.by_type("gcp:serviceaccount/iAMMember:IAMMember")]
+    bindings = [r["inputs"] for r in children_of(plan, "estate:identity:Workloads") if r["type"].endswith("IAMMember")]
+    bindings = [b for b in bindings if "svc.id.goog" in b["member"]]
     assert {b["member"] for b in bindings} == {
         f"serviceAccount:ai-estate-{plan.stack}.svc.id.goog[{w.namespace}/{w.service_account}]"
         for w in cfg.identity.workloads.values()

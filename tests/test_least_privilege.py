@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from components.cloud.access import SECRET_ACCESSOR, sql_condition_expression
+from components.cloud.access import sql_condition_expression
+from components.platform.external_secret import ACCESSOR as SECRET_ACCESSOR
 from stacks import load
 from stacks.quota import ALL_REGIONS, gpu_quota_requests, quota_id
 from tests.conftest import children_of
@@ -21,13 +22,18 @@ def test_no_project_wide_secret_access(plan: Plan) -> None:
     assert not {r for r in roles if r.startswith("roles/secretmanager.")}
 
 
-def test_each_workload_reads_only_the_secrets_it_names(plan: Plan) -> None:
+def _sync(plan: Plan, namespace: str) -> str:
+    return f"serviceAccount:{plan.stack}-sync-{namespace}@ai-estate-{plan.stack}.iam.gserviceaccount.com"
+
+
+def test_each_namespace_syncs_only_the_secrets_its_workloads_name(plan: Plan) -> None:
+    # External Secrets reads Secret Manager as the namespace's sync identity, one grant a secret.
     p = f"estate-{plan.stack}"
     grants = {(g["inputs"]["member"], g["inputs"]["secretId"]) for g in plan.by_type(SECRET_IAM)}
     assert grants == {
-        (_email(plan, "cells"), f"{p}-redis-auth"),
-        (_email(plan, "cells"), f"{p}-redis-ca"),
-        (_email(plan, "db-migrate"), f"{p}-db-admin-password"),
+        (_sync(plan, "cells"), f"{p}-redis-auth"),
+        (_sync(plan, "cells"), f"{p}-redis-ca"),
+        (_sync(plan, "estate-data"), f"{p}-db-admin-password"),
     }
     assert {g["inputs"]["role"] for g in plan.by_type(SECRET_IAM)} == {SECRET_ACCESSOR}
     secrets = {s["inputs"]["secretId"] for s in plan.by_type("gcp:secretmanager/secret:Secret")}
@@ -61,10 +67,15 @@ def test_observability_only_creates_objects_in_logs(plan: Plan) -> None:
 def test_service_agents_exist_before_their_key_grant_and_users_wait_for_it(plan: Plan) -> None:
     keys = children_of(plan, "estate:security:Keys")
     agents = {r["inputs"]["service"]: r["urn"] for r in keys if r["type"].endswith("ServiceIdentity")}
-    assert set(agents) == {"container.googleapis.com", "sqladmin.googleapis.com", "redis.googleapis.com"}
+    assert set(agents) == {
+        "container.googleapis.com",
+        "sqladmin.googleapis.com",
+        "redis.googleapis.com",
+        "gkebackup.googleapis.com",
+    }
     grants = {r["name"]: r for r in keys if r["type"] == "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember"}
     pauses = {r["name"]: r for r in keys if r["type"].endswith(":Pause")}
-    for role, api in (("gke", "container"), ("sql", "sqladmin"), ("redis", "redis")):
+    for role, api in (("gke", "container"), ("sql", "sqladmin"), ("redis", "redis"), ("backup", "gkebackup")):
         grant = grants[f"estate-{plan.stack}-keys-{role}-agent"]
         assert agents[f"{api}.googleapis.com"] in grant["dependencies"], role
         pause = pauses[f"estate-{plan.stack}-keys-{role}-agent-propagation"]

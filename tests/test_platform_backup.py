@@ -92,6 +92,7 @@ def test_signer_members_refused(member: str) -> None:
 def _program(env: str, namespaces: list[str]) -> None:
     apis = gcp.projects.Service("apis", service="gkebackup.googleapis.com")
     cluster = gcp.container.Cluster("cluster", location=REGION, initial_node_count=1)
+    grant = gcp.kms.CryptoKeyIAMMember("grant", crypto_key_id=KEY, role=KEY_ROLE, member="serviceAccount:agent")
     cfg = BackupConfig.model_validate(DEFAULTS[env]["backup"])
     Backup(
         f"estate-{env}-backup",
@@ -101,6 +102,7 @@ def _program(env: str, namespaces: list[str]) -> None:
             prefix=f"estate-{env}",
             cluster_id=cluster.id,
             kms_key_id=KEY,
+            key_grant=grant,
             namespaces=namespaces,
             config=cfg,
             labels={"environment": env, "component": "backup"},
@@ -138,28 +140,18 @@ def test_backup_plan(env: str) -> None:
     }
     assert inputs["deactivated"] is False and inputs["labels"]["environment"] == env
     assert bp["options"]["protect"] is (env == "prod")
-    (grant,) = plan.by_type("gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember")
-    assert grant["inputs"] == {
-        "cryptoKeyId": KEY,
-        "role": KEY_ROLE,
-        "member": "serviceAccount:service-000000000000@gcp-sa-gkebackup.iam.gserviceaccount.com",
-    }
-    assert grant["urn"] in bp["dependencies"]
+    # The agent's key grant (made by Keys in the estate) comes before the plan.
+    assert plan.one("gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember", "grant")["urn"] in bp["dependencies"]
     assert plan.one("gcp:container/cluster:Cluster", "cluster")["urn"] in bp["dependencies"]
 
 
 def test_no_data_namespaces_no_plan() -> None:
     plan = _plan("dev", [])
     assert plan.by_type("gcp:gkebackup/backupPlan:BackupPlan") == []
-    assert plan.by_type("gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember") == []
 
 
 def test_the_pack_accepts_what_backup_registers(pack: Analyzer) -> None:
     plan = _plan("prod", ["kafka"])
     ours = [r for r in plan.resources if r["custom"] and "estate:backup:Backup" in r["urn"]]
-    assert {r["type"] for r in ours} == {
-        "gcp:projects/serviceIdentity:ServiceIdentity",
-        "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember",
-        "gcp:gkebackup/backupPlan:BackupPlan",
-    }
-    assert [found(pack, r) for r in ours] == [{}, {}, {}]
+    assert {r["type"] for r in ours} == {"gcp:gkebackup/backupPlan:BackupPlan"}
+    assert [found(pack, r) for r in ours] == [{}]

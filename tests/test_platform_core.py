@@ -6,12 +6,14 @@ from typing import Any
 
 import pytest
 
+from components.platform.grants import generated_migrations
 from components.platform.migrate import migrations, migrations_hash
 from components.platform.namespaces import PLATFORM_NAMESPACES
 from components.platform.netpol import allows
 from stacks.config_namespaces import Caller, Egress, NamespaceConfig
+from stacks.load import load
 from tests.conftest import children_of, config_with
-from tools.plan import Plan, run_plan
+from tools.plan import Plan, run_plan, stack_config
 
 PSA = "pod-security.kubernetes.io/"
 
@@ -137,7 +139,15 @@ def test_pgvector_migration_job(plan: Plan) -> None:
     assert all(r["provider"].startswith(provider["urn"]) for r in k8s)
     assert any("Cluster" in d for d in provider["propertyDependencies"]["kubeconfig"])
     cm = next(r for r in k8s if r["type"] == "kubernetes:core/v1:ConfigMap")["inputs"]
-    assert cm["data"] == migrations() and cm["immutable"] is True
+    cfg = load(plan.stack, stack_config(plan.stack))
+    files = {**migrations(), **generated_migrations(cfg)}
+    assert cm["data"] == files and cm["immutable"] is True
+    # pgaudit is created in every configured database, after the repository's own migrations.
+    generated = sorted(set(files) - set(migrations()))
+    assert generated and sorted(files)[-len(generated) :] == generated
+    for db in cfg.database.databases:
+        body = next(files[f] for f in generated if f.endswith(f"_{db}.sql"))
+        assert f"\\connect {db}" in body and "CREATE EXTENSION IF NOT EXISTS pgaudit;" in body
     job_res = next(r for r in k8s if r["type"] == "kubernetes:batch/v1:Job")
     job = job_res["inputs"]
     ns_urn = next(
@@ -146,7 +156,7 @@ def test_pgvector_migration_job(plan: Plan) -> None:
         if r["inputs"]["metadata"]["name"] == job["metadata"]["namespace"]
     )
     assert ns_urn in job_res["dependencies"]
-    assert job["metadata"]["name"] == f"pgvector-migrate-{migrations_hash(migrations())}"
+    assert job["metadata"]["name"] == f"pgvector-migrate-{migrations_hash(files)}"
     pod = job["spec"]["template"]["spec"]
     (proxy,) = pod["initContainers"]
     assert proxy["restartPolicy"] == "Always" and "cloud-sql-proxy@sha256:" in proxy["image"]

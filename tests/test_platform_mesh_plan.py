@@ -11,6 +11,7 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 import pytest
 
+from components.common import K8S_LABELS
 from components.platform.charts import PINS
 from components.platform.mesh import Mesh, MeshArgs
 from components.platform.values.base import ChartContext
@@ -135,7 +136,7 @@ def test_address_and_dns(plan: Plan) -> None:
 def test_custom_resources(plan: Plan) -> None:
     base = _urn(plan, CHART, "mesh-istio-base")
     [peer] = _crs(plan, "PeerAuthentication")
-    assert peer["inputs"]["metadata"] == {"name": "default", "namespace": "istio-system"}
+    assert peer["inputs"]["metadata"] == {"name": "default", "namespace": "istio-system", "labels": K8S_LABELS}
     assert peer["inputs"]["spec"] == {"mtls": {"mode": "STRICT"}}
     [gateway] = _crs(plan, "Gateway")
     assert [s["port"]["protocol"] for s in gateway["inputs"]["spec"]["servers"]] == ["HTTPS", "HTTP"]

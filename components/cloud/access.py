@@ -1,9 +1,7 @@
-"""Grants on what the data layer creates: each secret to the workloads that name it, and the
-Cloud SQL roles on the one instance, through IAM conditions.
+"""Grants on the database: the Cloud SQL roles on the one instance, through IAM conditions.
 
-Project-wide `roles/secretmanager.secretAccessor` would let a workload read the database
-superuser password and the Redis AUTH string; here a workload reads only the secrets its
-config lists (`identity.workloads.<w>.secrets`).
+Secrets are granted one by one to the identity that syncs them into the workload's namespace
+(components.platform.credentials), never project-wide.
 """
 
 from __future__ import annotations
@@ -17,7 +15,6 @@ import pulumi_gcp as gcp
 from components.common import child
 from stacks.model import EstateConfig
 
-SECRET_ACCESSOR = "roles/secretmanager.secretAccessor"
 SQL_CLIENT = "roles/cloudsql.client"
 SQL_INSTANCE_USER = "roles/cloudsql.instanceUser"
 
@@ -47,7 +44,6 @@ class DataAccessArgs:
     project: str
     config: EstateConfig
     members: Mapping[str, pulumi.Input[str]]
-    secrets: Mapping[str, gcp.secretmanager.Secret]
     sql_instance_name: pulumi.Input[str]
     depends_on: Sequence[pulumi.Resource] = field(default=())
 
@@ -56,19 +52,6 @@ class DataAccess(pulumi.ComponentResource):
     def __init__(self, name: str, args: DataAccessArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("estate:identity:DataAccess", name, None, opts)
         deps = list(args.depends_on)
-        for key, wl in sorted(args.config.identity.workloads.items()):
-            for secret_key in sorted(set(wl.secrets)):
-                secret = args.secrets[secret_key]
-                gcp.secretmanager.SecretIamMember(
-                    f"{name}-{key}-{secret_key}",
-                    gcp.secretmanager.SecretIamMemberArgs(
-                        project=args.project,
-                        secret_id=secret.secret_id,
-                        role=SECRET_ACCESSOR,
-                        member=args.members[key],
-                    ),
-                    opts=child(self, depends_on=deps),
-                )
         expression = pulumi.Output.from_input(args.sql_instance_name).apply(
             lambda n: sql_condition_expression(args.project, n)
         )

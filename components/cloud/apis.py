@@ -23,6 +23,8 @@ APIS: Final = (
     "compute.googleapis.com",
     "container.googleapis.com",
     "containeranalysis.googleapis.com",
+    "dns.googleapis.com",
+    "gkebackup.googleapis.com",
     "iam.googleapis.com",
     "iamcredentials.googleapis.com",
     "logging.googleapis.com",
@@ -32,6 +34,8 @@ APIS: Final = (
     "servicenetworking.googleapis.com",
     "sqladmin.googleapis.com",
     "storage.googleapis.com",
+    # Workload Identity token exchange (External Secrets' referent authentication, cert-manager).
+    "sts.googleapis.com",
 )
 
 # Pulumi type token -> the API whose enablement it needs. Project-level IAM goes through
@@ -65,6 +69,17 @@ TYPE_API: Final = MappingProxyType(
         "gcp:sql/database:Database": "sqladmin.googleapis.com",
         "gcp:sql/user:User": "sqladmin.googleapis.com",
         "gcp:redis/instance:Instance": "redis.googleapis.com",
+        # the platform layer
+        "gcp:projects/iAMCustomRole:IAMCustomRole": "iam.googleapis.com",
+        "gcp:compute/address:Address": "compute.googleapis.com",
+        "gcp:dns/managedZone:ManagedZone": "dns.googleapis.com",
+        "gcp:dns/recordSet:RecordSet": "dns.googleapis.com",
+        "gcp:dns/dnsManagedZoneIamMember:DnsManagedZoneIamMember": "dns.googleapis.com",
+        "gcp:binaryauthorization/attestor:Attestor": "binaryauthorization.googleapis.com",
+        "gcp:binaryauthorization/policy:Policy": "binaryauthorization.googleapis.com",
+        "gcp:containeranalysis/note:Note": "containeranalysis.googleapis.com",
+        "gcp:containeranalysis/noteIamMember:NoteIamMember": "containeranalysis.googleapis.com",
+        "gcp:gkebackup/backupPlan:BackupPlan": "gkebackup.googleapis.com",
     }
 )
 

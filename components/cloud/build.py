@@ -51,6 +51,7 @@ class CloudLayer:
     access: DataAccess
     kube: KubeAccess
     quota: GpuQuota | None
+    secrets: dict[str, gcp.secretmanager.Secret]  # by secret key (stacks.secret_keys)
     cidrs: CidrPlan
 
 
@@ -212,16 +213,14 @@ def build_cloud(cfg: EstateConfig) -> CloudLayer:
             depends_on=[network.private_services, keys.grants["redis"]],
         ),
     )
-    secrets: dict[str, gcp.secretmanager.Secret] = {**database.secrets, **cache.secrets}
     access = DataAccess(
         f"{prefix}-access",
         DataAccessArgs(
             project=cfg.project,
             config=cfg,
             members=workloads.members,
-            secrets=secrets,
             sql_instance_name=database.instance_name,
-            depends_on=apis.for_types(T_PROJECT_IAM, "gcp:secretmanager/secretIamMember:SecretIamMember"),
+            depends_on=apis.for_types(T_PROJECT_IAM),
         ),
     )
     kube = KubeAccess(f"{prefix}-kube", KubeAccessArgs(cluster_name=cluster.name, dns_endpoint=cluster.dns_endpoint))
@@ -239,5 +238,6 @@ def build_cloud(cfg: EstateConfig) -> CloudLayer:
         access=access,
         kube=kube,
         quota=quota,
+        secrets={**database.secrets, **cache.secrets},
         cidrs=cidrs,
     )

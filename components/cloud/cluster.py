@@ -153,6 +153,8 @@ class Cluster(pulumi.ComponentResource):
                     ),
                     http_load_balancing=ct.ClusterAddonsConfigHttpLoadBalancingArgs(disabled=False),
                     horizontal_pod_autoscaling=ct.ClusterAddonsConfigHorizontalPodAutoscalingArgs(disabled=False),
+                    # Backup for GKE's agent: the platform's backup plan runs through it.
+                    gke_backup_agent_config=ct.ClusterAddonsConfigGkeBackupAgentConfigArgs(enabled=True),
                 ),
                 vertical_pod_autoscaling=ct.ClusterVerticalPodAutoscalingArgs(enabled=True),
                 cluster_autoscaling=ct.ClusterClusterAutoscalingArgs(autoscaling_profile="OPTIMIZE_UTILIZATION"),

@@ -19,7 +19,7 @@ from components.cloud.pause import IAM_PROPAGATION_SECONDS, Pause
 from components.common import child
 
 ROTATION_SECONDS = 90 * 24 * 3600
-KEY_ROLES = ("gke", "sql", "redis", "storage")
+KEY_ROLES = ("gke", "sql", "redis", "storage", "backup")
 # The API whose service agent uses each key. Storage's agent is created by the project
 # service-account lookup; the others by projects.ServiceIdentity.
 AGENT_APIS = {
@@ -27,6 +27,7 @@ AGENT_APIS = {
     "sql": "sqladmin.googleapis.com",
     "redis": "redis.googleapis.com",
     "storage": "storage.googleapis.com",
+    "backup": "gkebackup.googleapis.com",
 }
 # Agents whose email the API reports through ServiceIdentity; the rest follow a documented pattern.
 _AGENT_PATTERN = {
@@ -62,6 +63,7 @@ class Keys(pulumi.ComponentResource):
     key_ids: dict[str, pulumi.Output[str]]
     grants: dict[str, pulumi.Resource]
     ring_name: pulumi.Output[str]
+    ring_id: pulumi.Output[str]
 
     def __init__(self, name: str, args: KeysArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("estate:security:Keys", name, None, opts)
@@ -87,7 +89,7 @@ class Keys(pulumi.ComponentResource):
         # Service agents exist only once created: ask for each one instead of assuming it.
         members: dict[str, pulumi.Input[str]] = {}
         agents: dict[str, list[pulumi.Resource]] = {}
-        for role in ("gke", "sql", "redis"):
+        for role in ("gke", "sql", "redis", "backup"):
             api = AGENT_APIS[role]
             identity = gcp.projects.ServiceIdentity(
                 f"{name}-{role}-agent-identity",
@@ -133,4 +135,5 @@ class Keys(pulumi.ComponentResource):
             )
             self.key_ids[role] = key.id
         self.ring_name = ring.name
+        self.ring_id = ring.id
         self.register_outputs({"keyIds": self.key_ids, "ringName": self.ring_name})

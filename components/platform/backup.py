@@ -27,6 +27,8 @@ class BackupArgs:
     cluster_id: pulumi.Input[str]
     # A key of the estate's ring in `region` for the backups (a new `backup` role in Keys).
     kms_key_id: pulumi.Input[str]
+    # The Backup for GKE agent's grant on that key (Keys creates the agent and waits for the grant).
+    key_grant: pulumi.Resource
     # The namespaces config marks `holdsData: true`. None yet: no plan (the API refuses a plan whose
     # selection is empty, and one with nothing to back up would only hide that fact).
     namespaces: Sequence[str]
@@ -53,16 +55,6 @@ class Backup(pulumi.ComponentResource):
 
     def _plan(self, name: str, args: BackupArgs) -> gcp.gkebackup.BackupPlan:
         cfg = args.config
-        agent = gcp.projects.ServiceIdentity(
-            f"{name}-agent",
-            gcp.projects.ServiceIdentityArgs(project=args.project, service="gkebackup.googleapis.com"),
-            opts=child(self, depends_on=[args.apis]),
-        )
-        grant = gcp.kms.CryptoKeyIAMMember(
-            f"{name}-agent-key",
-            gcp.kms.CryptoKeyIAMMemberArgs(crypto_key_id=args.kms_key_id, role=KEY_ROLE, member=agent.member),
-            opts=child(self),
-        )
         return gcp.gkebackup.BackupPlan(
             f"{name}-plan",
             gcp.gkebackup.BackupPlanArgs(
@@ -94,5 +86,5 @@ class Backup(pulumi.ComponentResource):
                 ),
             ),
             # The first scheduled backup needs the agent's key grant and the cluster's agent.
-            opts=child(self, depends_on=[grant, args.cluster, args.apis], protect=args.protect),
+            opts=child(self, depends_on=[args.key_grant, args.cluster, args.apis], protect=args.protect),
         )

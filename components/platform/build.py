@@ -9,9 +9,11 @@ import pulumi
 
 from components.cloud import CloudLayer
 from components.common import labels
+from components.platform.backup import Backup, BackupArgs
 from components.platform.certs import CertManager, CertManagerArgs, zone_name
 from components.platform.charts import resolve_pins
 from components.platform.credentials import Credentials, CredentialsArgs, Wanted
+from components.platform.grants import generated_migrations
 from components.platform.issuers import LETSENCRYPT
 from components.platform.mesh import Mesh, MeshArgs
 from components.platform.migrate import PgVectorArgs, PgVectorMigration
@@ -20,9 +22,11 @@ from components.platform.secrets import ExternalSecrets, ExternalSecretsArgs
 from components.platform.signing import Signing, SigningArgs
 from components.platform.values.base import ChartContext, PinnedImage
 from stacks import images
+from stacks import secret_keys as keys
 from stacks.model import EstateConfig
 
-MIGRATION_SECRET = "db-migrate-credentials"
+MIGRATION_SECRET = keys.DB_ADMIN_PASSWORD
+SECRET_VALUE_KEY = "value"  # the one key of every synced Kubernetes Secret
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,7 @@ class PlatformLayer:
     credentials: Credentials
     mesh: Mesh
     signing: Signing
+    backup: Backup
     migration: PgVectorMigration
 
 
@@ -79,9 +84,13 @@ def mesh_callers(cfg: EstateConfig) -> dict[str, dict[str, tuple[str, str]]]:
 
 
 def wanted_credentials(cfg: EstateConfig) -> Wanted:
-    """Which Secret Manager secrets reach which namespace, as which Kubernetes Secret."""
-    migrator = cfg.identity.workloads["db-migrate"]
-    return {migrator.namespace: {MIGRATION_SECRET: {"PGPASSWORD": f"{cfg.prefix}-db-admin-password"}}}
+    """Each secret a workload names reaches its namespace as a Kubernetes Secret of the same name
+    (`identity.workloads.<w>.secrets`), holding the value under `value`."""
+    out: dict[str, dict[str, dict[str, str]]] = {}
+    for wl in cfg.identity.workloads.values():
+        for key in wl.secrets:
+            out.setdefault(wl.namespace, {})[key] = {SECRET_VALUE_KEY: keys.secret_id(cfg.prefix, key)}
+    return out
 
 
 def build_platform(cfg: EstateConfig, cloud: CloudLayer) -> PlatformLayer:
@@ -129,7 +138,7 @@ def build_platform(cfg: EstateConfig, cloud: CloudLayer) -> PlatformLayer:
             apis=cloud.apis,
             namespaces=ns,
             secrets_operator=secrets,
-            sources=[cloud.database, cloud.cache],
+            sources={keys.secret_id(prefix, key): secret for key, secret in cloud.secrets.items()},
         ),
     )
     mesh = Mesh(
@@ -156,7 +165,7 @@ def build_platform(cfg: EstateConfig, cloud: CloudLayer) -> PlatformLayer:
             ctx=ctx,
             config=cfg.signing,
             prefix=prefix,
-            key_ring_id=cloud.keys.key_ids["gke"].apply(lambda key: key.rsplit("/cryptoKeys/", 1)[0]),
+            key_ring_id=cloud.keys.ring_id,
             pins=pins,
             provider=provider,
             cluster=nodes,
@@ -165,6 +174,23 @@ def build_platform(cfg: EstateConfig, cloud: CloudLayer) -> PlatformLayer:
             exempt_patterns=cache_exemptions(cfg),
             labels=labels(env, "signing"),
             registry=cloud.registry,
+        ),
+    )
+    backup = Backup(
+        f"{prefix}-backup",
+        BackupArgs(
+            project=cfg.project,
+            region=cfg.region,
+            prefix=prefix,
+            cluster_id=cloud.cluster.cluster.id,
+            kms_key_id=cloud.keys.key_ids["backup"],
+            key_grant=cloud.keys.grants["backup"],
+            namespaces=sorted(n for n, spec in cfg.namespaces.items() if spec.holds_data),
+            config=cfg.backup,
+            labels=labels(env, "backup"),
+            protect=prod,
+            cluster=nodes,
+            apis=cloud.apis,
         ),
     )
     migrator = cfg.identity.workloads["db-migrate"]
@@ -178,6 +204,8 @@ def build_platform(cfg: EstateConfig, cloud: CloudLayer) -> PlatformLayer:
             database=cfg.database.migration_database,
             admin_user=cloud.database.admin_user,
             credentials_secret=MIGRATION_SECRET,
+            credentials_key=SECRET_VALUE_KEY,
+            generated=generated_migrations(cfg),
             proxy_image=cloud.registry.images["cloud-sql-proxy"],
             psql_image=cloud.registry.images["postgres-client"],
             provider=provider,
@@ -198,5 +226,6 @@ def build_platform(cfg: EstateConfig, cloud: CloudLayer) -> PlatformLayer:
         credentials=credentials,
         mesh=mesh,
         signing=signing,
+        backup=backup,
         migration=migration,
     )

@@ -8,7 +8,7 @@ any of its Secrets), so each namespace syncs as its own Google service account, 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pulumi
@@ -43,7 +43,7 @@ class CredentialsArgs:
     apis: pulumi.Resource
     namespaces: Mapping[str, pulumi.Resource]
     secrets_operator: pulumi.Resource  # the ExternalSecrets component: CRDs and the store
-    sources: Sequence[pulumi.Resource]  # what creates the Secret Manager secrets (grants wait for them)
+    sources: Mapping[str, pulumi.Resource]  # secret id -> the Secret Manager secret (grants wait for it)
 
 
 class Credentials(pulumi.ComponentResource):
@@ -80,7 +80,7 @@ class Credentials(pulumi.ComponentResource):
                     secret_id,
                     gsa.member,
                     project=args.project,
-                    depends_on=[args.apis, *args.sources],
+                    depends_on=[args.apis, args.sources[secret_id]],
                 )
                 for secret_id in sorted({v for data in targets.values() for v in data.values()})
             ]

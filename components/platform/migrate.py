@@ -6,6 +6,7 @@ The Job's name carries a hash of the migrations, so it runs again exactly when t
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.common import child
+from components.platform.grants import GENERATED_PREFIX
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 PROXY_UID = 65532  # distroless "nonroot" in the Cloud SQL Auth Proxy image
@@ -20,10 +22,15 @@ PSQL_UID = 70  # "postgres" in the Alpine postgres image
 
 core, batch, meta = k8s.core.v1, k8s.batch.v1, k8s.meta.v1
 
-APPLY_SCRIPT = """set -eu
+# The repository's migrations each run in one transaction; the generated ones (pgaudit and IAM
+# users' privileges in every database) `\connect` to their database and commit on their own.
+APPLY_SCRIPT = f"""set -eu
 for f in /migrations/*.sql; do
   echo "applying $f"
-  psql --no-psqlrc -v ON_ERROR_STOP=1 --single-transaction -f "$f"
+  case "$(basename "$f")" in
+    {GENERATED_PREFIX}_*) psql --no-psqlrc -v ON_ERROR_STOP=1 -f "$f" ;;
+    *) psql --no-psqlrc -v ON_ERROR_STOP=1 --single-transaction -f "$f" ;;
+  esac
 done
 """
 
@@ -64,7 +71,9 @@ class PgVectorArgs:
     connection_name: pulumi.Input[str]
     database: str
     admin_user: str
-    credentials_secret: str  # the Kubernetes Secret External Secrets writes, holding PGPASSWORD
+    credentials_secret: str  # the Kubernetes Secret External Secrets writes with the admin password
+    credentials_key: str  # its key
+    generated: Mapping[str, str]  # generated SQL files (components.platform.grants), run after the repository's
     proxy_image: pulumi.Input[str]
     psql_image: pulumi.Input[str]
     provider: pulumi.ProviderResource
@@ -77,7 +86,7 @@ class PgVectorMigration(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: PgVectorArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("estate:data:PgVectorMigration", name, None, opts)
-        files = migrations()
+        files = {**migrations(), **args.generated}
         version = migrations_hash(files)
         common = {
             "app.kubernetes.io/part-of": "ai-estate",
@@ -149,7 +158,9 @@ class PgVectorMigration(pulumi.ComponentResource):
                 core.EnvVarArgs(
                     name="PGPASSWORD",
                     value_from=core.EnvVarSourceArgs(
-                        secret_key_ref=core.SecretKeySelectorArgs(name=args.credentials_secret, key="PGPASSWORD")
+                        secret_key_ref=core.SecretKeySelectorArgs(
+                            name=args.credentials_secret, key=args.credentials_key
+                        )
                     ),
                 ),
             ],
