@@ -39,6 +39,8 @@ class EstateMocks(pulumi.runtime.Mocks):
             "gcp:artifactregistry/repository:Repository": self._repository,
             "gcp:secretmanager/secret:Secret": self._secret,
             "random:index/randomPassword:RandomPassword": self._password,
+            "gcp:iam/workloadIdentityPool:WorkloadIdentityPool": self._wif_pool,
+            "gcp:iam/workloadIdentityPoolProvider:WorkloadIdentityPoolProvider": self._wif_provider,
         }
 
     # ------------------------------------------------------------------ resources
@@ -129,6 +131,18 @@ class EstateMocks(pulumi.runtime.Mocks):
 
     def _password(self, name: str, state: dict[str, Any]) -> dict[str, Any]:
         return {"result": "mock-" + hashlib.sha256(name.encode()).hexdigest()[: int(state.get("length", 32)) - 5]}
+
+    def _wif_pool(self, _name: str, state: dict[str, Any]) -> dict[str, Any]:
+        pool = (
+            f"projects/{MOCK_PROJECT_NUMBER}/locations/global/workloadIdentityPools/{state['workloadIdentityPoolId']}"
+        )
+        return {"name": pool, "state": "ACTIVE"}
+
+    def _wif_provider(self, _name: str, state: dict[str, Any]) -> dict[str, Any]:
+        pool = (
+            f"projects/{MOCK_PROJECT_NUMBER}/locations/global/workloadIdentityPools/{state['workloadIdentityPoolId']}"
+        )
+        return {"name": f"{pool}/providers/{state['workloadIdentityPoolProviderId']}", "state": "ACTIVE"}
 
     # ------------------------------------------------------------------ invokes
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
