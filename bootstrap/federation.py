@@ -31,9 +31,14 @@ def attribute_condition(repository: str) -> str:
     return f'assertion.repository == "{repository}"'
 
 
-def previewer_member(pool_name: str) -> str:
-    """Pull requests of the repository (fork PRs get no OIDC token from GitHub at all)."""
-    return f"principalSet://iam.googleapis.com/{pool_name}/attribute.event_name/pull_request"
+def previewer_members(pool_name: str, branch: str) -> list[str]:
+    """Pull requests of the repository (fork PRs get no OIDC token from GitHub at all), and `branch`
+    outside any environment: the merge workflow previews prod there and saves the plan the
+    reviewers approve."""
+    return [
+        f"principalSet://iam.googleapis.com/{pool_name}/attribute.event_name/pull_request",
+        f"principalSet://iam.googleapis.com/{pool_name}/attribute.ref_environment/refs/heads/{branch}@{NO_ENVIRONMENT}",
+    ]
 
 
 def deployer_member(pool_name: str, branch: str, environment: str | None) -> str:

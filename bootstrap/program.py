@@ -16,7 +16,7 @@ from bootstrap.federation import (
     PREVIEWER_ROLES,
     attribute_condition,
     deployer_member,
-    previewer_member,
+    previewer_members,
 )
 from components.common import child
 
@@ -169,15 +169,17 @@ class GithubCi(pulumi.ComponentResource):
                 opts=child(self, depends_on=args.depends_on),
             )
         self.previewer, self.deployer = accounts["previewer"], accounts["deployer"]
+        pool_name = pool.name
         members = {
-            "previewer": pool.name.apply(previewer_member),
-            "deployer": pool.name.apply(lambda p: deployer_member(p, cfg.mainBranch, cfg.deployEnvironment)),
+            ("previewer", "pull-requests"): pool_name.apply(lambda p: previewer_members(p, cfg.mainBranch)[0]),
+            ("previewer", "main"): pool_name.apply(lambda p: previewer_members(p, cfg.mainBranch)[1]),
+            ("deployer", "main"): pool_name.apply(lambda p: deployer_member(p, cfg.mainBranch, cfg.deployEnvironment)),
         }
-        for role_name, account in accounts.items():
+        for (role_name, source), member in members.items():
             gcp.serviceaccount.IAMMember(
-                f"{name}-{role_name}-federation",
+                f"{name}-{role_name}-federation-{source}",
                 gcp.serviceaccount.IAMMemberArgs(
-                    service_account_id=account.name, role="roles/iam.workloadIdentityUser", member=members[role_name]
+                    service_account_id=accounts[role_name].name, role="roles/iam.workloadIdentityUser", member=member
                 ),
                 opts=child(self),
             )
@@ -220,7 +222,8 @@ class GithubCi(pulumi.ComponentResource):
             )
         for who, role in (
             ("deployer", "roles/cloudkms.cryptoKeyEncrypterDecrypter"),
-            ("previewer", "roles/cloudkms.cryptoKeyDecrypter"),
+            # `preview --save-plan` encrypts the plan's secret values with the stack's key.
+            ("previewer", "roles/cloudkms.cryptoKeyEncrypterDecrypter"),
         ):
             gcp.kms.CryptoKeyIAMMember(
                 f"{name}-{who}-secrets-key",

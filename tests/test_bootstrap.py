@@ -32,17 +32,14 @@ def _one(plan: Plan, type_: str) -> dict[str, Any]:
     return res
 
 
-def _federation_member(plan: Plan, account_id: str) -> str:
-    account = next(
-        r for r in plan.by_type("gcp:serviceaccount/account:Account") if r["inputs"]["accountId"] == account_id
-    )
-    [binding] = [
-        r
+def _federation_members(plan: Plan, account_id: str) -> list[str]:
+    accounts = plan.by_type("gcp:serviceaccount/account:Account")
+    account = next(r for r in accounts if r["inputs"]["accountId"] == account_id)
+    return sorted(
+        r["inputs"]["member"]
         for r in plan.by_type("gcp:serviceaccount/iAMMember:IAMMember")
         if r["inputs"]["role"] == "roles/iam.workloadIdentityUser" and account["urn"] in r["dependencies"]
-    ]
-    member: str = binding["inputs"]["member"]
-    return member
+    )
 
 
 def test_provider_admits_only_this_repository(plan: Plan) -> None:
@@ -93,11 +90,13 @@ def test_previewer_is_read_only_and_bound_to_pull_requests(plan: Plan) -> None:
     }
     assert granted == set(PREVIEWER_ROLES)
     assert all(any(w in role for w in ("viewer", "Viewer", "reader", "browser", "Reviewer")) for role in granted)
-    assert _federation_member(plan, "ci-previewer").endswith("/attribute.event_name/pull_request")
+    prs, main = _federation_members(plan, "ci-previewer")
+    assert prs.endswith("/attribute.event_name/pull_request")
+    assert main.endswith("/attribute.ref_environment/refs/heads/main@none")
 
 
 def test_deployer_bound_to_main_and_in_prod_to_the_environment_claim(plan: Plan) -> None:
-    member = _federation_member(plan, "ci-deployer")
+    [member] = _federation_members(plan, "ci-deployer")
     expected = "refs/heads/main@prod" if plan.stack == "prod" else "refs/heads/main@none"
     assert member.startswith("principalSet://iam.googleapis.com/projects/")
     assert member.endswith(f"/attribute.ref_environment/{expected}")
