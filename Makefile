@@ -20,8 +20,8 @@ gate: setup                         ## offline policy gate: make gate STACK=dev|
 	$(PY) -m tools.gate --stack $(STACK)
 
 test: lint typecheck pytest         ## everything CI runs
-	$(PY) -m tools.gate --stack dev
-	$(PY) -m tools.gate --stack prod
+	$(PY) -m tools.gate --stack dev $(GATE_FLAGS)
+	$(PY) -m tools.gate --stack prod $(GATE_FLAGS)
 
 lint: setup
 	$(PY) -m ruff check .
@@ -47,7 +47,7 @@ BASE        ?= origin/main
 DIFF_FLAGS  ?=
 GATE_FLAGS  ?=
 
-.PHONY: diff cost deploy-time graph workflows bootstrap-plan
+.PHONY: diff cost cost-docs deploy-time graph workflows bootstrap-plan
 
 diff: setup                         ## plan diff against a git ref: make diff STACK=dev BASE=origin/main [DIFF_FLAGS=--markdown]
 	$(PY) -m tools.diff --stack $(STACK) --base $(BASE) $(DIFF_FLAGS)
@@ -67,6 +67,9 @@ graph: setup                        ## SVG and PNG of the estate in build/: make
 workflows: setup                    ## actionlint and the GitHub workflow JSON Schema over .github/workflows
 	$(VENV)/bin/actionlint -color=false .github/workflows/*.yml
 	$(VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+
+cost-docs: setup                    ## regenerate the README's dev/prod cost tables from the current plans
+	$(PY) -m tools.cost --update-readme
 
 bootstrap-plan: setup               ## offline plan of the bootstrap project: make bootstrap-plan STACK=dev
 	$(PY) -m bootstrap.plan --stack $(STACK)

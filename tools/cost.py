@@ -323,12 +323,39 @@ def render(est: Estimate, markdown: bool = False) -> str:
     return "\n".join(out)
 
 
+README = Path(__file__).resolve().parent.parent / "README.md"
+START, END = "<!-- cost-table:start -->", "<!-- cost-table:end -->"
+
+
+def readme_tables(stacks: tuple[str, ...] = ("dev", "prod")) -> str:
+    """The README's cost section body: one table per stack, from the current plans."""
+    parts = []
+    for stack in stacks:
+        plan = PlanFile.for_stack(stack, rebuild=True)
+        est = estimate(plan, load_prices(DEFAULT_REGION))
+        parts += [f"**{stack}** (prices taken {est.prices['taken']}):", "", summary_table(est), ""]
+    return "\n".join(parts)
+
+
+def update_readme() -> bool:
+    text = README.read_text()
+    head, _, rest = text.partition(START)
+    _, _, tail = rest.partition(END)
+    new = f"{head}{START}\n{readme_tables()}{END}{tail}"
+    README.write_text(new)
+    return new != text
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--stack", default="dev")
     parser.add_argument("--plan", type=Path, help="plan file (default: build/plan-<stack>.json, built if missing)")
     parser.add_argument("--markdown", action="store_true")
+    parser.add_argument("--update-readme", action="store_true", help="rewrite the README's dev and prod tables")
     args = parser.parse_args(argv)
+    if args.update_readme:
+        print("README cost tables " + ("updated" if update_readme() else "already current"))
+        return 0
     plan = PlanFile.load(args.plan) if args.plan else PlanFile.for_stack(args.stack)
     region = next(
         (str(get_path(r, "inputs.region")) for r in plan.resources if get_path(r, "inputs.region")), DEFAULT_REGION
