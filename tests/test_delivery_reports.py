@@ -52,6 +52,14 @@ def test_unknown_types_and_machines_are_reported_not_priced() -> None:
     assert "NOT PRICED" in text and "z9-mega-1 not in the price table" in text
 
 
+def test_helm_charts_are_counted_as_running_on_the_node_pools() -> None:
+    chart = res("kubernetes:helm.sh/v4:Chart", "istio", custom=False)
+    odd = res("acme:widgets:Widget", "w", custom=False)
+    est = cost.estimate(plan_of({"stack": "t", "resources": [chart, odd]}), PRICES)
+    assert est.free == {"kubernetes:helm.sh/v4:Chart": 1}
+    assert list(est.not_priced) == ["acme:widgets:Widget"]
+
+
 def test_buckets_are_usage_based_and_grants_free() -> None:
     est = cost.estimate(plan_of(storage_plan()), PRICES)
     assert est.usage["gcp:storage/bucket:Bucket"] == ["store-models"]
@@ -115,9 +123,22 @@ def test_real_prod_first_up_is_set_by_the_cluster(prod_plan: Plan) -> None:
 
 def test_graph_groups_components_by_layer_with_dependency_edges(prod_plan: Plan) -> None:
     dot = graph.to_dot(_file(prod_plan))
-    assert 'subgraph "cluster_cloud"' in dot and 'subgraph "cluster_platform"' in dot
+    assert 'label="cloud layer"' in dot and 'label="platform layer"' in dot
     assert "cluster:NodePools" in dot and "data:PgVectorMigration" in dot
     assert dot.count("->") >= 10
+
+
+def test_graph_draws_a_layer_component_as_the_group_of_its_components() -> None:
+    layer = res("estate:cloud:Layer", "cloud", custom=False)
+    net = res("estate:network:Network", "net", parent=layer["urn"], custom=False)
+    vpc = res("gcp:compute/network:Network", "vpc", parent=net["urn"])
+    chart = res("kubernetes:helm.sh/v4:Chart", "istio", custom=False, deps=[vpc["urn"]])
+    plan = plan_of({"stack": "t", "resources": [layer, net, vpc, chart]})
+    owner, group = graph.boxes(plan, deploy_time.Graph(plan, TIMES).nodes)
+    assert owner == {vpc["urn"]: net["urn"], chart["urn"]: chart["urn"]}
+    assert group == {net["urn"]: "cloud:Layer cloud", chart["urn"]: "platform layer"}
+    dot = graph.to_dot(plan)
+    assert 'label="cloud:Layer cloud"' in dot and 'c1 -> c0 [style=dashed, label="1"]' in dot
 
 
 def test_graph_layer_from_module_path_or_contents() -> None:

@@ -254,7 +254,9 @@ def _is_free(type_: str) -> bool:
 def estimate(plan: PlanFile, prices: dict[str, Any]) -> Estimate:
     pricer = Pricer(plan, prices)
     est = Estimate(stack=plan.stack, prices=prices)
-    for res in plan.custom():
+    # Remote components (a Helm chart) show no children in the offline plan: price them as one.
+    opaque = [r for r in plan.components() if not r["type"].startswith("estate:") and not plan.children.get(r["urn"])]
+    for res in [*plan.custom(), *opaque]:
         comp = plan.component_of(res)
         comp_name = f"{comp['type']} {comp['name']}" if comp else "(stack)"
         handler = pricer.handlers.get(res["type"])

@@ -26,7 +26,7 @@ LAYER_COLOURS = {"cloud": "#e8f0fe", "platform": "#e6f4ea", "other": "#fef7e0"}
 def layer_of(plan: PlanFile, comp: dict[str, Any]) -> str:
     """A layer named by the type's module path (`estate:cloud/network:...`), else by what the component holds."""
     parts = comp["type"].split(":")
-    if len(parts) == 3:
+    if len(parts) == 3 and parts[0] == "estate":
         for sep in ("/", "."):
             if sep in parts[1]:
                 return parts[1].split(sep)[0]
@@ -49,22 +49,51 @@ def _box(plan: PlanFile, comp: dict[str, Any]) -> str:
     return f"{short_type(comp['type'])}\\n{comp['name']}{detail}"
 
 
+def _components_above(plan: PlanFile, res: dict[str, Any]) -> list[dict[str, Any]]:
+    """The components holding `res` (itself included if it is one), outermost first."""
+    chain = [] if res["custom"] else [res]
+    node = plan.by_urn.get(res["parent"] or "")
+    while node is not None:
+        if not node["custom"]:
+            chain.append(node)
+        node = plan.by_urn.get(node["parent"] or "")
+    return chain[::-1]
+
+
+def boxes(plan: PlanFile, nodes: dict[str, dict[str, Any]]) -> tuple[dict[str, str], dict[str, str]]:
+    """node urn -> the box drawn for it, and box urn -> its group.
+
+    A component directly under the stack is a box, grouped by `layer_of`. A component that
+    holds other components (a layer component) becomes the group and its components the boxes.
+    """
+    owner: dict[str, str] = {}
+    group: dict[str, str] = {}
+    for urn, res in nodes.items():
+        chain = _components_above(plan, res)
+        if not chain:
+            continue
+        if len(chain) >= 2:
+            box, grp = chain[1], f"{short_type(chain[0]['type'])} {chain[0]['name']}"
+        else:
+            box, grp = chain[0], f"{layer_of(plan, chain[0])} layer"
+        owner[urn] = box["urn"]
+        group[box["urn"]] = grp
+    return owner, group
+
+
 def to_dot(plan: PlanFile) -> str:
     graph = Graph(plan, load_times())
-    owner: dict[str, str] = {}  # node urn -> the outermost component holding it (or itself)
-    for urn, res in graph.nodes.items():
-        top = plan.top_component(res)
-        owner[urn] = top["urn"] if top else urn
-    tops = {u for u in owner.values() if u in plan.by_urn and not plan.by_urn[u]["custom"]}
+    owner, group = boxes(plan, graph.nodes)
+    tops = set(group)
     edges: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
     for urn, deps in graph.edges.items():
         for dep, kind in deps.items():
-            a, b = owner[urn], owner[dep]
-            if a != b and a in tops and b in tops:
+            a, b = owner.get(urn), owner.get(dep)
+            if a is not None and b is not None and a != b:
                 edges[(a, b)][kind] += 1
     layers: dict[str, list[str]] = defaultdict(list)
     for urn in sorted(tops):
-        layers[layer_of(plan, plan.by_urn[urn])].append(urn)
+        layers[group[urn]].append(urn)
     ids = {urn: f"c{i}" for i, urn in enumerate(sorted(tops))}
     lines = [
         "digraph estate {",
@@ -74,10 +103,10 @@ def to_dot(plan: PlanFile) -> str:
         '  node [shape=box, style="rounded,filled", fillcolor=white, fontname="Helvetica", fontsize=10];',
         '  edge [color="#5f6368", arrowsize=0.7, fontname="Helvetica", fontsize=9];',
     ]
-    for layer, urns in sorted(layers.items()):
-        lines.append(f'  subgraph "cluster_{layer}" {{')
-        colour = LAYER_COLOURS.get(layer, "#f1f3f4")
-        lines.append(f'    label="{layer} layer"; style="rounded,filled"; fillcolor="{colour}"; color="#dadce0";')
+    for i, (layer, urns) in enumerate(sorted(layers.items())):
+        lines.append(f'  subgraph "cluster_{i}" {{')
+        colour = next((c for key, c in LAYER_COLOURS.items() if key in layer.lower()), "#f1f3f4")
+        lines.append(f'    label="{layer}"; style="rounded,filled"; fillcolor="{colour}"; color="#dadce0";')
         for urn in urns:
             lines.append(f'    {ids[urn]} [label="{_box(plan, plan.by_urn[urn])}"];')
         lines.append("  }")
