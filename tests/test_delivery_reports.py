@@ -164,3 +164,10 @@ def test_committed_readme_picture_is_a_png() -> None:
     data = picture.read_bytes()
     assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 10_000
     assert "docs/estate-prod.png" in (ROOT / "README.md").read_text()
+
+
+def test_readme_carries_the_generated_cost_tables_for_dev_and_prod() -> None:
+    text = (ROOT / "README.md").read_text()
+    section = text.split(cost.START, 1)[1].split(cost.END, 1)[0]
+    assert "**dev**" in section and "**prod**" in section
+    assert section.count("| **total** |") == 2, "run `make cost-docs`"
