@@ -81,6 +81,7 @@ def test_real_plans_price_every_type(dev_plan: Plan, prod_plan: Plan) -> None:
 
 def test_price_table_is_dated_and_sourced() -> None:
     assert PRICES["region"] == "europe-west4" and PRICES["taken"] and "estimate" in PRICES["note"]
+    assert set(PRICES["provenance"]) == {"machines", "gpus", "other"}
     assert all(url.startswith("https://") for url in PRICES["sources"].values())
 
 

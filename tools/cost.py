@@ -127,6 +127,8 @@ def render(est: Estimate, markdown: bool = False) -> str:
         for t, why in sorted(est.not_priced.items()):
             out.append(f"  - {len(why)} x {t}: {why[0]}{' ...' if len(why) > 1 else ''}")
     out += ["", f"no charge by themselves: {sum(est.free.values())} resources of {len(est.free)} types"]
+    for caveat in p.get("caveats", []):
+        out.append(f"caveat: {caveat}")
     out.append("sources: " + "; ".join(f"{k}: {v}" for k, v in p["sources"].items()))
     return "\n".join(out)
 
