@@ -42,7 +42,8 @@ def layer_of(plan: PlanFile, comp: dict[str, Any]) -> str:
 
 def _box(plan: PlanFile, comp: dict[str, Any]) -> str:
     counts = Counter(short_type(d["type"]) for d in plan.descendants(comp["urn"]) if d["custom"])
-    top = ", ".join(f"{n} {t}" for t, n in counts.most_common(3))
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))  # stable across plan orders
+    top = ", ".join(f"{n} {t}" for t, n in ranked[:3])
     more = f" +{len(counts) - 3} types" if len(counts) > 3 else ""
     total = sum(counts.values())
     detail = f"\\n{total} resources: {top}{more}" if total else ""
