@@ -43,6 +43,8 @@ class EstateMocks(pulumi.runtime.Mocks):
             "gcp:cloudquota/sQuotaPreference:SQuotaPreference": self._quota_preference,
             **self._signing_and_backup_outputs(),
             "gcp:dns/managedZone:ManagedZone": self._managed_zone,
+            "gcp:iam/workloadIdentityPool:WorkloadIdentityPool": self._wif_pool,
+            "gcp:iam/workloadIdentityPoolProvider:WorkloadIdentityPoolProvider": self._wif_provider,
         }
         # ---- mesh (platform layer): the ingress gateway's reserved regional address
         self._outputs["gcp:compute/address:Address"] = self._address
@@ -198,6 +200,18 @@ class EstateMocks(pulumi.runtime.Mocks):
             "nameServers": [f"ns-cloud-a{shard}.googledomains.com.", f"ns-cloud-b{shard}.googledomains.com."],
             "managedZoneId": "0000000000000000000",
         }
+
+    def _wif_pool(self, _name: str, state: dict[str, Any]) -> dict[str, Any]:
+        pool = (
+            f"projects/{MOCK_PROJECT_NUMBER}/locations/global/workloadIdentityPools/{state['workloadIdentityPoolId']}"
+        )
+        return {"name": pool, "state": "ACTIVE"}
+
+    def _wif_provider(self, _name: str, state: dict[str, Any]) -> dict[str, Any]:
+        pool = (
+            f"projects/{MOCK_PROJECT_NUMBER}/locations/global/workloadIdentityPools/{state['workloadIdentityPoolId']}"
+        )
+        return {"name": f"{pool}/providers/{state['workloadIdentityPoolProviderId']}", "state": "ACTIVE"}
 
     # ------------------------------------------------------------------ invokes
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:

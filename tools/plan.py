@@ -148,13 +148,20 @@ async def _resolve_outputs(outputs: dict[str, Any]) -> dict[str, Any]:
     return resolved
 
 
-def record(program: Callable[[], object], *, stack: str, config: dict[str, str], preview: bool = True) -> Plan:
+def record(
+    program: Callable[[], object],
+    *,
+    stack: str,
+    config: dict[str, str],
+    preview: bool = True,
+    project: str = PROJECT,
+) -> Plan:
     """Run `program` under the mock runtime with `config`, recording every registration."""
     mocks = EstateMocks(project=config.get("gcp:project", "unset"), region=config.get("gcp:region", "unset"))
     monitor = RecordingMonitor(mocks)
     settings.ROOT.set(None)
     set_all_config(config)
-    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor)
+    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=preview, monitor=monitor)
     plan = Plan(stack=stack, preview=preview)
 
     async def run() -> None:

@@ -1,0 +1,199 @@
+"""The GitHub workflows: actionlint, the workflow JSON Schema, pins, permissions; Renovate's regexes."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tools.planfile import ROOT
+
+WORKFLOWS = ROOT / ".github" / "workflows"
+BIN = Path(sys.executable).parent
+FILES = sorted(WORKFLOWS.glob("*.yml"))
+
+
+def _tool(name: str) -> str:
+    path = BIN / name
+    assert path.exists(), f"{name} is missing: pip install -r requirements.txt"
+    return str(path)
+
+
+def _load(name: str) -> dict[Any, Any]:
+    doc: dict[Any, Any] = yaml.safe_load((WORKFLOWS / name).read_text())
+    # PyYAML reads the key `on` as True.
+    doc["on"] = doc.pop(True, doc.get("on"))
+    return doc
+
+
+def _steps(doc: dict[Any, Any]) -> list[tuple[str, dict[str, Any]]]:
+    return [(job, step) for job, spec in doc["jobs"].items() for step in spec.get("steps", [])]
+
+
+def test_the_four_workflows_exist() -> None:
+    assert [f.name for f in FILES] == ["deploy.yml", "plan-diff-comment.yml", "preview.yml", "pull-request.yml"]
+
+
+def test_actionlint_passes_and_can_fail(tmp_path: Path) -> None:
+    done = subprocess.run([_tool("actionlint"), "-color=false", *map(str, FILES)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    bad = tmp_path / ".github" / "workflows" / "bad.yml"
+    bad.parent.mkdir(parents=True)
+    bad.write_text(
+        "on: push\njobs:\n  x:\n    runs-on: ubuntu-24.04\n    steps:\n      - run: echo ${{ github.nope }}\n"
+    )
+    failed = subprocess.run([_tool("actionlint"), "-color=false", str(bad)], capture_output=True, text=True)
+    assert failed.returncode != 0 and "nope" in failed.stdout
+
+
+def test_workflows_match_the_github_workflow_schema(tmp_path: Path) -> None:
+    cmd = [_tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows"]
+    done = subprocess.run([*cmd, *map(str, FILES)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    bad = tmp_path / "bad.yml"
+    bad.write_text("on: push\njobs:\n  x:\n    steps: []\n    timeout-minutes: soon\n")
+    assert subprocess.run([*cmd, str(bad)], capture_output=True, text=True).returncode != 0
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+def test_actions_pinned_by_full_sha_with_the_tag_beside(path: Path) -> None:
+    uses = re.findall(r"uses:\s*(\S+)(.*)", path.read_text())
+    assert uses
+    for ref, comment in uses:
+        assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", ref), ref
+        assert re.fullmatch(r"\s*# v\d+\.\d+\.\d+", comment), f"{ref}: tag comment missing"
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+def test_least_permissions_and_timeouts(path: Path) -> None:
+    doc = _load(path.name)
+    assert doc["permissions"] == {}, "nothing by default; each job asks for what it needs"
+    for job, spec in doc["jobs"].items():
+        assert isinstance(spec.get("timeout-minutes"), int), job
+        perms = spec["permissions"]
+        uses_oidc = any("google-github-actions/auth" in s.get("uses", "") for j, s in _steps(doc) if j == job)
+        assert (perms.get("id-token") == "write") == uses_oidc, f"{job}: id-token only where OIDC is used"
+        assert "write" not in {v for k, v in perms.items() if k not in ("id-token", "pull-requests")}, job
+
+
+def test_untrusted_pull_request_jobs_have_no_credentials() -> None:
+    doc = _load("pull-request.yml")
+    assert list(doc["on"]) == ["pull_request"]
+    for job, spec in doc["jobs"].items():
+        assert spec["permissions"] == {"contents": "read"}, job
+    runs = [s.get("run", "") for _, s in _steps(doc)]
+    assert runs.index("make charts") < runs.index("make test GATE_FLAGS=--require-charts")
+    assert any("make diff" in r and "--markdown" in r for r in runs)
+
+
+def test_the_trusted_commenter_never_runs_pull_request_code() -> None:
+    doc = _load("plan-diff-comment.yml")
+    assert doc["on"]["workflow_run"]["workflows"] == ["pull request"]
+    uses = [s.get("uses", "") for _, s in _steps(doc)]
+    assert not any(u.startswith("actions/checkout") for u in uses)
+    assert not any("run" in s for _, s in _steps(doc))
+
+
+def test_preview_is_same_repository_only_with_the_policy_pack() -> None:
+    doc = _load("preview.yml")
+    job = doc["jobs"]["preview"]
+    assert job["if"] == "github.event.pull_request.head.repo.full_name == github.repository"
+    [pulumi] = [s for _, s in _steps(doc) if s.get("uses", "").startswith("pulumi/actions")]
+    w = pulumi["with"]
+    assert (w["command"], w["diff"], w["comment-on-pr"]) == ("preview", True, True)
+    assert w["policyPacks"] == "policies" and w["policyPackConfigs"] == "policies/${{ matrix.stack }}.json"
+    assert {m["stack"] for m in job["strategy"]["matrix"]["include"]} == {"dev", "prod"}
+
+
+def test_deploy_dev_then_prod_applies_the_approved_plan() -> None:
+    doc = _load("deploy.yml")
+    assert doc["on"] == {"push": {"branches": ["main"]}}
+    jobs = doc["jobs"]
+    assert jobs["prod-plan"]["needs"] == "dev" and jobs["prod"]["needs"] == "prod-plan"
+    assert jobs["prod"]["environment"] == "prod" and "environment" not in jobs["dev"]
+    groups = {name: spec["concurrency"] for name, spec in jobs.items()}
+    assert groups["dev"] == {"group": "pulumi-dev", "cancel-in-progress": False}
+    assert groups["prod"] == groups["prod-plan"] == {"group": "pulumi-prod", "cancel-in-progress": False}
+    steps = {job: [s for j, s in _steps(doc) if j == job and "pulumi/actions" in s.get("uses", "")] for job in jobs}
+    [saved] = steps["prod-plan"]
+    [applied] = steps["prod"]
+    assert saved["with"]["command"] == "preview" and applied["with"]["command"] == "up"
+    assert saved["with"]["plan"] == applied["with"]["plan"] == "build/prod-plan.json"
+    for job in jobs:
+        for step in steps[job]:
+            stack = step["with"]["stack-name"]
+            assert step["with"]["policyPackConfigs"] == f"policies/{stack}.json", job
+    auth = {j: s["with"]["service_account"] for j, s in _steps(doc) if "auth@" in s.get("uses", "")}
+    assert auth == {
+        "dev": "${{ vars.GCP_DEPLOYER_SA_DEV }}",
+        "prod-plan": "${{ vars.GCP_PREVIEWER_SA_PROD }}",
+        "prod": "${{ vars.GCP_DEPLOYER_SA_PROD }}",
+    }
+
+
+# ---------------------------------------------------------------- Renovate
+RENOVATE = json.loads((ROOT / "renovate.json").read_text())
+
+
+def _manager(path: str) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    for m in RENOVATE["customManagers"]:
+        files = re.compile(m["managerFilePatterns"][0].strip("/"))
+        if files.search(path):
+            [match] = m["matchStrings"]
+            return files, re.compile(match.replace("(?<", "(?P<"))
+    raise AssertionError(f"no custom manager for {path}")
+
+
+def test_renovate_covers_requirements_actions_charts_and_images() -> None:
+    assert {"pip_requirements", "github-actions", "custom.regex"} <= set(RENOVATE["enabledManagers"])
+    assert RENOVATE["github-actions"]["pinDigests"] is True
+    for path in ("components/platform/charts.py", "stacks/defaults.py", ".github/workflows/deploy.yml"):
+        _manager(path)
+
+
+def test_image_regex_finds_every_default_image() -> None:
+    from stacks.defaults import _IMAGES
+
+    _, regex = _manager("stacks/defaults.py")
+    found = {(m["depName"], m["currentValue"]) for m in regex.finditer((ROOT / "stacks" / "defaults.py").read_text())}
+    assert found == {(v["image"], v["tag"]) for v in _IMAGES.values()}
+
+
+CHART_FIXTURE = """
+CHARTS = {
+    "cert-manager": ChartPin(repo="https://charts.jetstack.io", chart="cert-manager", version="v1.16.2"),
+    "istio-base": {"repo": "https://istio-release.storage.googleapis.com/charts", "chart": "base", "version": "1.24.2"},
+    "kuberay": ChartPin(
+        repo="https://ray-project.github.io/kuberay-helm/",
+        chart="kuberay-operator",
+        version="1.2.2",
+    ),
+}
+"""
+
+
+def test_chart_regex_reads_repo_chart_and_version() -> None:
+    _, regex = _manager("components/platform/charts.py")
+    found = [(m["registryUrl"], m["depName"], m["currentValue"]) for m in regex.finditer(CHART_FIXTURE)]
+    assert found == [
+        ("https://charts.jetstack.io", "cert-manager", "v1.16.2"),
+        ("https://istio-release.storage.googleapis.com/charts", "base", "1.24.2"),
+        ("https://ray-project.github.io/kuberay-helm/", "kuberay-operator", "1.2.2"),
+    ]
+    charts = ROOT / "components" / "platform" / "charts.py"
+    if charts.exists():  # the platform layer's pins, once they land
+        text = charts.read_text()
+        assert len(list(regex.finditer(text))) == text.count("version=") + text.count('"version":')
+
+
+def test_pulumi_cli_version_follows_the_sdk_pin() -> None:
+    _, regex = _manager(".github/workflows/deploy.yml")
+    pins = {m["currentValue"] for f in FILES for m in regex.finditer(f.read_text())}
+    sdk = re.search(r"^pulumi==(\S+)$", (ROOT / "requirements.txt").read_text(), re.M)
+    assert sdk and pins == {sdk[1]}
