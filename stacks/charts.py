@@ -18,21 +18,31 @@ class ChartPin:
     version: str  # exact: an upgrade is a reviewed change
 
 
-JETSTACK = "https://charts.jetstack.io"
-EXTERNAL_SECRETS = "https://charts.external-secrets.io"
-ISTIO = "https://istio-release.storage.googleapis.com/charts"
-SIGSTORE = "https://sigstore.github.io/helm-charts"
-
-# key -> pin: the newest releases `../shared/k8s-upstream/SOURCES.json` describes.
+# key -> pin (keyword form, which renovate.json reads to propose updates): the newest releases
+# that `../shared/k8s-upstream/SOURCES.json` describes.
 PINS: dict[str, ChartPin] = {
-    "cert-manager": ChartPin(JETSTACK, "cert-manager", "v1.21.1"),
-    "external-secrets": ChartPin(EXTERNAL_SECRETS, "external-secrets", "2.9.0"),
-    "istio-base": ChartPin(ISTIO, "base", "1.30.3"),
-    "istiod": ChartPin(ISTIO, "istiod", "1.30.3"),
-    "istio-cni": ChartPin(ISTIO, "cni", "1.30.3"),
-    "ztunnel": ChartPin(ISTIO, "ztunnel", "1.30.3"),
-    "istio-gateway": ChartPin(ISTIO, "gateway", "1.30.3"),
-    "policy-controller": ChartPin(SIGSTORE, "policy-controller", "0.10.6"),
+    "cert-manager": ChartPin(repository="https://charts.jetstack.io", chart="cert-manager", version="v1.21.1"),
+    "external-secrets": ChartPin(
+        repository="https://charts.external-secrets.io", chart="external-secrets", version="2.9.0"
+    ),
+    "istio-base": ChartPin(
+        repository="https://istio-release.storage.googleapis.com/charts", chart="base", version="1.30.3"
+    ),
+    "istiod": ChartPin(
+        repository="https://istio-release.storage.googleapis.com/charts", chart="istiod", version="1.30.3"
+    ),
+    "istio-cni": ChartPin(
+        repository="https://istio-release.storage.googleapis.com/charts", chart="cni", version="1.30.3"
+    ),
+    "ztunnel": ChartPin(
+        repository="https://istio-release.storage.googleapis.com/charts", chart="ztunnel", version="1.30.3"
+    ),
+    "istio-gateway": ChartPin(
+        repository="https://istio-release.storage.googleapis.com/charts", chart="gateway", version="1.30.3"
+    ),
+    "policy-controller": ChartPin(
+        repository="https://sigstore.github.io/helm-charts", chart="policy-controller", version="0.10.6"
+    ),
 }
 
 # SemVer 2.0 with Helm's optional leading "v"; no ranges, wildcards or "latest".

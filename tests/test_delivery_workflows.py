@@ -153,7 +153,7 @@ def _manager(path: str) -> tuple[re.Pattern[str], re.Pattern[str]]:
 def test_renovate_covers_requirements_actions_charts_and_images() -> None:
     assert {"pip_requirements", "github-actions", "custom.regex"} <= set(RENOVATE["enabledManagers"])
     assert RENOVATE["github-actions"]["pinDigests"] is True
-    for path in ("components/platform/charts.py", "stacks/defaults.py", ".github/workflows/deploy.yml"):
+    for path in ("stacks/charts.py", "stacks/defaults.py", ".github/workflows/deploy.yml"):
         _manager(path)
 
 
@@ -161,35 +161,24 @@ def test_image_regex_finds_every_default_image() -> None:
     from stacks.defaults import _IMAGES
 
     _, regex = _manager("stacks/defaults.py")
-    found = {(m["depName"], m["currentValue"]) for m in regex.finditer((ROOT / "stacks" / "defaults.py").read_text())}
+    assert _manager("stacks/charts.py")[1].pattern != regex.pattern  # chart pins have their own manager
+    found = {
+        (m["depName"], m["currentValue"])
+        for name in ("defaults.py", "charts.py")
+        for m in regex.finditer((ROOT / "stacks" / name).read_text())
+    }
     assert found == {(v["image"], v["tag"]) for v in _IMAGES.values()}
 
 
-CHART_FIXTURE = """
-CHARTS = {
-    "cert-manager": ChartPin(repo="https://charts.jetstack.io", chart="cert-manager", version="v1.16.2"),
-    "istio-base": {"repo": "https://istio-release.storage.googleapis.com/charts", "chart": "base", "version": "1.24.2"},
-    "kuberay": ChartPin(
-        repo="https://ray-project.github.io/kuberay-helm/",
-        chart="kuberay-operator",
-        version="1.2.2",
-    ),
-}
-"""
+def test_chart_regex_reads_every_pin() -> None:
+    from stacks.charts import PINS
+
+    _, regex = _manager("stacks/charts.py")
+    found = [(m["registryUrl"], m["depName"], m["currentValue"]) for m in regex.finditer(CHART_TEXT)]
+    assert sorted(found) == sorted((p.repository, p.chart, p.version) for p in PINS.values())
 
 
-def test_chart_regex_reads_repo_chart_and_version() -> None:
-    _, regex = _manager("components/platform/charts.py")
-    found = [(m["registryUrl"], m["depName"], m["currentValue"]) for m in regex.finditer(CHART_FIXTURE)]
-    assert found == [
-        ("https://charts.jetstack.io", "cert-manager", "v1.16.2"),
-        ("https://istio-release.storage.googleapis.com/charts", "base", "1.24.2"),
-        ("https://ray-project.github.io/kuberay-helm/", "kuberay-operator", "1.2.2"),
-    ]
-    charts = ROOT / "components" / "platform" / "charts.py"
-    if charts.exists():  # the platform layer's pins, once they land
-        text = charts.read_text()
-        assert len(list(regex.finditer(text))) == text.count("version=") + text.count('"version":')
+CHART_TEXT = (ROOT / "stacks" / "charts.py").read_text()
 
 
 def test_pulumi_cli_version_follows_the_sdk_pin() -> None:
