@@ -2,8 +2,10 @@
 until the engine stops it, so nothing else happens here and tests never import this file."""
 
 from estate_policies import ALL_POLICIES
+from estate_policies.decoding import share_property_decoding
 from pulumi_policy import EnforcementLevel, PolicyPack
 
+share_property_decoding()
 PolicyPack(
     name="ai-estate-policies",
     enforcement_level=EnforcementLevel.MANDATORY,

@@ -19,7 +19,7 @@ DATA = Path(__file__).resolve().parent / "data"
 DEFAULT_REGION = "europe-west4"
 
 # Types that are billed nothing by themselves (their cost, if any, is in what runs on them).
-FREE_PREFIXES = ("kubernetes:", "random:", "pulumi:providers:", "tls:", "command:")
+FREE_PREFIXES = ("kubernetes:", "random:", "pulumi:providers:", "tls:", "command:", "pulumi-python:dynamic")
 FREE_TYPES = {
     "gcp:compute/network:Network",
     "gcp:compute/subnetwork:Subnetwork",
@@ -35,12 +35,20 @@ FREE_TYPES = {
     "gcp:sql/user:User",
     "gcp:iam/workloadIdentityPool:WorkloadIdentityPool",
     "gcp:iam/workloadIdentityPoolProvider:WorkloadIdentityPoolProvider",
+    "gcp:projects/iAMCustomRole:IAMCustomRole",
+    "gcp:cloudquota/sQuotaPreference:SQuotaPreference",
+    "gcp:binaryauthorization/attestor:Attestor",
+    "gcp:binaryauthorization/policy:Policy",
+    "gcp:containeranalysis/note:Note",
+    "gcp:dns/recordSet:RecordSet",
 }
 FREE_SUFFIXES = ("IAMMember", "IAMBinding", "IAMPolicy", "IamMember", "IamBinding", "IamPolicy")
 # Billed by volume or traffic the plan cannot know.
 USAGE_TYPES = {
     "gcp:storage/bucket:Bucket": "stored GB-month by storage class",
     "gcp:artifactregistry/repository:Repository": "stored GB-month (first 0.5 GB free)",
+    "gcp:dns/managedZone:ManagedZone": "per zone-month (a few tens of cents) plus queries",
+    "gcp:gkebackup/backupPlan:BackupPlan": "per protected pod-month plus backup storage",
 }
 
 

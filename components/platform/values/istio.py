@@ -73,8 +73,13 @@ class BaseValues(Values):
     global_: dict[str, Any] = Field(alias="global")
 
 
+# The istio-reader ClusterRole (read `*` in every API group) only serves multicluster remote
+# secrets; one cluster needs none of it (base and istiod both render it behind this flag).
+NO_READER_RBAC = {"enableReaderRBAC": False}
+
+
 def base_values(_ctx: ChartContext) -> BaseValues:
-    return BaseValues(default_revision="default", global_={"istioNamespace": SYSTEM_NAMESPACE})
+    return BaseValues(default_revision="default", global_={"istioNamespace": SYSTEM_NAMESPACE, **NO_READER_RBAC})
 
 
 class IstiodValues(Values):
@@ -117,6 +122,7 @@ def istiod_values(ctx: ChartContext, cfg: MeshConfig) -> IstiodValues:
             "tag": proxy.tag,
             "logAsJson": True,
             "defaultPodDisruptionBudget": {"enabled": True},
+            **NO_READER_RBAC,
         },
         image=image_ref(pilot),
         autoscale_enabled=ctx.prod,

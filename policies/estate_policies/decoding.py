@@ -1,0 +1,64 @@
+"""Decode each resource's properties once per request instead of once per policy.
+
+The policy SDK (pulumi-policy 1.21) turns a request's protobuf properties into a dict anew for
+every policy it runs, so a resource costs its size times the number of policies: a chart's
+CustomResourceDefinitions (schemas of hundreds of kilobytes) took most of a gate run. The
+decoded value is the same for every policy, and rules only read it, so the pack shares one
+decoding per message. Behaviour is unchanged; the SDK's own functions still do the work.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from types import SimpleNamespace
+from typing import Any
+
+from google.protobuf import json_format  # type: ignore[import-untyped]
+from pulumi_policy import policy as sdk_policy
+
+_KEEP = 256  # messages remembered: a stack analysis walks every resource once per stack policy
+
+
+class _Memo:
+    def __init__(self) -> None:
+        # id -> (the message, kept alive so its id is not reused, and its decoded dict)
+        self._decoded: OrderedDict[int, tuple[Any, dict[str, Any]]] = OrderedDict()
+        self._deserialized: dict[int, tuple[dict[str, Any], bool, Any]] = {}
+
+    def message_to_dict(self, message: Any, *args: Any, **kwargs: Any) -> Any:
+        if args or kwargs:
+            return json_format.MessageToDict(message, *args, **kwargs)
+        hit = self._decoded.get(id(message))
+        if hit is not None and hit[0] is message:
+            self._decoded.move_to_end(id(message))
+            return hit[1]
+        decoded = json_format.MessageToDict(message)
+        self._decoded[id(message)] = (message, decoded)
+        if len(self._decoded) > _KEEP:
+            _, (_, dropped) = self._decoded.popitem(last=False)
+            self._deserialized.pop(id(dropped), None)
+        return decoded
+
+    def deserialize(self, props: Any, keep_unknowns: bool | None = None) -> Any:
+        key = id(props)
+        hit = self._deserialized.get(key)
+        if hit is not None and hit[0] is props and hit[1] == bool(keep_unknowns):
+            return hit[2]
+        value = _deserialize(props) if keep_unknowns is None else _deserialize(props, keep_unknowns)
+        self._deserialized[key] = (props, bool(keep_unknowns), value)
+        return value
+
+
+_deserialize = sdk_policy.deserialize_properties
+
+
+def share_property_decoding() -> None:
+    """Install the shared decoding in the SDK's policy module (idempotent)."""
+    if getattr(sdk_policy, "_estate_shared_decoding", False):
+        return
+    memo = _Memo()
+    sdk_policy.json_format = SimpleNamespace(  # type: ignore[assignment]
+        MessageToDict=memo.message_to_dict, ParseDict=json_format.ParseDict
+    )
+    sdk_policy.deserialize_properties = memo.deserialize  # type: ignore[assignment]
+    sdk_policy._estate_shared_decoding = True
