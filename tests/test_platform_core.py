@@ -199,3 +199,20 @@ def test_exemptions_are_scoped_to_platform_objects_with_reasons(stack: str) -> N
     # The mesh's TLS rules and the image rules for application namespaces are never exempted.
     assert not any(p.startswith(("estate-tls-", "estate-network-")) for p, _ in exempted)
     assert ("estate-workloads-run-as-non-root", "istio-system/ztunnel") in exempted
+
+
+def test_binary_authorization_admits_exactly_our_caches(plan: Plan) -> None:
+    (policy,) = plan.by_type("gcp:binaryauthorization/policy:Policy")
+    admitted = {p["namePattern"] for p in policy["inputs"]["admissionWhitelistPatterns"]}
+    repos = {
+        r["inputs"]["repositoryId"]
+        for r in plan.by_type("gcp:artifactregistry/repository:Repository")
+        if r["inputs"]["mode"] == "REMOTE_REPOSITORY"
+    }
+    host = f"europe-west4-docker.pkg.dev/ai-estate-{plan.stack}"
+    # Every cache (the gcr.io one the Cloud SQL proxy comes through included), never our own images.
+    assert admitted == {f"{host}/{repo}/**" for repo in repos}
+    assert "gcr-cloud-sql-connectors" in repos and not any("/images/" in p for p in admitted)
+    rule = policy["inputs"]["defaultAdmissionRule"]
+    assert rule["evaluationMode"] == "REQUIRE_ATTESTATION"
+    assert rule["enforcementMode"] == "ENFORCED_BLOCK_AND_AUDIT_LOG"

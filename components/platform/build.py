@@ -66,9 +66,10 @@ def cache_exemptions(cfg: EstateConfig) -> dict[str, str]:
     """What Binary Authorization admits without an attestation: our pull-through caches, each with
     why. Their images are upstream releases we cannot sign; they are pinned by digest instead."""
     host = f"{cfg.region}-docker.pkg.dev/{cfg.project}"
+    caches = images.remote_repositories(img.image for img in cfg.registry.images.values())
     return {
-        f"{host}/{repo}/**": f"upstream images through our {repo} pull-through cache, always pinned by digest"
-        for repo in sorted(images.UPSTREAMS)
+        f"{host}/{repo}/**": f"upstream images through our {repo} pull-through cache ({upstream}), pinned by digest"
+        for repo, upstream in sorted(caches.items())
     }
 
 
