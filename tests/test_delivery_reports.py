@@ -125,7 +125,7 @@ def test_real_prod_first_up_is_set_by_the_cluster(prod_plan: Plan) -> None:
 def test_graph_groups_components_by_layer_with_dependency_edges(prod_plan: Plan) -> None:
     dot = graph.to_dot(_file(prod_plan))
     assert 'label="cloud layer"' in dot and 'label="platform layer"' in dot
-    assert "cluster:NodePools" in dot and "data:PgVectorMigration" in dot
+    assert "cluster:NodePools" in dot and "migrations:PgVectorMigration" in dot
     assert dot.count("->") >= 10
 
 

@@ -135,7 +135,7 @@ def test_chart_overrides_are_exact(override: dict[str, Any], message: str) -> No
 
 # ---------------------------------------------------------------- the schema migration Job
 def test_pgvector_migration_job(plan: Plan) -> None:
-    k8s = children_of(plan, "estate:data:PgVectorMigration")
+    k8s = children_of(plan, "estate:migrations:PgVectorMigration")
     provider = plan.by_type("pulumi:providers:kubernetes")[0]
     assert all(r["provider"].startswith(provider["urn"]) for r in k8s)
     assert any("Cluster" in d for d in provider["propertyDependencies"]["kubeconfig"])

@@ -23,9 +23,19 @@ from tools.planfile import ROOT, PlanFile, short_type
 LAYER_COLOURS = {"cloud": "#e8f0fe", "platform": "#e6f4ea", "other": "#fef7e0"}
 
 
+# The estate's component modules (`estate:<module>:<Type>`) by the layer that builds them.
+LAYERS = {
+    **dict.fromkeys(("project", "security", "network", "registry", "cluster", "storage", "identity", "data"), "cloud"),
+    **dict.fromkeys(("namespaces", "certs", "secrets", "mesh", "signing", "backup", "migrations"), "platform"),
+}
+
+
 def layer_of(plan: PlanFile, comp: dict[str, Any]) -> str:
-    """A layer named by the type's module path (`estate:cloud/network:...`), else by what the component holds."""
+    """The layer of an estate module (LAYERS), a module path (`estate:cloud/network:...`), else by what the
+    component holds."""
     parts = comp["type"].split(":")
+    if len(parts) == 3 and parts[0] == "estate" and parts[1] in LAYERS:
+        return LAYERS[parts[1]]
     if len(parts) == 3 and parts[0] == "estate":
         for sep in ("/", "."):
             if sep in parts[1]:

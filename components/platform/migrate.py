@@ -85,7 +85,7 @@ class PgVectorMigration(pulumi.ComponentResource):
     job_name: str
 
     def __init__(self, name: str, args: PgVectorArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("estate:data:PgVectorMigration", name, None, opts)
+        super().__init__("estate:migrations:PgVectorMigration", name, None, opts)
         files = {**migrations(), **args.generated}
         version = migrations_hash(files)
         common = {
