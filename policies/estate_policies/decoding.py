@@ -39,13 +39,13 @@ class _Memo:
             self._deserialized.pop(id(dropped), None)
         return decoded
 
-    def deserialize(self, props: Any, keep_unknowns: bool | None = None) -> Any:
+    def deserialize(self, props: dict[str, Any], proxy_secrets: bool = False) -> dict[str, Any]:
         key = id(props)
         hit = self._deserialized.get(key)
-        if hit is not None and hit[0] is props and hit[1] == bool(keep_unknowns):
+        if hit is not None and hit[0] is props and hit[1] == proxy_secrets:
             return hit[2]
-        value = _deserialize(props) if keep_unknowns is None else _deserialize(props, keep_unknowns)
-        self._deserialized[key] = (props, bool(keep_unknowns), value)
+        value = _deserialize(props, proxy_secrets)
+        self._deserialized[key] = (props, proxy_secrets, value)
         return value
 
 
@@ -54,11 +54,8 @@ _deserialize = sdk_policy.deserialize_properties
 
 def share_property_decoding() -> None:
     """Install the shared decoding in the SDK's policy module (idempotent)."""
-    if getattr(sdk_policy, "_estate_shared_decoding", False):
+    if isinstance(sdk_policy.json_format, SimpleNamespace):
         return
     memo = _Memo()
-    sdk_policy.json_format = SimpleNamespace(  # type: ignore[assignment]
-        MessageToDict=memo.message_to_dict, ParseDict=json_format.ParseDict
-    )
-    sdk_policy.deserialize_properties = memo.deserialize  # type: ignore[assignment]
-    sdk_policy._estate_shared_decoding = True
+    sdk_policy.json_format = SimpleNamespace(MessageToDict=memo.message_to_dict, ParseDict=json_format.ParseDict)
+    sdk_policy.deserialize_properties = memo.deserialize
