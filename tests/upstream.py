@@ -135,6 +135,15 @@ RENDERED_WHOLE: dict[str, tuple[str, ...]] = {
 }
 
 
+# Keys a template reads with `dig` (no path the extracted data follows), each with its template.
+READ_BY_DIG: dict[str, tuple[str, ...]] = {
+    # base: reader-serviceaccount.yaml; istiod: reader-clusterrole(binding).yaml:
+    # `if (dig "global" "enableReaderRBAC" true .Values)`
+    "istio-base": ("global.enableReaderRBAC",),
+    "istiod": ("global.enableReaderRBAC",),
+}
+
+
 def unknown_value_keys(chart: str, values: Mapping[str, Any]) -> list[str]:
     """Key paths set in `values` that the chart neither declares, reads in a template, nor leaves free-form."""
     data = chart_data(chart)
@@ -142,6 +151,7 @@ def unknown_value_keys(chart: str, values: Mapping[str, Any]) -> list[str]:
     freeform += [tuple(p.split(".")) for p in RENDERED_WHOLE.get(chart, ())]
     # Keys values.yaml documents in comments (e.g. `image.digest`) are read by the templates too.
     read = {tuple(p) for key in ("template_paths", "profile_paths", "commented_paths") for p in data.get(key, [])}
+    read |= {tuple(p.split(".")) for p in READ_BY_DIG.get(chart, ())}
     schema = data.get("values_schema")
     unknown = []
     for leaf in _leaves(values):
