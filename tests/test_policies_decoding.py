@@ -37,3 +37,14 @@ def test_the_memo_stays_bounded() -> None:
         messages.append(m)
         memo.deserialize(memo.message_to_dict(m))
     assert len(memo._decoded) == decoding._KEEP and len(memo._deserialized) == decoding._KEEP
+
+
+def test_one_proxy_tree_per_decoding_and_none_shared_for_others() -> None:
+    memo = decoding._Memo()
+    message = struct_pb2.Struct()
+    json_format.ParseDict({"spec": {"containers": [{"name": "app"}]}}, message)
+    props = memo.deserialize(memo.message_to_dict(message))
+    tree = memo.proxy(props)
+    assert memo.proxy(props) is tree and tree["spec"]["containers"][0]["name"] == "app"
+    stranger: dict[str, Any] = {"spec": {}}
+    assert memo.proxy(stranger) is not memo.proxy(stranger)  # not ours: built anew, never kept

@@ -1,10 +1,11 @@
 """Decode each resource's properties once per request instead of once per policy.
 
-The policy SDK (pulumi-policy 1.21) turns a request's protobuf properties into a dict anew for
-every policy it runs, so a resource costs its size times the number of policies: a chart's
-CustomResourceDefinitions (schemas of hundreds of kilobytes) took most of a gate run. The
-decoded value is the same for every policy, and rules only read it, so the pack shares one
-decoding per message. Behaviour is unchanged; the SDK's own functions still do the work.
+The policy SDK (pulumi-policy 1.21) turns a request's protobuf properties into a dict, and
+then into an eagerly built tree of unknown-checking proxies, anew for every policy it runs, so
+a resource costs its size times the number of policies: a chart's CustomResourceDefinitions
+(schemas of hundreds of kilobytes) took most of a gate run. The result is the same for every
+policy, and rules only read it, so the pack shares one decoding and one proxy tree per
+message. Behaviour is unchanged; the SDK's own functions still do the work.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ class _Memo:
         # id -> (the message, kept alive so its id is not reused, and its decoded dict)
         self._decoded: OrderedDict[int, tuple[Any, dict[str, Any]]] = OrderedDict()
         self._deserialized: dict[int, tuple[dict[str, Any], bool, Any]] = {}
+        self._proxied: dict[int, tuple[Any, Any]] = {}
 
     def message_to_dict(self, message: Any, *args: Any, **kwargs: Any) -> Any:
         if args or kwargs:
@@ -36,7 +38,9 @@ class _Memo:
         self._decoded[id(message)] = (message, decoded)
         if len(self._decoded) > _KEEP:
             _, (_, dropped) = self._decoded.popitem(last=False)
-            self._deserialized.pop(id(dropped), None)
+            gone = self._deserialized.pop(id(dropped), None)
+            if gone is not None:
+                self._proxied.pop(id(gone[2]), None)
         return decoded
 
     def deserialize(self, props: dict[str, Any], proxy_secrets: bool = False) -> dict[str, Any]:
@@ -46,10 +50,20 @@ class _Memo:
             return hit[2]
         value = _deserialize(props, proxy_secrets)
         self._deserialized[key] = (props, proxy_secrets, value)
+        self._proxied[id(value)] = (value, None)  # its proxy tree, built on first use
         return value
+
+    def proxy(self, props: dict[str, Any]) -> dict[str, Any]:
+        hit = self._proxied.get(id(props))
+        if hit is None or hit[0] is not props:  # not a decoding this memo holds: nothing to share
+            return _proxy(props)
+        if hit[1] is None:
+            self._proxied[id(props)] = (props, _proxy(props))
+        return self._proxied[id(props)][1]
 
 
 _deserialize = sdk_policy.deserialize_properties
+_proxy = sdk_policy.unknown_checking_proxy
 
 
 def share_property_decoding() -> None:
@@ -59,3 +73,4 @@ def share_property_decoding() -> None:
     memo = _Memo()
     sdk_policy.json_format = SimpleNamespace(MessageToDict=memo.message_to_dict, ParseDict=json_format.ParseDict)
     sdk_policy.deserialize_properties = memo.deserialize
+    sdk_policy.unknown_checking_proxy = memo.proxy
