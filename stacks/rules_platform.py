@@ -7,10 +7,12 @@ from stacks.charts import EXACT_VERSION, PINS, REPOSITORY
 from stacks.model import EstateConfig
 from stacks.problem import Problem
 
+_ACCOUNT_ID_MAX = 30  # Google service account ids
+
 
 def check_platform(cfg: EstateConfig) -> list[Problem]:
     prod = cfg.environment == "prod"
-    problems = _check_charts(cfg) + _check_namespace_references(cfg)
+    problems = _check_charts(cfg) + _check_namespace_references(cfg) + _check_sync_accounts(cfg)
     problems += config_certs.check(cfg.dns, cfg.certificates)
     if cfg.dns.domain:
         problems += config_mesh.check(cfg.mesh, cfg.dns.domain, prod=prod, app_namespaces=list(cfg.namespaces))
@@ -64,4 +66,22 @@ def _check_namespace_references(cfg: EstateConfig) -> list[Problem]:
                         f"unknown namespace; must be one of namespaces: {known}",
                     )
                 )
+    return out
+
+
+def _check_sync_accounts(cfg: EstateConfig) -> list[Problem]:
+    """A namespace that receives secrets syncs them as `<env>-sync-<namespace>`, a Google service
+    account id of at most 30 characters (components.platform.credentials)."""
+    out = []
+    for ns in sorted({wl.namespace for wl in cfg.identity.workloads.values() if wl.secrets}):
+        account = f"{cfg.environment}-sync-{ns}"
+        if len(account) > _ACCOUNT_ID_MAX:
+            out.append(
+                Problem(
+                    f"namespaces.{ns}",
+                    ns,
+                    f"name too long for a namespace that receives secrets: its sync service account {account!r} "
+                    f"must be at most {_ACCOUNT_ID_MAX} characters",
+                )
+            )
     return out

@@ -276,3 +276,23 @@ def _defaults_images() -> dict[str, Any]:
 
     images: dict[str, Any] = DEFAULTS["dev"]["registry"]["images"]
     return images
+
+
+def test_a_namespace_too_long_for_its_sync_account_is_refused() -> None:
+    long_ns = "retrieval-augmented-gen"  # 23 characters: prod-sync-<it> would be 33
+    config = config_with(
+        "prod",
+        namespaces={long_ns: {}},
+        identity={
+            "workloads": {
+                "db-migrate": {"namespace": "estate-data", "serviceAccount": "db-migrate", "cloudSql": True},
+                "rag": {"namespace": long_ns, "serviceAccount": "rag", "secrets": ["redis-auth"]},
+            }
+        },
+    )
+    plan = run_plan("prod", config=config)
+    assert plan.error and not plan.resources
+    assert (
+        f"namespaces.{long_ns} = '{long_ns}': name too long for a namespace that receives secrets: its sync "
+        f"service account 'prod-sync-{long_ns}' must be at most 30 characters"
+    ) in plan.error
