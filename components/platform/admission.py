@@ -9,8 +9,9 @@ import pulumi
 import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
-from components.common import K8S_LABELS, child
+from components.common import child
 from components.platform.charts import ChartPin, Release, install
+from components.platform.custom import custom_object
 from components.platform.image_policy import API_VERSION, KIND, signed_by_key
 from components.platform.values.base import ChartContext
 from components.platform.values.policy_controller import (
@@ -98,12 +99,16 @@ def admission_verifier(
         depends_on=[namespaces[NAMESPACE], *grants],
     )
     globs = [f"{ctx.region}-docker.pkg.dev/{ctx.project}/{repo}/**" for repo in verified_repositories]
-    policy = k8s.apiextensions.CustomResource(
+    policy = custom_object(
+        parent,
         f"{name}-policy",
-        api_version=API_VERSION,
-        kind=KIND,
-        metadata=k8s.meta.v1.ObjectMetaArgs(name=POLICY_NAME, labels=K8S_LABELS),
-        spec=signed_by_key(globs, pulumi.Output.from_input(cosign_key)).dump(),
-        opts=pulumi.ResourceOptions(parent=parent, provider=provider, depends_on=[chart]),
+        {
+            "apiVersion": API_VERSION,
+            "kind": KIND,
+            "metadata": {"name": POLICY_NAME},
+            "spec": signed_by_key(globs, pulumi.Output.from_input(cosign_key)).dump(),
+        },
+        provider=provider,
+        depends_on=[chart],
     )
     return Verifier(chart=chart, policy=policy, gsa_email=gsa.email)

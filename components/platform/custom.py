@@ -3,7 +3,7 @@ server receives, so tests check exactly that object against the upstream CRD sch
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,13 +58,31 @@ def custom_resource(
     depends_on: Sequence[pulumi.Resource],
 ) -> k8s.apiextensions.CustomResource:
     """Register `manifest`; `depends_on` must include the Chart that installs its CRD."""
+    return custom_object(parent, resource_name, manifest.obj(), provider=provider, depends_on=depends_on)
+
+
+def custom_object(
+    parent: pulumi.Resource,
+    resource_name: str,
+    obj: Mapping[str, Any],
+    *,
+    provider: pulumi.ProviderResource,
+    depends_on: Sequence[pulumi.Resource],
+) -> k8s.apiextensions.CustomResource:
+    """Register a custom resource from the object the API server receives (what `crd_problems`
+    checks): apiVersion, kind, metadata (name, namespace, annotations) and spec, with the estate's
+    labels. `depends_on` must include the Chart that installs its CRD."""
+    meta = obj["metadata"]
     return k8s.apiextensions.CustomResource(
         resource_name,
-        api_version=manifest.api_version,
-        kind=manifest.kind,
+        api_version=obj["apiVersion"],
+        kind=obj["kind"],
         metadata=k8s.meta.v1.ObjectMetaArgs(
-            name=manifest.name, namespace=manifest.namespace, annotations=manifest.annotations, labels=K8S_LABELS
+            name=meta["name"],
+            namespace=meta.get("namespace"),
+            annotations=meta.get("annotations"),
+            labels={**K8S_LABELS, **meta.get("labels", {})},
         ),
-        spec=manifest.spec.dump(),
+        spec=obj["spec"],
         opts=pulumi.ResourceOptions(parent=parent, provider=provider, depends_on=list(depends_on)),
     )

@@ -16,9 +16,10 @@ import pulumi
 import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
-from components.common import K8S_LABELS, child, labels
+from components.common import child, labels
 from components.platform import mesh_objects as objects
 from components.platform.charts import ChartPin, Release, install
+from components.platform.custom import custom_object
 from components.platform.values.base import ChartContext, Values
 from components.platform.values.istio import (
     INGRESS_NAMESPACE,
@@ -124,14 +125,8 @@ class Mesh(pulumi.ComponentResource):
 
         def custom(obj: Mapping[str, Any], deps: list[pulumi.Resource]) -> k8s.apiextensions.CustomResource:
             meta = obj["metadata"]
-            return k8s.apiextensions.CustomResource(
-                f"{name}-{obj['kind'].lower()}-{meta['namespace']}-{meta['name']}",
-                api_version=obj["apiVersion"],
-                kind=obj["kind"],
-                metadata=k8s.meta.v1.ObjectMetaArgs(name=meta["name"], namespace=meta["namespace"], labels=K8S_LABELS),
-                spec=obj["spec"],
-                opts=child(self, depends_on=deps, provider=args.provider),
-            )
+            resource_name = f"{name}-{obj['kind'].lower()}-{meta['namespace']}-{meta['name']}"
+            return custom_object(self, resource_name, obj, provider=args.provider, depends_on=deps)
 
         custom(objects.peer_authentication(), istio_crds)
         ingress_ns = [args.namespaces[INGRESS_NAMESPACE]]
