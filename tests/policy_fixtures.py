@@ -126,8 +126,13 @@ def deep(value: dict[str, Any]) -> dict[str, Any]:
 
 
 def first(plan: Plan, type_: str) -> dict[str, Any]:
-    """A private copy of the plan's first resource of `type_`, to mutate."""
-    return deep(plan.by_type(type_)[0])
+    """A private copy of the plan's first resource of `type_` by name, to mutate. By name, not by
+    registration order, which follows the runtime's scheduling; for keys, a rotating one (the
+    asymmetric signing key cannot rotate and the rotation rule rightly leaves it alone)."""
+    candidates = sorted(plan.by_type(type_), key=lambda r: r["name"])
+    if type_ == "gcp:kms/cryptoKey:CryptoKey":
+        candidates = [r for r in candidates if r["inputs"].get("purpose", "ENCRYPT_DECRYPT") == "ENCRYPT_DECRYPT"]
+    return deep(candidates[0])
 
 
 CHART_REPOS = ["https://charts.jetstack.io", "https://istio-release.storage.googleapis.com/charts"]
