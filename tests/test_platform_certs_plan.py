@@ -120,6 +120,8 @@ def test_zone(plan: Plan) -> None:
     assert zone["inputs"]["dnssecConfig"] == {"state": "on"}
     assert zone["inputs"]["labels"]["component"] == "certs"
     assert zone["options"]["protect"] is (plan.stack == "prod")
+    # dev's destroy empties the zone; prod's zone is protected and never force-destroyed.
+    assert zone["inputs"]["forceDestroy"] is (plan.stack != "prod")
     assert _urn(plan, "test:stub:Stub", "apis") in zone["dependencies"]
     assert plan.outputs["zone"] == f"{plan.stack}-ai-estate-io"
     assert [ds.split()[:3] for ds in plan.outputs["ds"]] == [["2371", "13", "2"]]  # mock key tag, ECDSA, SHA-256

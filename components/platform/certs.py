@@ -95,6 +95,9 @@ class CertManager(pulumi.ComponentResource):
                 description=f"ai-estate {env}: public names of the estate and DNS-01 challenges",
                 visibility="public",
                 dnssec_config=gcp.dns.ManagedZoneDnssecConfigArgs(state="on" if args.dns.dnssec else "off"),
+                # Outside prod a destroy must not stop on records left behind (an ACME challenge
+                # cert-manager did not clean up); in prod the zone is protected and keeps them.
+                force_destroy=not ctx.prod,
                 labels=labels(env, "certs"),
                 project=ctx.project,
             ),
