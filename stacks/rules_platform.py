@@ -13,6 +13,7 @@ _ACCOUNT_ID_MAX = 30  # Google service account ids
 def check_platform(cfg: EstateConfig) -> list[Problem]:
     prod = cfg.environment == "prod"
     problems = _check_charts(cfg) + _check_namespace_references(cfg) + _check_sync_accounts(cfg)
+    problems += _check_ingress_backends(cfg)
     problems += config_certs.check(cfg.dns, cfg.certificates)
     if cfg.dns.domain:
         problems += config_mesh.check(cfg.mesh, cfg.dns.domain, prod=prod, app_namespaces=list(cfg.namespaces))
@@ -82,6 +83,23 @@ def _check_sync_accounts(cfg: EstateConfig) -> list[Problem]:
                     ns,
                     f"name too long for a namespace that receives secrets: its sync service account {account!r} "
                     f"must be at most {_ACCOUNT_ID_MAX} characters",
+                )
+            )
+    return out
+
+
+def _check_ingress_backends(cfg: EstateConfig) -> list[Problem]:
+    """A host routed to a namespace that does not admit the gateway would be refused by that
+    namespace's NetworkPolicies and AuthorizationPolicies: say so before anything is built."""
+    out = []
+    for name, host in sorted(cfg.mesh.hosts.items()):
+        ns = host.backend.namespace if host.backend else None
+        if ns in cfg.namespaces and not cfg.namespaces[ns].ingress:
+            out.append(
+                Problem(
+                    f"mesh.hosts.{name}.backend.namespace",
+                    ns,
+                    f"namespace {ns!r} does not admit the ingress gateway; set namespaces.{ns}.ingress: true",
                 )
             )
     return out

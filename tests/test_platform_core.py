@@ -296,3 +296,15 @@ def test_a_namespace_too_long_for_its_sync_account_is_refused() -> None:
         f"namespaces.{long_ns} = '{long_ns}': name too long for a namespace that receives secrets: its sync "
         f"service account 'prod-sync-{long_ns}' must be at most 30 characters"
     ) in plan.error
+
+
+def test_a_host_routed_to_a_namespace_closed_to_the_gateway_is_refused() -> None:
+    backend = {"namespace": "inference", "service": "llm", "port": 8080}
+    plan = run_plan("dev", config=config_with("dev", mesh={"hosts": {"llm": {"host": "llm", "backend": backend}}}))
+    assert plan.error and not plan.resources
+    assert (
+        "mesh.hosts.llm.backend.namespace = 'inference': namespace 'inference' does not admit the ingress gateway; "
+        "set namespaces.inference.ingress: true"
+    ) in plan.error
+    backend["namespace"] = "cells"  # cells admits the gateway
+    assert run_plan("dev", config=config_with("dev", mesh={"hosts": {"llm": {"host": "llm", "backend": backend}}})).ok
