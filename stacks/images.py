@@ -92,6 +92,11 @@ def remote_repositories(images: Iterable[str]) -> dict[str, str]:
     return repos
 
 
+def repository_path(ref: ImageRef, region: str, project: str) -> str:
+    """Where our registry serves the image, without tag or digest (known from config alone)."""
+    return f"{region}-docker.pkg.dev/{project}/{ref.repository}/{ref.path}"
+
+
 def pinned(ref: ImageRef, region: str, project: str, digest: str) -> str:
     """The reference every Kubernetes object uses: our registry, by digest."""
-    return f"{region}-docker.pkg.dev/{project}/{ref.repository}/{ref.path}@{digest}"
+    return f"{repository_path(ref, region, project)}@{digest}"

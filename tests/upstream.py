@@ -17,6 +17,7 @@ from typing import Any
 import jsonschema
 import pytest
 
+from stacks.defaults import merge
 from tools.plan import ROOT
 
 UPSTREAM = ROOT.parent / "shared" / "k8s-upstream"
@@ -198,11 +199,5 @@ def values_schema_problems(chart: str, values: Mapping[str, Any]) -> list[str]:
         ]
 
     baseline = set(problems(defaults))
-    return [p for p in problems(_merge(defaults, values)) if p not in baseline]
-
-
-def _merge(base: Any, over: Any) -> Any:
-    """Helm's coalescing of user values over chart defaults (maps merge, anything else replaces)."""
-    if isinstance(base, Mapping) and isinstance(over, Mapping):
-        return {**base, **{k: _merge(base.get(k), v) for k, v in over.items()}}
-    return over
+    # Helm coalesces values over chart defaults as stack files merge over ours: maps merge, null deletes.
+    return [p for p in problems(merge(defaults, values)) if p not in baseline]

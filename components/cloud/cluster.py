@@ -39,6 +39,15 @@ def shielded() -> ct.ClusterNodeConfigShieldedInstanceConfigArgs:
     return ct.ClusterNodeConfigShieldedInstanceConfigArgs(enable_secure_boot=True, enable_integrity_monitoring=True)
 
 
+def cluster_name(prefix: str) -> str:
+    return f"{prefix}-gke"
+
+
+def cluster_location(region: str, regional: bool, zones: Sequence[str]) -> str:
+    """A regional cluster lives in the region; a zonal one in its single zone."""
+    return region if regional else zones[0]
+
+
 def _dns_endpoint(config: ct.outputs.ClusterControlPlaneEndpointsConfig | None) -> str:
     dns = config.dns_endpoint_config if config else None
     return (dns.endpoint if dns else None) or ""
@@ -86,11 +95,11 @@ class Cluster(pulumi.ComponentResource):
             opts=child(self, depends_on=args.depends_on),
         )
         self.workload_pool = f"{args.project}.svc.id.goog"
-        location = args.region if args.regional else args.zones[0]
+        location = cluster_location(args.region, args.regional, args.zones)
         self.cluster = ct.Cluster(
             f"{name}-gke",
             ct.ClusterArgs(
-                name=f"{args.prefix}-gke",
+                name=cluster_name(args.prefix),
                 location=location,
                 node_locations=list(args.zones) if args.regional else None,
                 deletion_protection=args.deletion_protection,

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import pulumi
 
 from components.cloud import CloudLayer
+from components.cloud.cluster import cluster_location, cluster_name
 from components.common import labels
 from components.platform.backup import Backup, BackupArgs
 from components.platform.certs import CertManager, CertManagerArgs, zone_name
@@ -46,7 +47,7 @@ def pinned_images(cfg: EstateConfig, refs: Mapping[str, pulumi.Output[str]]) -> 
     out = {}
     for key, img in cfg.registry.images.items():
         ref = images.resolve(img.image, img.tag, cfg.region, cfg.project)
-        repository = images.pinned(ref, cfg.region, cfg.project, "").removesuffix("@")
+        repository = images.repository_path(ref, cfg.region, cfg.project)
         out[key] = PinnedImage(repository=repository, digest=refs[key].apply(lambda r: r.split("@", 1)[1]), tag=img.tag)
     return out
 
@@ -56,8 +57,8 @@ def chart_context(cfg: EstateConfig, cloud: CloudLayer) -> ChartContext:
         environment=cfg.environment,
         project=cfg.project,
         region=cfg.region,
-        cluster_name=f"{cfg.prefix}-gke",
-        cluster_location=cfg.region if cfg.cluster.regional else cfg.cluster.zones[0],
+        cluster_name=cluster_name(cfg.prefix),
+        cluster_location=cluster_location(cfg.region, cfg.cluster.regional, cfg.cluster.zones),
         images=pinned_images(cfg, cloud.registry.images),
     )
 

@@ -10,7 +10,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.common import K8S_LABELS, child
-from components.platform.netpol import Allow, Peer, allows
+from components.platform.netpol import NAME_LABEL, Allow, Peer, allows
 from stacks.config_namespaces import NamespaceConfig
 
 core, meta, net = k8s.core.v1, k8s.meta.v1, k8s.networking.v1
@@ -27,7 +27,6 @@ PLATFORM_NAMESPACES: dict[str, tuple[str, str]] = {
     "cosign-system": ("restricted", ""),
 }
 APPLICATION_LABEL = "estate.io/class"
-COMMON_LABELS = K8S_LABELS
 
 
 def pod_security(level: str) -> dict[str, str]:
@@ -38,7 +37,7 @@ def pod_security(level: str) -> dict[str, str]:
 
 def application_labels(spec: NamespaceConfig) -> dict[str, str]:
     return {
-        **COMMON_LABELS,
+        **K8S_LABELS,
         **pod_security("restricted"),
         APPLICATION_LABEL: "application",
         # Ambient mesh: ztunnel carries the namespace's traffic with mTLS; no sidecars are injected.
@@ -53,7 +52,7 @@ def _peer(p: Peer) -> net.NetworkPolicyPeerArgs:
     if p.cidr:
         return net.NetworkPolicyPeerArgs(ip_block=net.IPBlockArgs(cidr=p.cidr, except_=list(p.except_) or None))
     return net.NetworkPolicyPeerArgs(
-        namespace_selector=meta.LabelSelectorArgs(match_labels={"kubernetes.io/metadata.name": p.namespace or ""}),
+        namespace_selector=meta.LabelSelectorArgs(match_labels={NAME_LABEL: p.namespace or ""}),
         pod_selector=meta.LabelSelectorArgs(match_labels=dict(p.pods)) if p.pods else None,
     )
 
@@ -95,7 +94,7 @@ class Namespaces(pulumi.ComponentResource):
                 f"{name}-{ns}",
                 core.NamespaceInitArgs(
                     metadata=meta.ObjectMetaArgs(
-                        name=ns, labels={**COMMON_LABELS, **pod_security(level), APPLICATION_LABEL: "platform"}
+                        name=ns, labels={**K8S_LABELS, **pod_security(level), APPLICATION_LABEL: "platform"}
                     )
                 ),
                 opts=k8s_opts,
@@ -118,7 +117,7 @@ class Namespaces(pulumi.ComponentResource):
         in_ns = child(self, provider=args.provider, depends_on=[namespace])
 
         def meta_(n: str) -> meta.ObjectMetaArgs:
-            return meta.ObjectMetaArgs(name=n, namespace=ns, labels=COMMON_LABELS)
+            return meta.ObjectMetaArgs(name=n, namespace=ns, labels=K8S_LABELS)
 
         net.NetworkPolicy(
             f"{prefix}-default-deny",
