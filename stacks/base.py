@@ -8,6 +8,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+ACCOUNT_ID_MAX = 30  # Google service account ids
 NAME_PATTERN = r"^[a-z]([-a-z0-9]{0,28}[a-z0-9])?$"
 Name = Annotated[str, Field(pattern=NAME_PATTERN)]
 LabelValue = Annotated[str, Field(pattern=r"^[-_a-z0-9]{0,63}$")]

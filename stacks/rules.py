@@ -11,6 +11,7 @@ from pydantic.alias_generators import to_snake
 
 from stacks import gpu as gputable
 from stacks import images
+from stacks.base import ACCOUNT_ID_MAX
 from stacks.cidr import CidrPlanError, overlaps, plan_cidrs
 from stacks.model import EstateConfig
 from stacks.problem import Problem
@@ -18,7 +19,6 @@ from stacks.rules_platform import check_platform
 from stacks.service_rules import check_gpu_quota, check_secrets, check_services
 
 _BASIC_ROLES = {"roles/owner", "roles/editor", "roles/viewer"}
-_ACCOUNT_ID_MAX = 30
 _IMPERSONATION_ROLES = {"roles/iam.serviceAccountUser", "roles/iam.serviceAccountTokenCreator"}
 
 
@@ -60,12 +60,12 @@ def _check_pools(cfg: EstateConfig) -> list[Problem]:
     for name, pool in cfg.cluster.node_pools.items():
         at = f"cluster.nodePools.{name}"
         account = f"{cfg.environment}-np-{name}"
-        if len(account) > _ACCOUNT_ID_MAX:
+        if len(account) > ACCOUNT_ID_MAX:
             out.append(
                 Problem(
                     at,
                     name,
-                    f"name too long: its node service account {account!r} must be at most {_ACCOUNT_ID_MAX} characters",
+                    f"name too long: its node service account {account!r} must be at most {ACCOUNT_ID_MAX} characters",
                 )
             )
         if pool.min_nodes > pool.max_nodes:
@@ -224,12 +224,12 @@ def _check_references(cfg: EstateConfig) -> list[Problem]:
             )
     for name, wl in cfg.identity.workloads.items():
         account = f"{cfg.environment}-wl-{name}"
-        if len(account) > _ACCOUNT_ID_MAX:
+        if len(account) > ACCOUNT_ID_MAX:
             out.append(
                 Problem(
                     f"identity.workloads.{name}",
                     name,
-                    f"name too long: its service account {account!r} must be at most {_ACCOUNT_ID_MAX} characters",
+                    f"name too long: its service account {account!r} must be at most {ACCOUNT_ID_MAX} characters",
                 )
             )
         for i, role in enumerate(wl.roles):

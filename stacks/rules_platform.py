@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from stacks import config_certs, config_mesh, config_signing
+from stacks.base import ACCOUNT_ID_MAX
 from stacks.charts import EXACT_VERSION, PINS, REPOSITORY
 from stacks.model import EstateConfig
 from stacks.problem import Problem
-
-_ACCOUNT_ID_MAX = 30  # Google service account ids
+from stacks.secret_keys import sync_account_id
 
 
 def check_platform(cfg: EstateConfig) -> list[Problem]:
@@ -75,14 +75,14 @@ def _check_sync_accounts(cfg: EstateConfig) -> list[Problem]:
     account id of at most 30 characters (components.platform.credentials)."""
     out = []
     for ns in sorted({wl.namespace for wl in cfg.identity.workloads.values() if wl.secrets}):
-        account = f"{cfg.environment}-sync-{ns}"
-        if len(account) > _ACCOUNT_ID_MAX:
+        account = sync_account_id(cfg.environment, ns)
+        if len(account) > ACCOUNT_ID_MAX:
             out.append(
                 Problem(
                     f"namespaces.{ns}",
                     ns,
                     f"name too long for a namespace that receives secrets: its sync service account {account!r} "
-                    f"must be at most {_ACCOUNT_ID_MAX} characters",
+                    f"must be at most {ACCOUNT_ID_MAX} characters",
                 )
             )
     return out

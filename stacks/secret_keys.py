@@ -25,3 +25,8 @@ def secret_keys(database: DatabaseConfig) -> list[str]:
 
 def secret_id(prefix: str, key: str) -> str:
     return f"{prefix}-{key}"
+
+
+def sync_account_id(environment: str, namespace: str) -> str:
+    """The Google service account a namespace syncs its secrets as (External Secrets)."""
+    return f"{environment}-sync-{namespace}"

@@ -22,15 +22,11 @@ from components.platform.external_secret import (
     grant_secret_access,
     sync_identity,
 )
+from stacks.secret_keys import sync_account_id
 
 # namespace -> Kubernetes Secret name -> key in that Secret -> Secret Manager secret id. Plain
 # strings from config: the ExternalSecret's spec must be known at preview to be checked.
 Wanted = Mapping[str, Mapping[str, Mapping[str, str]]]
-
-
-def sync_account_id(environment: str, namespace: str) -> str:
-    """The Google service account a namespace syncs as (at most 30 characters: see stacks.rules_platform)."""
-    return f"{environment}-sync-{namespace}"
 
 
 @dataclass(frozen=True)
