@@ -1,7 +1,8 @@
 """The Secret Manager entries the estate creates, by key: one place for their names.
 
-A secret's id is `<prefix>-<key>`; workloads name keys in `identity.workloads.<w>.secrets`
-and get `roles/secretmanager.secretAccessor` on those secrets only.
+A secret's id is `<prefix>-<key>`; workloads name keys in `identity.workloads.<w>.secrets`,
+and the platform syncs those secrets into the workload's namespace, read by that namespace's
+sync service account with `roles/secretmanager.secretAccessor` on each secret only.
 """
 
 from __future__ import annotations

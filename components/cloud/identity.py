@@ -1,8 +1,9 @@
 """Per-workload Google service accounts, bound to Kubernetes service accounts by Workload Identity.
 
 Grants are the narrowest that work: bucket roles on the bucket, never basic roles, and
-impersonation only on the workload's own account. Grants on the database instance and on
-secrets come later, once those exist (components.cloud.access).
+impersonation only on the workload's own account. Grants on the database instance come later,
+once it exists (components.cloud.access); secrets reach the workload's namespace through
+External Secrets (components.platform.credentials).
 """
 
 from __future__ import annotations
