@@ -16,20 +16,37 @@ class ChartPin:
     repository: str  # an HTTP(S) Helm repository, or "oci://host/path" the chart name is appended to
     chart: str
     version: str  # exact: an upgrade is a reviewed change
+    # The container ports the chart's admission webhooks and aggregated API servers serve (after
+    # the Service's port -> targetPort), as this estate's values configure them. The control plane
+    # calls them on the nodes, and a private cluster's firewall admits only these from it
+    # (components/cloud/control_plane.py); tests/test_webhook_ports.py compares them with the
+    # rendered charts wherever the chart cache is filled.
+    control_plane_ports: tuple[int, ...] = ()
 
 
 # key -> pin (keyword form, which renovate.json reads to propose updates): the newest releases
 # that `../shared/k8s-upstream/SOURCES.json` describes.
 PINS: dict[str, ChartPin] = {
-    "cert-manager": ChartPin(repository="https://charts.jetstack.io", chart="cert-manager", version="v1.21.1"),
+    "cert-manager": ChartPin(
+        repository="https://charts.jetstack.io", chart="cert-manager", version="v1.21.1", control_plane_ports=(10250,)
+    ),
     "external-secrets": ChartPin(
-        repository="https://charts.external-secrets.io", chart="external-secrets", version="2.9.0"
+        repository="https://charts.external-secrets.io",
+        chart="external-secrets",
+        version="2.9.0",
+        control_plane_ports=(10250,),
     ),
     "istio-base": ChartPin(
-        repository="https://istio-release.storage.googleapis.com/charts", chart="base", version="1.30.3"
+        repository="https://istio-release.storage.googleapis.com/charts",
+        chart="base",
+        version="1.30.3",
+        control_plane_ports=(15017,),  # its default validator calls istiod
     ),
     "istiod": ChartPin(
-        repository="https://istio-release.storage.googleapis.com/charts", chart="istiod", version="1.30.3"
+        repository="https://istio-release.storage.googleapis.com/charts",
+        chart="istiod",
+        version="1.30.3",
+        control_plane_ports=(15017,),
     ),
     "istio-cni": ChartPin(
         repository="https://istio-release.storage.googleapis.com/charts", chart="cni", version="1.30.3"
@@ -41,7 +58,10 @@ PINS: dict[str, ChartPin] = {
         repository="https://istio-release.storage.googleapis.com/charts", chart="gateway", version="1.30.3"
     ),
     "policy-controller": ChartPin(
-        repository="https://sigstore.github.io/helm-charts", chart="policy-controller", version="0.10.6"
+        repository="https://sigstore.github.io/helm-charts",
+        chart="policy-controller",
+        version="0.10.6",
+        control_plane_ports=(8443,),
     ),
 }
 
@@ -78,6 +98,11 @@ CHART_IMAGES: dict[str, dict[str, str]] = {
     "istio-ztunnel": {"image": "docker.io/istio/ztunnel", "tag": "1.30.3-distroless"},
     "policy-controller": {"image": "ghcr.io/sigstore/policy-controller/policy-controller", "tag": "v0.13.1"},
 }
+
+
+def control_plane_ports(pins: Mapping[str, ChartPin]) -> tuple[int, ...]:
+    """Every port the control plane must reach on the nodes for these charts' webhooks and APIs."""
+    return tuple(sorted({port for pin in pins.values() for port in pin.control_plane_ports}))
 
 
 def chart_images(prefix: str) -> dict[str, dict[str, str]]:

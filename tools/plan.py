@@ -35,6 +35,7 @@ from pulumi.runtime.config import set_all_config
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
+from components.kube.webhooks import transform_name
 from tools.mocks import EstateMocks
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,12 +57,31 @@ def mask_secrets(value: Any) -> Any:
     return value
 
 
+class DuplicateUrnError(Exception):
+    """Two registrations with one URN: the engine stops the update; the plan stops too."""
+
+
 class RecordingMonitor(pulumi_mocks.MockMonitor):
     def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
         super().__init__(mocks)
         self.registrations: list[dict[str, Any]] = []
+        self._transforms: list[str] = []
+        new_resource = mocks.new_resource
+
+        def recording(args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+            # The mock monitor hands a registration's transforms to the mocks and runs none of
+            # them: keep their names so the gate can apply them to a Chart's rendered children.
+            self._transforms = [transform_name(fn) for fn in args.transforms]
+            return new_resource(args)
+
+        mocks.new_resource = recording  # type: ignore[method-assign]
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+        urn = self.make_urn(request.parent, request.type, request.name)
+        if urn in self.resources:
+            # The engine refuses a second registration of a URN (resource_monitor.go); so does the plan.
+            raise DuplicateUrnError(f"Duplicate resource URN '{urn}'; try giving it a unique name")
+        self._transforms = []
         response = super().RegisterResource(request)
         if request.type == "pulumi:pulumi:Stack":
             return response
@@ -90,6 +110,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                         else None
                     ),
                     "deletedWith": request.deletedWith or None,
+                    "transforms": self._transforms,
                 },
             }
         )

@@ -10,10 +10,10 @@ import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
 from components.common import child
-from components.platform.charts import ChartPin, Release, install
-from components.platform.custom import custom_object
+from components.kube.charts import ChartPin, Release, install
+from components.kube.custom import custom_object
+from components.kube.values import ChartContext
 from components.platform.image_policy import API_VERSION, KIND, signed_by_key
-from components.platform.values.base import ChartContext
 from components.platform.values.policy_controller import (
     NAMESPACE,
     RELEASE,

@@ -10,9 +10,10 @@ import pulumi
 from components.cloud import CloudLayer
 from components.cloud.cluster import cluster_location, cluster_name
 from components.common import labels
+from components.kube.charts import resolve_pins
+from components.kube.values import ChartContext, PinnedImage
 from components.platform.backup import Backup, BackupArgs
 from components.platform.certs import CertManager, CertManagerArgs, zone_name
-from components.platform.charts import resolve_pins
 from components.platform.credentials import Credentials, CredentialsArgs, Wanted
 from components.platform.grants import generated_migrations
 from components.platform.issuers import LETSENCRYPT
@@ -21,7 +22,6 @@ from components.platform.migrate import PgVectorArgs, PgVectorMigration
 from components.platform.namespaces import Namespaces, NamespacesArgs
 from components.platform.secrets import ExternalSecrets, ExternalSecretsArgs
 from components.platform.signing import Signing, SigningArgs
-from components.platform.values.base import ChartContext, PinnedImage
 from stacks import images
 from stacks import secret_keys as keys
 from stacks.model import EstateConfig

@@ -12,10 +12,10 @@ import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
 from components.common import child, labels
+from components.kube.charts import ChartPin, Release, install
+from components.kube.custom import Manifest, custom_resource
+from components.kube.values import ChartContext
 from components.platform import issuers
-from components.platform.charts import ChartPin, Release, install
-from components.platform.custom import Manifest, custom_resource
-from components.platform.values.base import ChartContext
 from components.platform.values.cert_manager import NAMESPACE, RELEASE, cert_manager_values
 from stacks.config_certs import CertificatesConfig, DnsConfig
 

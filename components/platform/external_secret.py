@@ -25,7 +25,7 @@ import pulumi_kubernetes as k8s
 from pydantic import Field
 
 from components.common import K8S_LABELS, child
-from components.platform.custom import Manifest, Spec, custom_resource
+from components.kube.custom import Manifest, Spec, custom_resource
 
 API = "external-secrets.io/v1"
 STORE = "gcp-secret-manager"

@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from components.platform.custom import Manifest, Spec
+from components.kube.custom import Manifest, Spec
 from components.platform.values.cert_manager import NAMESPACE
 
 API = "cert-manager.io/v1"

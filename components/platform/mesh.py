@@ -17,10 +17,10 @@ import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
 from components.common import child, labels
+from components.kube.charts import ChartPin, Release, install
+from components.kube.custom import custom_object
+from components.kube.values import ChartContext, Values
 from components.platform import mesh_objects as objects
-from components.platform.charts import ChartPin, Release, install
-from components.platform.custom import custom_object
-from components.platform.values.base import ChartContext, Values
 from components.platform.values.istio import (
     INGRESS_NAMESPACE,
     INGRESS_PRINCIPAL,

@@ -9,27 +9,21 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
+from pydantic import Field
 
+from components.kube import authz
+from components.kube.authz import principal
+from components.kube.custom import Spec
 from components.platform.values.istio import (
     INGRESS_NAMESPACE,
     INGRESS_PRINCIPAL,
     INGRESS_SELECTOR,
     SYSTEM_NAMESPACE,
-    principal,
 )
 
 INGRESS_CALLER = "ingress"  # the caller name that means "the ingress gateway", whatever tuple comes with it
 GATEWAY_NAME = "public"
 GATEWAY_REF = f"{INGRESS_NAMESPACE}/{GATEWAY_NAME}"
-
-
-class Spec(BaseModel):
-    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True, frozen=True)
-
-    def dump(self) -> dict[str, Any]:
-        return self.model_dump(by_alias=True, exclude_none=True)
 
 
 # ---------------------------------------------------------------- security.istio.io/v1
@@ -39,26 +33,6 @@ class Mtls(Spec):
 
 class PeerAuthenticationSpec(Spec):
     mtls: Mtls
-
-
-class Source(Spec):
-    principals: list[str] = Field(min_length=1)
-
-
-class RuleFrom(Spec):
-    source: Source
-
-
-class Rule(Spec):
-    # L4 only: ztunnel enforces principals and ports; paths and methods would need a waypoint.
-    from_: list[RuleFrom] = Field(alias="from", min_length=1)
-
-
-class AuthorizationPolicySpec(Spec):
-    """An empty spec is Istio's deny-all: an ALLOW policy that matches nothing."""
-
-    action: Literal["ALLOW"] | None = None
-    rules: list[Rule] | None = None
 
 
 # ---------------------------------------------------------------- networking.istio.io/v1
@@ -151,12 +125,7 @@ def caller_principal(caller: str, identity: tuple[str, str]) -> str:
 
 def authorization_policies(namespace: str, callers: Mapping[str, tuple[str, str]]) -> list[dict[str, Any]]:
     """Deny by default, then one ALLOW per caller (by its workload identity)."""
-    out = [_obj("security.istio.io/v1", "AuthorizationPolicy", "deny-all", namespace, AuthorizationPolicySpec())]
-    for caller, identity in sorted(callers.items()):
-        rule = Rule(from_=[RuleFrom(source=Source(principals=[caller_principal(caller, identity)]))])
-        spec = AuthorizationPolicySpec(action="ALLOW", rules=[rule])
-        out.append(_obj("security.istio.io/v1", "AuthorizationPolicy", f"allow-{caller}", namespace, spec))
-    return out
+    return authz.authorization_policies(namespace, {c: caller_principal(c, i) for c, i in callers.items()})
 
 
 def tls_secret(name: str) -> str:

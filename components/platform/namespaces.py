@@ -10,10 +10,11 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.common import K8S_LABELS, child
-from components.platform.netpol import NAME_LABEL, Allow, Peer, allows
+from components.kube.netpol import network_policies
+from components.platform.app_network import allows
 from stacks.config_namespaces import NamespaceConfig
 
-core, meta, net = k8s.core.v1, k8s.meta.v1, k8s.networking.v1
+core, meta = k8s.core.v1, k8s.meta.v1
 
 # Platform namespaces and their Pod Security level. Anything above "restricted" says why.
 PLATFORM_NAMESPACES: dict[str, tuple[str, str]] = {
@@ -46,31 +47,6 @@ def application_labels(spec: NamespaceConfig) -> dict[str, str]:
         "policy.sigstore.dev/include": "true",
         "estate.io/holds-data": "true" if spec.holds_data else "false",
     }
-
-
-def _peer(p: Peer) -> net.NetworkPolicyPeerArgs:
-    if p.cidr:
-        return net.NetworkPolicyPeerArgs(ip_block=net.IPBlockArgs(cidr=p.cidr, except_=list(p.except_) or None))
-    return net.NetworkPolicyPeerArgs(
-        namespace_selector=meta.LabelSelectorArgs(match_labels={NAME_LABEL: p.namespace or ""}),
-        pod_selector=meta.LabelSelectorArgs(match_labels=dict(p.pods)) if p.pods else None,
-    )
-
-
-def _policy_spec(allow: Allow) -> net.NetworkPolicySpecArgs:
-    ports = [net.NetworkPolicyPortArgs(protocol=proto, port=port) for proto, port in allow.ports] or None
-    peers = [_peer(p) for p in allow.peers]
-    if allow.direction == "Ingress":
-        return net.NetworkPolicySpecArgs(
-            pod_selector=meta.LabelSelectorArgs(),
-            policy_types=["Ingress"],
-            ingress=[net.NetworkPolicyIngressRuleArgs(from_=peers, ports=ports)],
-        )
-    return net.NetworkPolicySpecArgs(
-        pod_selector=meta.LabelSelectorArgs(),
-        policy_types=["Egress"],
-        egress=[net.NetworkPolicyEgressRuleArgs(to=peers, ports=ports)],
-    )
 
 
 @dataclass(frozen=True)
@@ -119,22 +95,14 @@ class Namespaces(pulumi.ComponentResource):
         def meta_(n: str) -> meta.ObjectMetaArgs:
             return meta.ObjectMetaArgs(name=n, namespace=ns, labels=K8S_LABELS)
 
-        net.NetworkPolicy(
-            f"{prefix}-default-deny",
-            net.NetworkPolicyInitArgs(
-                metadata=meta_("default-deny"),
-                spec=net.NetworkPolicySpecArgs(
-                    pod_selector=meta.LabelSelectorArgs(), policy_types=["Ingress", "Egress"]
-                ),
-            ),
-            opts=in_ns,
+        network_policies(
+            self,
+            prefix,
+            ns,
+            allows(ns, spec, args.namespaces, args.private_services_range),
+            provider=args.provider,
+            depends_on=[namespace],
         )
-        for allow in allows(ns, spec, args.namespaces, args.private_services_range):
-            net.NetworkPolicy(
-                f"{prefix}-{allow.name}",
-                net.NetworkPolicyInitArgs(metadata=meta_(allow.name), spec=_policy_spec(allow)),
-                opts=in_ns,
-            )
         q = spec.quota
         core.ResourceQuota(
             f"{prefix}-quota",

@@ -9,10 +9,10 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pydantic import Field
 
-from components.platform.charts import ChartPin, Release, install
-from components.platform.custom import Manifest, Spec, custom_resource
+from components.kube.charts import ChartPin, Release, install
+from components.kube.custom import Manifest, Spec, custom_resource
+from components.kube.values import ChartContext
 from components.platform.external_secret import API, STORE, SYNC_SERVICE_ACCOUNT
-from components.platform.values.base import ChartContext
 from components.platform.values.external_secrets import NAMESPACE, RELEASE, external_secrets_values
 
 

@@ -15,11 +15,11 @@ import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
 from components.common import child
+from components.kube.charts import ChartPin
+from components.kube.values import ChartContext
 from components.platform.admission import admission_verifier
 from components.platform.binauthz import binary_authorization
-from components.platform.charts import ChartPin
 from components.platform.image_policy import cosign_kms_uri
-from components.platform.values.base import ChartContext
 from stacks.config_signing import SigningConfig
 from stacks.images import OWN_REPOSITORY
 

@@ -17,7 +17,9 @@ provider/pkg/provider/yaml/v2/yaml.go):
   it is ""), parent = the Chart, with the object's fields as inputs; `helm.sh/resource-policy: keep`
   becomes retainOnDelete, `skipAwait` adds the `pulumi.com/skipAwait` annotation, a Secret's
   `data`/`stringData` are secrets. Children inherit the Chart's provider and its `protect`
-  (a child without its own protect takes its parent's: checked in the Python SDK's Resource).
+  (a child without its own protect takes its parent's: checked in the Python SDK's Resource);
+- the Chart's `transforms` (recorded in the plan by name) run on each child first, as the engine
+  runs them on a packaged component's children.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import copy
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from components.kube.webhooks import apply_transforms
 from tools.plan import SECRET_SIG, SECRET_VALUE
 
 # provider/pkg/kinds/kinds.go: KnownGroupVersions and Kind.Namespaced().
@@ -217,6 +220,8 @@ def child_record(obj: dict[str, Any], chart: Mapping[str, Any], prefix: str, *, 
     obj = copy.deepcopy(obj)
     type_ = type_token(obj)
     name = resource_name(obj, prefix)
+    # The engine runs the Chart's transforms on each child before registering it.
+    obj = apply_transforms((chart.get("options") or {}).get("transforms") or [], type_, name, obj)
     meta = obj["metadata"]
     if skip_await:
         meta["annotations"] = {**(meta.get("annotations") or {}), "pulumi.com/skipAwait": "true"}

@@ -16,8 +16,7 @@ from typing import Any
 import pulumi
 from pydantic import Field
 
-from components.platform.values import api_token
-from components.platform.values.base import (
+from components.kube.values import (
     CONTAINER_SECURITY,
     POD_SECURITY,
     SYSTEM_NODES,
@@ -27,6 +26,7 @@ from components.platform.values.base import (
     resources,
     zone_spread,
 )
+from components.platform.values import api_token
 from stacks.charts import chart_images
 
 NAMESPACE = "cert-manager"

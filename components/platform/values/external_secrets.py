@@ -16,8 +16,7 @@ from typing import Any
 import pulumi
 from pydantic import Field
 
-from components.platform.values import api_token
-from components.platform.values.base import (
+from components.kube.values import (
     CONTAINER_SECURITY,
     POD_SECURITY,
     SYSTEM_NODES,
@@ -26,6 +25,7 @@ from components.platform.values.base import (
     Values,
     resources,
 )
+from components.platform.values import api_token
 from stacks.charts import chart_images
 
 NAMESPACE = "external-secrets"

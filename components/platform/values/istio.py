@@ -13,7 +13,8 @@ from typing import Any
 import pulumi
 from pydantic import Field
 
-from components.platform.values.base import (
+from components.kube.authz import TRUST_DOMAIN, principal
+from components.kube.values import (
     SYSTEM_NODES,
     ChartContext,
     PinnedImage,
@@ -33,7 +34,6 @@ SYSTEM_NAMESPACE = "istio-system"
 INGRESS_NAMESPACE = "istio-ingress"
 INGRESS_RELEASE = "istio-ingressgateway"  # the pack's allowedGateways names istio-ingress/istio-ingressgateway
 INGRESS_SELECTOR = {"istio": "ingressgateway"}  # gateway chart: `istio` label = release name minus "istio-"
-TRUST_DOMAIN = "cluster.local"
 PLATFORM = "gke"  # GKE keeps CNI binaries in /home/kubernetes/bin and needs the critical-pod quota
 PROXY_UID = 1337  # the uid the gateway injection template runs istio-proxy as
 
@@ -48,11 +48,6 @@ def image_ref(image: PinnedImage) -> pulumi.Input[str]:
 def hub(image: PinnedImage) -> str:
     """The registry path Istio would join image names to (our pull-through cache of docker.io/istio)."""
     return image.repository.rsplit("/", 1)[0]
-
-
-def principal(namespace: str, service_account: str) -> str:
-    """A SPIFFE identity as AuthorizationPolicies name it (trust domain / ns / sa)."""
-    return f"{TRUST_DOMAIN}/ns/{namespace}/sa/{service_account}"
 
 
 INGRESS_PRINCIPAL = principal(INGRESS_NAMESPACE, INGRESS_RELEASE)  # gateway chart: SA named after the release

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from components.platform.values.base import (
+from components.kube.values import (
     CONTAINER_SECURITY,
     SYSTEM_NODES,
     ChartContext,

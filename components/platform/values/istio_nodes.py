@@ -12,7 +12,7 @@ from typing import Any
 import pulumi
 from pydantic import Field
 
-from components.platform.values.base import ChartContext, Values, resources
+from components.kube.values import ChartContext, Values, resources
 from components.platform.values.istio import PLATFORM, image_ref
 
 # GKE admits system-node-critical pods only in a namespace holding a ResourceQuota scoped to that

@@ -14,7 +14,7 @@ from typing import Any
 
 import pulumi
 
-from components.platform.values.base import (
+from components.kube.values import (
     CONTAINER_SECURITY,
     SYSTEM_NODES,
     ChartContext,

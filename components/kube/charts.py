@@ -1,4 +1,4 @@
-"""How the estate installs upstream software: a pinned Helm chart through `helm.v4.Chart`.
+"""How every layer installs upstream software: a pinned Helm chart through `helm.v4.Chart`.
 
 Chart v4 registers every rendered object as a child resource, so preview, CrossGuard and
 destroy all see them. Pins are exact versions from the charts' own repositories; a stack can
@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.platform.values.base import Values
+from components.kube.values import Values
+from components.kube.webhooks import await_ca_bundle
 from stacks.charts import PINS, ChartPin, resolve_pins
 
 __all__ = ["PINS", "ChartPin", "Release", "install", "resolve_pins"]
@@ -28,6 +29,9 @@ class Release:
     values: Values
     release_name: str | None = None  # Helm's release name; the chart key when absent
     skip_crds: bool = False
+    # Wait for each webhook configuration's injected CA (components.kube.webhooks). Off only where
+    # the CA comes from a later chart (that chart's own wait then covers it): say why.
+    await_webhook_ca: bool = True
 
 
 def install(
@@ -52,5 +56,10 @@ def install(
             values=release.values.dump(),
             skip_crds=release.skip_crds,
         ),
-        opts=pulumi.ResourceOptions(parent=parent, provider=provider, depends_on=list(depends_on)),
+        opts=pulumi.ResourceOptions(
+            parent=parent,
+            provider=provider,
+            depends_on=list(depends_on),
+            transforms=[await_ca_bundle] if release.await_webhook_ca else None,
+        ),
     )

@@ -1,0 +1,162 @@
+"""NetworkPolicy building blocks every Kubernetes layer uses: peers and allows as plain data
+(decided by pure functions, tested without mocks) and their rendering as typed provider args.
+
+A namespace denies all ingress and egress (`default_deny`); each allow is a NetworkPolicy of its
+own, so a review reads them one by one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.common import K8S_LABELS
+
+meta, net = k8s.meta.v1, k8s.networking.v1
+
+NAME_LABEL = "kubernetes.io/metadata.name"
+# The mesh runs in ambient mode: ztunnel carries pod-to-pod traffic as HBONE on 15008, and
+# kubelet probes reach ambient pods from this link-local address (Istio: ambient and
+# Kubernetes NetworkPolicy).
+HBONE_PORT = 15008
+PROBE_SNAT = "169.254.7.127/32"
+ISTIOD_XDS_PORT = 15012
+MESH_NAMESPACE = "istio-system"
+# GKE metadata server for Workload Identity: 169.254.169.254:80 on Dataplane V2 clusters,
+# 169.254.169.252:988 on the others (GKE: "Workload Identity Federation ... network policy").
+METADATA = (("169.254.169.254/32", 80), ("169.254.169.252/32", 988))
+PRIVATE_RANGES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
+
+
+@dataclass(frozen=True)
+class Peer:
+    namespace: str | None = None  # by the namespace's name label
+    pods: tuple[tuple[str, str], ...] = ()  # pod label selector inside that namespace
+    cidr: str | None = None
+    except_: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Allow:
+    name: str
+    direction: str  # "Ingress" or "Egress"
+    peers: tuple[Peer, ...]  # empty: from/to anywhere (only with ports)
+    ports: tuple[tuple[str, int], ...] = ()  # (protocol, port); empty: every port
+    pods: tuple[tuple[str, str], ...] = ()  # which pods of the namespace it applies to; empty: all
+
+
+def tcp(*ports: int) -> tuple[tuple[str, int], ...]:
+    return tuple(("TCP", p) for p in ports)
+
+
+# ---------------------------------------------------------------- allows every namespace needs
+def dns() -> Allow:
+    return Allow(
+        "allow-dns",
+        "Egress",
+        (Peer(namespace="kube-system", pods=(("k8s-app", "kube-dns"),)),),
+        (("UDP", 53), ("TCP", 53)),
+    )
+
+
+def metadata_server() -> Allow:
+    return Allow(
+        "allow-metadata-server", "Egress", tuple(Peer(cidr=c) for c, _ in METADATA), tcp(*(p for _, p in METADATA))
+    )
+
+
+def google_apis(name: str = "allow-google-apis") -> Allow:
+    """Private Google Access serves the APIs on public addresses: everything but private ranges, on 443."""
+    return Allow(name, "Egress", (Peer(cidr="0.0.0.0/0", except_=PRIVATE_RANGES),), tcp(443))
+
+
+def api_server(cidrs: Sequence[str]) -> Allow:
+    """Egress to the Kubernetes API: the control plane's endpoint, on 443 (what a controller watches)."""
+    return Allow("allow-api-server", "Egress", tuple(Peer(cidr=c) for c in cidrs), tcp(443))
+
+
+def from_control_plane(name: str, cidrs: Sequence[str], ports: Sequence[int]) -> Allow:
+    """Ingress from the control plane to a webhook or aggregated API server, on its container ports."""
+    return Allow(name, "Ingress", tuple(Peer(cidr=c) for c in cidrs), tcp(*ports))
+
+
+# ---------------------------------------------------------------- rendering
+def _peer(p: Peer) -> net.NetworkPolicyPeerArgs:
+    if p.cidr:
+        return net.NetworkPolicyPeerArgs(ip_block=net.IPBlockArgs(cidr=p.cidr, except_=list(p.except_) or None))
+    return net.NetworkPolicyPeerArgs(
+        namespace_selector=meta.LabelSelectorArgs(match_labels={NAME_LABEL: p.namespace or ""}),
+        pod_selector=meta.LabelSelectorArgs(match_labels=dict(p.pods)) if p.pods else None,
+    )
+
+
+def policy_spec(allow: Allow) -> net.NetworkPolicySpecArgs:
+    ports = [net.NetworkPolicyPortArgs(protocol=proto, port=port) for proto, port in allow.ports] or None
+    peers = [_peer(p) for p in allow.peers] or None
+    selector = meta.LabelSelectorArgs(match_labels=dict(allow.pods) or None)
+    if allow.direction == "Ingress":
+        return net.NetworkPolicySpecArgs(
+            pod_selector=selector,
+            policy_types=["Ingress"],
+            ingress=[net.NetworkPolicyIngressRuleArgs(from_=peers, ports=ports)],
+        )
+    return net.NetworkPolicySpecArgs(
+        pod_selector=selector,
+        policy_types=["Egress"],
+        egress=[net.NetworkPolicyEgressRuleArgs(to=peers, ports=ports)],
+    )
+
+
+def network_policies(
+    parent: pulumi.Resource,
+    prefix: str,
+    namespace: str,
+    allows: Sequence[Allow],
+    *,
+    provider: pulumi.ProviderResource,
+    depends_on: Sequence[pulumi.Resource],
+) -> list[net.NetworkPolicy]:
+    """`default-deny` (ingress and egress) in `namespace`, then each allow as its own policy."""
+    opts = pulumi.ResourceOptions(parent=parent, provider=provider, depends_on=list(depends_on))
+
+    def meta_(n: str) -> meta.ObjectMetaArgs:
+        return meta.ObjectMetaArgs(name=n, namespace=namespace, labels=K8S_LABELS)
+
+    out = [
+        net.NetworkPolicy(
+            f"{prefix}-default-deny",
+            net.NetworkPolicyInitArgs(
+                metadata=meta_("default-deny"),
+                spec=net.NetworkPolicySpecArgs(
+                    pod_selector=meta.LabelSelectorArgs(), policy_types=["Ingress", "Egress"]
+                ),
+            ),
+            opts=opts,
+        )
+    ]
+    for allow in allows:
+        out.append(
+            net.NetworkPolicy(
+                f"{prefix}-{allow.name}",
+                net.NetworkPolicyInitArgs(metadata=meta_(allow.name), spec=policy_spec(allow)),
+                opts=opts,
+            )
+        )
+    return out
+
+
+def mesh_control_plane() -> Allow:
+    """Egress to istiod's XDS port (ztunnel-captured pods still resolve config through it)."""
+    return Allow(
+        "allow-mesh-control-plane",
+        "Egress",
+        (Peer(namespace=MESH_NAMESPACE, pods=(("app", "istiod"),)),),
+        tcp(ISTIOD_XDS_PORT),
+    )
+
+
+def probes() -> Allow:
+    return Allow("allow-probes", "Ingress", (Peer(cidr=PROBE_SNAT),))

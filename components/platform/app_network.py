@@ -1,0 +1,47 @@
+"""What an application namespace's pods may reach, decided from config: pure functions.
+
+Every application namespace denies all ingress and egress by default; these are the
+explicit allows on top, each a NetworkPolicy of its own so a review reads them one by one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from components.kube.netpol import (
+    Allow,
+    Peer,
+    dns,
+    google_apis,
+    mesh_control_plane,
+    metadata_server,
+    probes,
+    tcp,
+)
+from stacks.config_namespaces import NamespaceConfig
+
+CLOUD_SQL_PORT = 3307  # the Cloud SQL Auth Proxy's server-side port
+REDIS_TLS_PORT = 6378  # Memorystore with in-transit encryption
+INGRESS_NAMESPACE = "istio-ingress"
+
+
+def allows(
+    namespace: str, spec: NamespaceConfig, namespaces: Mapping[str, NamespaceConfig], private_services: str
+) -> list[Allow]:
+    """The allows of `namespace`, given every namespace (callers open egress on their side too)."""
+    out = [dns(), metadata_server(), mesh_control_plane(), probes()]
+    callers = sorted({c.namespace for c in spec.callers.values()} | ({INGRESS_NAMESPACE} if spec.ingress else set()))
+    if callers:
+        out.append(Allow("allow-callers", "Ingress", tuple(Peer(namespace=ns) for ns in callers)))
+    callees = sorted(
+        name for name, other in namespaces.items() if any(c.namespace == namespace for c in other.callers.values())
+    )
+    if callees:
+        out.append(Allow("allow-callees", "Egress", tuple(Peer(namespace=ns) for ns in callees)))
+    if spec.egress.cloud_sql:
+        out.append(Allow("allow-cloud-sql", "Egress", (Peer(cidr=private_services),), tcp(CLOUD_SQL_PORT)))
+    if spec.egress.redis:
+        out.append(Allow("allow-redis", "Egress", (Peer(cidr=private_services),), tcp(REDIS_TLS_PORT)))
+    if spec.egress.google_apis:
+        out.append(google_apis())
+    return out
