@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from components.platform.values.base import ChartContext, PinnedImage
+from components.kube.values import ChartContext, PinnedImage
+from components.platform.binauthz import Exemption
 
 PROJECT, REGION = "ai-estate-test", "europe-west4"
 DIGEST = "sha256:" + "ab" * 32
@@ -13,8 +14,13 @@ SIGNERS = {
     "release": f"serviceAccount:release-ci@{PROJECT}.iam.gserviceaccount.com",
 }
 EXEMPT = {
-    f"{CACHE}/dockerhub/**": "upstream images through our Docker Hub cache, pinned by digest",
-    f"{CACHE}/ghcr/**": "upstream images through our ghcr.io cache, pinned by digest",
+    f"{CACHE}/dockerhub/istio/pilot": Exemption(
+        "upstream release through our dockerhub pull-through cache", f"{CACHE}/dockerhub/istio/pilot@{DIGEST}"
+    ),
+    f"{CACHE}/ghcr/sigstore/policy-controller/policy-controller": Exemption(
+        "upstream release through our ghcr pull-through cache",
+        f"{CACHE}/ghcr/sigstore/policy-controller/policy-controller@{DIGEST}",
+    ),
 }
 # Sub-trees the chart renders whole (`omit . "enabled" | toYaml`, templates/webhook/deployment_webhook.yaml),
 # so every key under them reaches the pod even though the chart's defaults do not list it.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from components.cloud.access import sql_condition_expression
+from components.cloud.pause import SLEEP_TYPE
 from components.platform.external_secret import ACCESSOR as SECRET_ACCESSOR
 from stacks import load
 from stacks.quota import ALL_REGIONS, gpu_quota_requests, quota_id
@@ -74,12 +75,21 @@ def test_service_agents_exist_before_their_key_grant_and_users_wait_for_it(plan:
         "gkebackup.googleapis.com",
     }
     grants = {r["name"]: r for r in keys if r["type"] == "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember"}
-    pauses = {r["name"]: r for r in keys if r["type"].endswith(":Pause")}
+    # The wait is pulumiverse-time's Sleep (a provider plugin), not a dynamic provider pickled by
+    # reference to a module path (pulumi/pulumi#7453).
+    assert not [r for r in plan.resources if r["type"].startswith("pulumi-python:dynamic")]
+    pauses = {r["name"]: r for r in keys if r["type"] == SLEEP_TYPE}
     for role, api in (("gke", "container"), ("sql", "sqladmin"), ("redis", "redis"), ("backup", "gkebackup")):
         grant = grants[f"estate-{plan.stack}-keys-{role}-agent"]
         assert agents[f"{api}.googleapis.com"] in grant["dependencies"], role
         pause = pauses[f"estate-{plan.stack}-keys-{role}-agent-propagation"]
-        assert grant["urn"] in pause["dependencies"] and 60 <= pause["inputs"]["seconds"] <= 420
+        assert grant["urn"] in pause["dependencies"]
+        assert 60 <= int(pause["inputs"]["createDuration"].removesuffix("s")) <= 420
+    # Backup for GKE's CMEK: the GKE service agent uses the backup key too, and the plan waits for both.
+    robot = grants[f"estate-{plan.stack}-keys-backup-gke-agent"]
+    assert robot["inputs"]["member"] == grants[f"estate-{plan.stack}-keys-gke-agent"]["inputs"]["member"]
+    assert "container-engine-robot" in robot["inputs"]["member"]
+    assert robot["urn"] in pauses[f"estate-{plan.stack}-keys-backup-agent-propagation"]["dependencies"]
     users = {
         "gcp:container/cluster:Cluster": "gke",
         "gcp:sql/databaseInstance:DatabaseInstance": "sql",

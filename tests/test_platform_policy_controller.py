@@ -94,9 +94,17 @@ def test_cluster_image_policy_needs_a_glob() -> None:
 
 # ---------------------------------------------------------------- Binary Authorization exemptions (pure)
 def test_exemptions_need_reasons_and_paths() -> None:
-    assert check_patterns(EXEMPT) == []
-    assert check_patterns({"docker.io/**": "everything"}) == [
-        "docker.io/**: exempts every image on docker.io; name a repository path"
+    reasons = {path: e.reason for path, e in EXEMPT.items()}
+    assert check_patterns(reasons) == []
+    # A repository-wide wildcard over a pull-through cache admits anything anyone pulls through it.
+    assert check_patterns({f"{CACHE}/dockerhub/**": "everything on Docker Hub"}) == [
+        f"{CACHE}/dockerhub/**: a wildcard or digest in the path; name one image exactly (its digest is added)"
     ]
-    assert check_patterns({f"{CACHE}/quay/**": " "}) == [f"{CACHE}/quay/**: an exemption needs its reason"]
-    assert "dockerhub/**: upstream images through our Docker Hub cache" in whitelist_description(EXEMPT)
+    assert check_patterns({f"{CACHE}/dockerhub": "a whole cache"}) == [
+        f"{CACHE}/dockerhub: names no single image; use host/project/repository/image"
+    ]
+    assert check_patterns({f"{CACHE}/quay/jetstack/cert-manager-controller": " "}) == [
+        f"{CACHE}/quay/jetstack/cert-manager-controller: an exemption needs its reason"
+    ]
+    description = whitelist_description(EXEMPT)
+    assert "dockerhub/istio/pilot: upstream release through our dockerhub pull-through cache" in description

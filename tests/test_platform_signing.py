@@ -9,9 +9,9 @@ import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 import pytest
 
+from components.kube.charts import PINS
 from components.platform.admission import REGISTRY_READER, WEBHOOK_KEY_ROLES
 from components.platform.binauthz import AGENT_ROLE, ATTACHER_ROLE
-from components.platform.charts import PINS
 from components.platform.image_policy import API_VERSION, KIND
 from components.platform.signing import SIGNER_ROLES, Signing, SigningArgs
 from components.platform.values.policy_controller import INCLUDE_LABEL, SERVICE_ACCOUNT
@@ -48,7 +48,7 @@ def _program(env: str, signers: dict[str, str]) -> None:
             cluster=cluster,
             apis=apis,
             namespaces={"cosign-system": ns},
-            exempt_patterns=EXEMPT,
+            exempt_images=EXEMPT,
             labels={"environment": env, "component": "signing"},
             registry=registry,
         ),
@@ -106,7 +106,10 @@ def test_binary_authorization_policy(signing_plan: Plan) -> None:
     assert len(policy) == 1
     inputs = policy[0]["inputs"]
     assert inputs["globalPolicyEvaluationMode"] == "ENABLE"
-    assert [p["namePattern"] for p in inputs["admissionWhitelistPatterns"]] == sorted(EXEMPT)
+    # Exact references at their digests: no wildcard admits whatever else comes through a cache.
+    patterns = [p["namePattern"] for p in inputs["admissionWhitelistPatterns"]]
+    assert patterns == [EXEMPT[path].image for path in sorted(EXEMPT)]
+    assert all("*" not in p and "@sha256:" in p for p in patterns)
     assert inputs["defaultAdmissionRule"] == {
         "evaluationMode": "REQUIRE_ATTESTATION",
         "enforcementMode": "ENFORCED_BLOCK_AND_AUDIT_LOG",

@@ -135,20 +135,6 @@ def test_migrations_hash_changes_with_content_only() -> None:
     assert migrations_hash({**files, "0001_pgvector.sql": files["0001_pgvector.sql"] + "\n"}) != migrations_hash(files)
 
 
-def test_the_pause_waits_at_creation_and_again_only_when_what_it_follows_changes() -> None:
-    from components.cloud.pause import _PauseProvider
-
-    provider = _PauseProvider()
-    created = provider.create({"after": "etag-1", "seconds": 0})
-    assert created.id == "pause-0s"
-    assert (
-        provider.diff("pause-0s", {"after": "etag-1", "seconds": 90}, {"after": "etag-1", "seconds": 90}).changes
-        is False
-    )
-    replaced = provider.diff("pause-0s", {"after": "etag-1", "seconds": 90}, {"after": "etag-2", "seconds": 90})
-    assert replaced.changes is True and replaced.replaces == ["after"]
-
-
 def test_secret_keys_come_from_the_database_users() -> None:
     from stacks.model import DatabaseConfig
     from stacks.secret_keys import secret_id, secret_keys

@@ -74,10 +74,13 @@ class EstateMocks(pulumi.runtime.Mocks):
         )
         endpoints["dnsEndpointConfig"] = dns
         location = state.get("location", self.region)
+        # A Private Service Connect cluster's internal endpoint: an address GKE takes in the node subnet.
+        private = {**dict(state.get("privateClusterConfig") or {}), "privateEndpoint": "10.0.0.2"}
         return {
             "name": name,
             "id": f"projects/{self.project}/locations/{location}/clusters/{name}",
             "endpoint": "10.0.0.2",
+            "privateClusterConfig": private,
             "controlPlaneEndpointsConfig": endpoints,
             "masterAuth": {"clusterCaCertificate": "bW9jay1jYQ=="},
         }

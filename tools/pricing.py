@@ -19,7 +19,7 @@ DATA = Path(__file__).resolve().parent / "data"
 DEFAULT_REGION = "europe-west4"
 
 # Types that are billed nothing by themselves (their cost, if any, is in what runs on them).
-FREE_PREFIXES = ("kubernetes:", "random:", "pulumi:providers:", "tls:", "command:", "pulumi-python:dynamic")
+FREE_PREFIXES = ("kubernetes:", "random:", "time:", "pulumi:providers:", "tls:", "command:")
 FREE_TYPES = {
     "gcp:compute/network:Network",
     "gcp:compute/subnetwork:Subnetwork",

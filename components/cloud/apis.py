@@ -84,7 +84,7 @@ TYPE_API: Final = MappingProxyType(
 )
 
 # Types that call no Google API: they need no Service (random values, the pause, Kubernetes).
-NO_API_PACKAGES: Final = ("random:", "kubernetes:", "pulumi:providers:", "pulumi-python:dynamic")
+NO_API_PACKAGES: Final = ("random:", "time:", "kubernetes:", "pulumi:providers:")
 SERVICE: Final = "gcp:projects/service:Service"
 # A service agent exists only once its own API is on, whatever API creates it.
 SERVICE_IDENTITY: Final = "gcp:projects/serviceIdentity:ServiceIdentity"

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_gcp as gcp
 
+from components.cloud.control_plane import control_plane_ranges
 from components.cloud.network import PODS_RANGE, SERVICES_RANGE
 from components.common import child
 
@@ -76,6 +77,8 @@ class Cluster(pulumi.ComponentResource):
     name: pulumi.Output[str]
     location: pulumi.Output[str]
     dns_endpoint: pulumi.Output[str]
+    # Where the control plane connects to nodes from (webhook firewall, NetworkPolicies).
+    control_plane_ranges: pulumi.Output[list[str]]
     workload_pool: str
 
     def __init__(self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -189,4 +192,5 @@ class Cluster(pulumi.ComponentResource):
         self.name = self.cluster.name
         self.location = self.cluster.location
         self.dns_endpoint = self.cluster.control_plane_endpoints_config.apply(_dns_endpoint)
+        self.control_plane_ranges = self.cluster.private_cluster_config.apply(control_plane_ranges)
         self.register_outputs({"name": self.name, "location": self.location, "dnsEndpoint": self.dns_endpoint})

@@ -15,7 +15,7 @@ import pulumi
 import pulumi_gcp as gcp
 import pulumi_random as random
 
-from components.cloud.pause import IAM_PROPAGATION_SECONDS, Pause
+from components.cloud.pause import IAM_PROPAGATION_SECONDS, pause
 from components.common import child
 
 ROTATION_SECONDS = 90 * 24 * 3600
@@ -29,11 +29,16 @@ AGENT_APIS = {
     "storage": "storage.googleapis.com",
     "backup": "gkebackup.googleapis.com",
 }
+GKE_AGENT = "service-{n}@container-engine-robot.iam.gserviceaccount.com"
 # Agents whose email the API reports through ServiceIdentity; the rest follow a documented pattern.
 _AGENT_PATTERN = {
-    "gke": "service-{n}@container-engine-robot.iam.gserviceaccount.com",
+    "gke": GKE_AGENT,
     "redis": "service-{n}@cloud-redis.iam.gserviceaccount.com",
 }
+# Keys a second agent also uses. Backup for GKE's CMEK page: the GKE service agent
+# (`container-engine-robot`, "agent_robot") must be able to use the backup plan's key, or every
+# scheduled backup fails (error 100010107), besides the gkebackup agent itself.
+_ALSO_USED_BY = {"backup": "gke"}
 
 
 @dataclass(frozen=True)
@@ -119,19 +124,34 @@ class Keys(pulumi.ComponentResource):
                 ),
                 opts=child(self, depends_on=kms, protect=args.protect),
             )
-            grant = gcp.kms.CryptoKeyIAMMember(
-                f"{name}-{role}-agent",
-                gcp.kms.CryptoKeyIAMMemberArgs(
-                    crypto_key_id=key.id, role="roles/cloudkms.cryptoKeyEncrypterDecrypter", member=members[role]
-                ),
-                opts=child(self, depends_on=[*kms, *agents[role]]),
-            )
-            # What uses the key waits for the grant to propagate, not only to be written.
-            self.grants[role] = Pause(
+            grants = [
+                gcp.kms.CryptoKeyIAMMember(
+                    f"{name}-{role}-agent",
+                    gcp.kms.CryptoKeyIAMMemberArgs(
+                        crypto_key_id=key.id, role="roles/cloudkms.cryptoKeyEncrypterDecrypter", member=members[role]
+                    ),
+                    opts=child(self, depends_on=[*kms, *agents[role]]),
+                )
+            ]
+            if role in _ALSO_USED_BY:
+                other = _ALSO_USED_BY[role]
+                grants.append(
+                    gcp.kms.CryptoKeyIAMMember(
+                        f"{name}-{role}-{other}-agent",
+                        gcp.kms.CryptoKeyIAMMemberArgs(
+                            crypto_key_id=key.id,
+                            role="roles/cloudkms.cryptoKeyEncrypterDecrypter",
+                            member=members[other],
+                        ),
+                        opts=child(self, depends_on=[*kms, *agents[other]]),
+                    )
+                )
+            # What uses the key waits for its grants to propagate, not only to be written.
+            self.grants[role] = pause(
                 f"{name}-{role}-agent-propagation",
-                after=grant.id,
+                after=pulumi.Output.all(*(g.id for g in grants)).apply(",".join),
                 seconds=IAM_PROPAGATION_SECONDS,
-                opts=child(self, depends_on=[grant]),
+                opts=child(self, depends_on=grants),
             )
             self.key_ids[role] = key.id
         self.ring_name = ring.name

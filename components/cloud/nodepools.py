@@ -9,6 +9,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 from components.cloud.cluster import CLOUD_PLATFORM, GPU_POOL_TIMEOUT, NODE_ROLE
+from components.cloud.control_plane import webhook_firewall
 from components.common import child
 from stacks.model import NodePool
 
@@ -60,12 +61,20 @@ class NodePoolsArgs:
     zones: Sequence[str]
     repositories: Mapping[str, gcp.artifactregistry.Repository]
     labels: dict[str, str]
+    # The control plane -> nodes rule for the charts' webhooks (components.cloud.control_plane).
+    network_id: pulumi.Input[str]
+    control_plane_sources: pulumi.Input[Sequence[str]]
+    control_plane_ports: Sequence[int]
+    firewall_rule_name: str
+    firewall_log_metadata: str | None
+    firewall_depends_on: Sequence[pulumi.Resource] = ()
     depends_on: Sequence[pulumi.Resource] = ()
 
 
 class NodePools(pulumi.ComponentResource):
     pools: dict[str, ct.NodePool]
     service_accounts: dict[str, pulumi.Output[str]]
+    webhook_firewall: gcp.compute.Firewall | None
 
     def __init__(self, name: str, args: NodePoolsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("estate:cluster:NodePools", name, None, opts)
@@ -151,4 +160,16 @@ class NodePools(pulumi.ComponentResource):
                 ),
             )
             self.service_accounts[pool_name] = sa.email
+        # A child of the pools, so whatever waits for the nodes (every chart) waits for it too.
+        self.webhook_firewall = webhook_firewall(
+            self,
+            f"{name}-control-plane-webhooks",
+            rule_name=args.firewall_rule_name,
+            network_id=args.network_id,
+            sources=args.control_plane_sources,
+            ports=args.control_plane_ports,
+            node_service_accounts=[self.service_accounts[p] for p in sorted(self.service_accounts)],
+            log_metadata=args.firewall_log_metadata,
+            depends_on=args.firewall_depends_on,
+        )
         self.register_outputs({"serviceAccounts": self.service_accounts})

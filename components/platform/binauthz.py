@@ -1,8 +1,8 @@
 """The Binary Authorization project policy, managed instead of left at its allow-all default.
 
 Our own images need an attestation signed by the estate's KMS key; Google's GKE system images are
-admitted by Google's global policy; the pull-through caches are admitted only by explicit
-patterns, each with its reason. Deleting the policy resource (the provider's delete, on `destroy`
+admitted by Google's global policy; upstream images through the pull-through caches are
+admitted one by one, each at the exact digest the registry lookup resolved, with its reason. Deleting the policy resource (the provider's delete, on `destroy`
 or on a rename) resets the project to Google's default policy, which admits every image: prod
 protects it.
 """
@@ -25,24 +25,43 @@ AGENT_ROLE = "roles/containeranalysis.notes.occurrences.viewer"
 ATTACHER_ROLE = "roles/containeranalysis.notes.attacher"
 
 
-def whitelist_description(exempt_patterns: Mapping[str, str]) -> str:
-    """The policy's description: every exempt pattern with its reason, so the console says why."""
-    reasons = "; ".join(f"{pattern}: {why}" for pattern, why in sorted(exempt_patterns.items()))
+@dataclass(frozen=True)
+class Exemption:
+    """One upstream image Binary Authorization admits without an attestation: why, and the exact
+    reference (`<path>@sha256:...`, from the registry lookup) it admits."""
+
+    reason: str
+    image: pulumi.Input[str]
+
+
+# host/project/repository/image: an image path in Artifact Registry has at least these segments.
+MIN_SEGMENTS = 4
+
+
+def whitelist_description(exempt: Mapping[str, Exemption]) -> str:
+    """The policy's description: the exempt images with their reasons, so the console says why."""
+    reasons: dict[str, list[str]] = {}
+    for path, exemption in sorted(exempt.items()):
+        reasons.setdefault(exemption.reason, []).append(path.split("/", 2)[-1])
+    said = "; ".join(f"{', '.join(paths)}: {why}" for why, paths in reasons.items())
     return (
         "Managed by ai-estate. Our images need an attestation by the estate's KMS key; Google's system "
-        f"images pass the global policy. Exempt: {reasons or 'nothing'}."
+        f"images pass the global policy. Exempt, each at its pinned digest: {said or 'nothing'}."
     )
 
 
-def check_patterns(exempt_patterns: Mapping[str, str]) -> list[str]:
-    """What is wrong with the exemptions: each needs a reason, and none may exempt a whole registry host."""
+def check_patterns(exempt: Mapping[str, str]) -> list[str]:
+    """What is wrong with the exemptions (image path -> reason): each needs a reason, and each names
+    one image exactly. A wildcard over a pull-through cache would admit whatever anyone pulls through
+    it, which is every public image."""
     problems = []
-    for pattern, why in sorted(exempt_patterns.items()):
+    for path, why in sorted(exempt.items()):
         if not why.strip():
-            problems.append(f"{pattern}: an exemption needs its reason")
-        host, _, path = pattern.partition("/")
-        if not path or path.startswith("*"):
-            problems.append(f"{pattern}: exempts every image on {host}; name a repository path")
+            problems.append(f"{path}: an exemption needs its reason")
+        if "*" in path or "@" in path:
+            problems.append(f"{path}: a wildcard or digest in the path; name one image exactly (its digest is added)")
+        elif len(path.strip("/").split("/")) < MIN_SEGMENTS:
+            problems.append(f"{path}: names no single image; use host/project/repository/image")
     return problems
 
 
@@ -60,12 +79,12 @@ def binary_authorization(
     project: str,
     prefix: str,
     key_id: pulumi.Input[str],
-    exempt_patterns: Mapping[str, str],
+    exempt_images: Mapping[str, Exemption],
     signers: Mapping[str, str],
     protect: bool,
     depends_on: Sequence[pulumi.Resource],
 ) -> BinAuthz:
-    problems = check_patterns(exempt_patterns)
+    problems = check_patterns({path: e.reason for path, e in exempt_images.items()})
     if problems:
         raise ValueError("Binary Authorization exemptions: " + "; ".join(problems))
     note = gcp.containeranalysis.Note(
@@ -122,11 +141,13 @@ def binary_authorization(
         f"{name}-policy",
         gcp.binaryauthorization.PolicyArgs(
             project=project,
-            description=whitelist_description(exempt_patterns),
+            description=whitelist_description(exempt_images),
             global_policy_evaluation_mode="ENABLE",
+            # The exact reference each pod names (`path@sha256:...`): a pattern without a wildcard
+            # admits that string only.
             admission_whitelist_patterns=[
-                gcp.binaryauthorization.PolicyAdmissionWhitelistPatternArgs(name_pattern=p)
-                for p in sorted(exempt_patterns)
+                gcp.binaryauthorization.PolicyAdmissionWhitelistPatternArgs(name_pattern=exempt_images[path].image)
+                for path in sorted(exempt_images)
             ],
             default_admission_rule=gcp.binaryauthorization.PolicyDefaultAdmissionRuleArgs(
                 evaluation_mode="REQUIRE_ATTESTATION",

@@ -13,6 +13,7 @@ from components.common import labels
 from components.kube.charts import resolve_pins
 from components.kube.values import ChartContext, PinnedImage
 from components.platform.backup import Backup, BackupArgs
+from components.platform.binauthz import Exemption
 from components.platform.certs import CertManager, CertManagerArgs, zone_name
 from components.platform.credentials import Credentials, CredentialsArgs, Wanted
 from components.platform.grants import generated_migrations
@@ -63,15 +64,19 @@ def chart_context(cfg: EstateConfig, cloud: CloudLayer) -> ChartContext:
     )
 
 
-def cache_exemptions(cfg: EstateConfig) -> dict[str, str]:
-    """What Binary Authorization admits without an attestation: our pull-through caches, each with
-    why. Their images are upstream releases we cannot sign; they are pinned by digest instead."""
-    host = f"{cfg.region}-docker.pkg.dev/{cfg.project}"
+def image_exemptions(cfg: EstateConfig, refs: Mapping[str, pulumi.Output[str]]) -> dict[str, Exemption]:
+    """What Binary Authorization admits without an attestation: each configured upstream image that
+    comes through a pull-through cache, exactly, at the digest the registry lookup resolved. They
+    are upstream releases we cannot sign; anything else written through a cache is refused."""
     caches = images.remote_repositories(img.image for img in cfg.registry.images.values())
-    return {
-        f"{host}/{repo}/**": f"upstream images through our {repo} pull-through cache ({upstream}), pinned by digest"
-        for repo, upstream in sorted(caches.items())
-    }
+    out: dict[str, Exemption] = {}
+    for key, img in sorted(cfg.registry.images.items()):
+        ref = images.resolve(img.image, img.tag, cfg.region, cfg.project)
+        if ref.repository in caches:
+            path = images.repository_path(ref, cfg.region, cfg.project)
+            reason = f"upstream release through our {ref.repository} pull-through cache ({caches[ref.repository]})"
+            out[path] = Exemption(reason=reason, image=refs[key])
+    return out
 
 
 def mesh_callers(cfg: EstateConfig) -> dict[str, dict[str, tuple[str, str]]]:
@@ -173,7 +178,7 @@ def build_platform(cfg: EstateConfig, cloud: CloudLayer) -> PlatformLayer:
             cluster=nodes,
             apis=cloud.apis,
             namespaces=ns,
-            exempt_patterns=cache_exemptions(cfg),
+            exempt_images=image_exemptions(cfg, cloud.registry.images),
             labels=labels(env, "signing"),
             registry=cloud.registry,
         ),

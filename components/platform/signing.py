@@ -18,7 +18,7 @@ from components.common import child
 from components.kube.charts import ChartPin
 from components.kube.values import ChartContext
 from components.platform.admission import admission_verifier
-from components.platform.binauthz import binary_authorization
+from components.platform.binauthz import Exemption, binary_authorization
 from components.platform.image_policy import cosign_kms_uri
 from stacks.config_signing import SigningConfig
 from stacks.images import OWN_REPOSITORY
@@ -42,8 +42,8 @@ class SigningArgs:
     cluster: pulumi.Resource
     apis: pulumi.Resource
     namespaces: Mapping[str, pulumi.Resource]
-    # pull-through cache pattern -> why Binary Authorization may admit it without an attestation
-    exempt_patterns: Mapping[str, str]
+    # upstream image path -> why Binary Authorization may admit it without an attestation, and its pin
+    exempt_images: Mapping[str, Exemption]
     labels: Mapping[str, str]
     # Artifact Registry repositories whose images must be signed (Harbor's projects later).
     verified_repositories: Sequence[str] = field(default=(OWN_REPOSITORY,))
@@ -90,7 +90,7 @@ class Signing(pulumi.ComponentResource):
             project=args.ctx.project,
             prefix=args.prefix,
             key_id=key.id,
-            exempt_patterns=args.exempt_patterns,
+            exempt_images=args.exempt_images,
             signers=args.config.signers,
             protect=prod,
             depends_on=[args.apis],

@@ -97,7 +97,7 @@ POLICIES = [
             "Helm charts are pinned to an exact version.",
             Severity.HIGH,
             "SLSA: pinned, reviewed dependencies",
-            "Pin the chart's exact version (e.g. 1.30.3, v1.21.1) in components/platform/charts.py; move an "
+            "Pin the chart's exact version (e.g. 1.30.3, v1.21.1) in stacks/charts.py; move an "
             "upgrade through ai-estate:charts on dev first.",
         ),
         _version,
