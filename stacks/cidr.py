@@ -79,3 +79,8 @@ def plan_cidrs(supernet: str, prefixes: Mapping[str, int], pinned: Mapping[str, 
         services=str(result["services"]),
         private_services=str(result["privateServices"]),
     )
+
+
+# Google Cloud load balancers' health checkers (documented source ranges), for firewall rules and
+# the ingress gateway's NetworkPolicy.
+HEALTH_CHECK_RANGES = ("35.191.0.0/16", "130.211.0.0/22")

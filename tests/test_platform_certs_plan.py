@@ -9,8 +9,8 @@ import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 import pytest
 
+from components.kube.charts import PINS
 from components.platform.certs import DNS01_PERMISSIONS, CertManager, CertManagerArgs
-from components.platform.charts import PINS
 from components.platform.external_secret import (
     ExternalSecretSpec,
     Remote,
@@ -64,7 +64,7 @@ def _program(env: str) -> None:
         ),
     )
     secrets = ExternalSecrets(
-        f"estate-{env}-secrets", ExternalSecretsArgs(ctx=ctx, pins=PINS, provider=provider, namespaces=namespaces)
+        f"estate-{env}-secrets", ExternalSecretsArgs(ctx=ctx, pins=PINS, provider=provider, namespaces=namespaces, nodes=cluster)
     )
     # A later layer, copying the pattern for one credential in the `cells` namespace.
     layer = Layer("cells-layer")

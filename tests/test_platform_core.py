@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
+from components.platform.app_network import allows
 from components.platform.grants import generated_migrations
 from components.platform.migrate import migrations, migrations_hash
 from components.platform.namespaces import PLATFORM_NAMESPACES
-from components.platform.netpol import allows
 from stacks.config_namespaces import Caller, Egress, NamespaceConfig
 from stacks.load import load
 from tests.conftest import children_of, config_with
@@ -202,18 +202,20 @@ def test_exemptions_are_scoped_to_platform_objects_with_reasons(stack: str) -> N
     assert ("estate-workloads-run-as-non-root", "istio-system/ztunnel") in exempted
 
 
-def test_binary_authorization_admits_exactly_our_caches(plan: Plan) -> None:
+def test_binary_authorization_admits_exactly_the_configured_upstream_images(plan: Plan) -> None:
     (policy,) = plan.by_type("gcp:binaryauthorization/policy:Policy")
     admitted = {p["namePattern"] for p in policy["inputs"]["admissionWhitelistPatterns"]}
-    repos = {
+    caches = {
         r["inputs"]["repositoryId"]
         for r in plan.by_type("gcp:artifactregistry/repository:Repository")
         if r["inputs"]["mode"] == "REMOTE_REPOSITORY"
     }
-    host = f"europe-west4-docker.pkg.dev/ai-estate-{plan.stack}"
-    # Every cache (the gcr.io one the Cloud SQL proxy comes through included), never our own images.
-    assert admitted == {f"{host}/{repo}/**" for repo in repos}
-    assert "gcr-cloud-sql-connectors" in repos and not any("/images/" in p for p in admitted)
+    # Each configured image that comes through a pull-through cache, at its digest, and nothing
+    # else: no wildcard that would admit whatever anyone writes through a cache, never our own images.
+    upstream = {ref for ref in plan.outputs["images"].values() if ref.split("/")[2] in caches}
+    assert admitted == upstream and upstream
+    assert all("*" not in p and "@sha256:" in p for p in admitted)
+    assert any("/gcr-cloud-sql-connectors/" in p for p in admitted) and not any("/images/" in p for p in admitted)
     rule = policy["inputs"]["defaultAdmissionRule"]
     assert rule["evaluationMode"] == "REQUIRE_ATTESTATION"
     assert rule["enforcementMode"] == "ENFORCED_BLOCK_AND_AUDIT_LOG"

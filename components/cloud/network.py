@@ -10,12 +10,10 @@ import pulumi
 import pulumi_gcp as gcp
 
 from components.common import child
-from stacks.cidr import CidrPlan
+from stacks.cidr import HEALTH_CHECK_RANGES, CidrPlan
 
 PODS_RANGE = "pods"
 SERVICES_RANGE = "services"
-# Google's front ends and health checkers; load balancers need them to reach the nodes.
-HEALTH_CHECK_RANGES = ("35.191.0.0/16", "130.211.0.0/22")
 
 
 @dataclass(frozen=True)

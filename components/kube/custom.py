@@ -14,6 +14,18 @@ from pydantic.alias_generators import to_camel
 
 from components.common import K8S_LABELS
 
+# Delete an object only once the objects its controller made from it (owner references) are gone:
+# pulumi-kubernetes sends `propagationPolicy: Foreground` and waits. Used where those children
+# carry finalizers their controller must remove (cert-manager's ACME Orders and Challenges), so
+# `destroy` cannot remove the controller first and leave a namespace Terminating.
+FOREGROUND_DELETION = {"pulumi.com/deletionPropagationPolicy": "foreground"}
+
+
+def deleted_in_foreground(obj: Mapping[str, Any]) -> dict[str, Any]:
+    meta = dict(obj["metadata"])
+    meta["annotations"] = {**(meta.get("annotations") or {}), **FOREGROUND_DELETION}
+    return {**obj, "metadata": meta}
+
 
 class Spec(BaseModel):
     """A custom resource's spec (or part of it): camelCase keys, unknown fields refused."""

@@ -37,6 +37,11 @@ class Peer:
     pods: tuple[tuple[str, str], ...] = ()  # pod label selector inside that namespace
     cidr: str | None = None
     except_: tuple[str, ...] = ()
+    # The cluster's control plane: its ranges are a cluster output, given when rendering.
+    control_plane: bool = False
+
+
+CONTROL_PLANE = Peer(control_plane=True)
 
 
 @dataclass(frozen=True)
@@ -70,17 +75,23 @@ def metadata_server() -> Allow:
 
 def google_apis(name: str = "allow-google-apis") -> Allow:
     """Private Google Access serves the APIs on public addresses: everything but private ranges, on 443."""
-    return Allow(name, "Egress", (Peer(cidr="0.0.0.0/0", except_=PRIVATE_RANGES),), tcp(443))
+    return public_internet(name, tcp(443))
 
 
-def api_server(cidrs: Sequence[str]) -> Allow:
-    """Egress to the Kubernetes API: the control plane's endpoint, on 443 (what a controller watches)."""
-    return Allow("allow-api-server", "Egress", tuple(Peer(cidr=c) for c in cidrs), tcp(443))
+def api_server() -> Allow:
+    """Egress to the Kubernetes API on 443: what a controller watches. Dataplane V2 applies policy
+    after the `kubernetes` Service's DNAT, so the peer is the control plane's endpoint itself."""
+    return Allow("allow-api-server", "Egress", (CONTROL_PLANE,), tcp(443))
 
 
-def from_control_plane(name: str, cidrs: Sequence[str], ports: Sequence[int]) -> Allow:
+def from_control_plane(name: str, ports: Sequence[int]) -> Allow:
     """Ingress from the control plane to a webhook or aggregated API server, on its container ports."""
-    return Allow(name, "Ingress", tuple(Peer(cidr=c) for c in cidrs), tcp(*ports))
+    return Allow(name, "Ingress", (CONTROL_PLANE,), tcp(*ports))
+
+
+def public_internet(name: str, ports: tuple[tuple[str, int], ...]) -> Allow:
+    """Egress to public addresses (everything but private ranges) on `ports`."""
+    return Allow(name, "Egress", (Peer(cidr="0.0.0.0/0", except_=PRIVATE_RANGES),), ports)
 
 
 # ---------------------------------------------------------------- rendering
@@ -93,9 +104,22 @@ def _peer(p: Peer) -> net.NetworkPolicyPeerArgs:
     )
 
 
-def policy_spec(allow: Allow) -> net.NetworkPolicySpecArgs:
+def _peers(
+    allow: Allow, control_plane: pulumi.Input[Sequence[str]] | None
+) -> pulumi.Input[Sequence[net.NetworkPolicyPeerArgs]] | None:
+    static = [_peer(p) for p in allow.peers if not p.control_plane]
+    if not any(p.control_plane for p in allow.peers):
+        return static or None
+    if control_plane is None:
+        raise ValueError(f"{allow.name}: a control-plane peer needs the cluster's control-plane ranges")
+    return pulumi.Output.from_input(control_plane).apply(
+        lambda cidrs: [net.NetworkPolicyPeerArgs(ip_block=net.IPBlockArgs(cidr=c)) for c in cidrs] + static
+    )
+
+
+def policy_spec(allow: Allow, control_plane: pulumi.Input[Sequence[str]] | None = None) -> net.NetworkPolicySpecArgs:
     ports = [net.NetworkPolicyPortArgs(protocol=proto, port=port) for proto, port in allow.ports] or None
-    peers = [_peer(p) for p in allow.peers] or None
+    peers = _peers(allow, control_plane)
     selector = meta.LabelSelectorArgs(match_labels=dict(allow.pods) or None)
     if allow.direction == "Ingress":
         return net.NetworkPolicySpecArgs(
@@ -118,8 +142,10 @@ def network_policies(
     *,
     provider: pulumi.ProviderResource,
     depends_on: Sequence[pulumi.Resource],
+    control_plane: pulumi.Input[Sequence[str]] | None = None,
 ) -> list[net.NetworkPolicy]:
-    """`default-deny` (ingress and egress) in `namespace`, then each allow as its own policy."""
+    """`default-deny` (ingress and egress) in `namespace`, then each allow as its own policy.
+    `control_plane`: the cluster's control-plane ranges, for allows that name it."""
     opts = pulumi.ResourceOptions(parent=parent, provider=provider, depends_on=list(depends_on))
 
     def meta_(n: str) -> meta.ObjectMetaArgs:
@@ -141,7 +167,7 @@ def network_policies(
         out.append(
             net.NetworkPolicy(
                 f"{prefix}-{allow.name}",
-                net.NetworkPolicyInitArgs(metadata=meta_(allow.name), spec=policy_spec(allow)),
+                net.NetworkPolicyInitArgs(metadata=meta_(allow.name), spec=policy_spec(allow, control_plane)),
                 opts=opts,
             )
         )

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_gcp as gcp
+import pulumi_random as random
 
 from components.common import child
 from stacks.config_signing import BackupConfig
@@ -39,8 +40,9 @@ class BackupArgs:
     apis: pulumi.Resource
 
 
-def plan_name(prefix: str) -> str:
-    return f"{prefix}-data-namespaces"
+def plan_name(prefix: str, suffix: str | None = None) -> str:
+    base = f"{prefix}-data-namespaces"
+    return f"{base}-{suffix}" if suffix else base
 
 
 class Backup(pulumi.ComponentResource):
@@ -55,10 +57,24 @@ class Backup(pulumi.ComponentResource):
 
     def _plan(self, name: str, args: BackupArgs) -> gcp.gkebackup.BackupPlan:
         cfg = args.config
+        # The API refuses to delete a plan that still has backups, and nothing in the provider deletes
+        # them first, so a destroy would stop there. Outside prod the plan is retained on destroy
+        # (its backups expire after `retainDays`; README "Destroy" has the clean-up command) and
+        # carries a suffix kept in state, so a new `up` makes a new plan beside the retained one.
+        # Prod protects its plan: it is never deleted by a plain destroy.
+        retained = not args.protect
+        name_input: pulumi.Input[str] = plan_name(args.prefix)
+        if retained:
+            suffix = random.RandomId(
+                f"{name}-plan-suffix",
+                random.RandomIdArgs(byte_length=2, keepers={"prefix": args.prefix}),
+                opts=child(self),
+            )
+            name_input = suffix.hex.apply(lambda h: plan_name(args.prefix, h))
         return gcp.gkebackup.BackupPlan(
             f"{name}-plan",
             gcp.gkebackup.BackupPlanArgs(
-                name=plan_name(args.prefix),
+                name=name_input,
                 project=args.project,
                 location=args.region,
                 cluster=args.cluster_id,
@@ -86,5 +102,10 @@ class Backup(pulumi.ComponentResource):
                 ),
             ),
             # The first scheduled backup needs the agent's key grant and the cluster's agent.
-            opts=child(self, depends_on=[args.key_grant, args.cluster, args.apis], protect=args.protect),
+            opts=child(
+                self,
+                depends_on=[args.key_grant, args.cluster, args.apis],
+                protect=args.protect,
+                retain_on_delete=retained,
+            ),
         )

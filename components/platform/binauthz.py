@@ -1,10 +1,10 @@
 """The Binary Authorization project policy, managed instead of left at its allow-all default.
 
 Our own images need an attestation signed by the estate's KMS key; Google's GKE system images are
-admitted by Google's global policy; upstream images through the pull-through caches are
-admitted one by one, each at the exact digest the registry lookup resolved, with its reason. Deleting the policy resource (the provider's delete, on `destroy`
-or on a rename) resets the project to Google's default policy, which admits every image: prod
-protects it.
+admitted by Google's global policy; upstream images through the pull-through caches are admitted
+one by one, each at the exact digest the registry lookup resolved, with its reason. Deleting the
+policy resource (the provider's delete, on `destroy` or on a rename) resets the project to Google's
+default policy, which admits every image: prod protects it.
 """
 
 from __future__ import annotations

@@ -115,6 +115,8 @@ def build_platform(cfg: EstateConfig, cloud: CloudLayer) -> PlatformLayer:
             private_services_range=cloud.cidrs.private_services,
             provider=provider,
             protect_data=prod,
+            pins=pins,
+            control_plane_ranges=cloud.cluster.control_plane_ranges,
         ),
     )
     ns = namespaces.namespaces
@@ -132,7 +134,8 @@ def build_platform(cfg: EstateConfig, cloud: CloudLayer) -> PlatformLayer:
         ),
     )
     secrets = ExternalSecrets(
-        f"{prefix}-external-secrets", ExternalSecretsArgs(ctx=ctx, pins=pins, provider=provider, namespaces=ns)
+        f"{prefix}-external-secrets",
+        ExternalSecretsArgs(ctx=ctx, pins=pins, provider=provider, namespaces=ns, nodes=nodes),
     )
     credentials = Credentials(
         f"{prefix}-credentials",

@@ -61,6 +61,7 @@ class Mesh(pulumi.ComponentResource):
     gateway: str  # namespace/name of the Istio Gateway that VirtualServices bind to
     ingress_principal: str  # the gateway's mesh identity, for AuthorizationPolicies of later layers
     control_plane: pulumi.Resource  # istiod: custom resources of later layers depend on it
+    data_plane: list[pulumi.Resource]  # istio-cni and ztunnel: ambient workloads of later layers wait for them
 
     def __init__(self, name: str, args: MeshArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("estate:mesh:Mesh", name, None, opts)
@@ -92,33 +93,50 @@ class Mesh(pulumi.ComponentResource):
                 opts=child(self, depends_on=[args.apis, args.dns_zone]),
             )
 
-        # ------------------------------------------------ charts: base -> istiod -> node agents -> gateway
+        # ------------------------------------------------ charts, ordered only where data requires it:
+        # istiod, the CNI agent and ztunnel each need base's CRDs; the gateway needs istiod's injector
+        # (image: auto) and the address its Service names. Its pods are not ambient (dataplane-mode
+        # none), so they need neither node agent.
         system_ns = [args.namespaces[SYSTEM_NAMESPACE], args.cluster]
 
         def chart(
-            key: str, values: Values, namespace: str, deps: list[pulumi.Resource], release: str | None = None
+            key: str,
+            values: Values,
+            namespace: str,
+            deps: list[pulumi.Resource],
+            release: str | None = None,
+            await_webhook_ca: bool = True,
         ) -> k8s.helm.v4.Chart:
             return install(
                 self,
                 f"{name}-{key}",
-                Release(pin=args.pins[key], namespace=namespace, values=values, release_name=release),
+                Release(
+                    pin=args.pins[key],
+                    namespace=namespace,
+                    values=values,
+                    release_name=release,
+                    await_webhook_ca=await_webhook_ca,
+                ),
                 provider=args.provider,
                 depends_on=deps,
             )
 
-        base = chart("istio-base", base_values(ctx), SYSTEM_NAMESPACE, system_ns)
+        # base's default validator gets its CA from istiod, the next chart: waiting for it here
+        # would wait forever. istiod's own wait covers the CA, which istiod writes to both.
+        base = chart("istio-base", base_values(ctx), SYSTEM_NAMESPACE, system_ns, await_webhook_ca=False)
         istiod = chart("istiod", istiod_values(ctx, cfg), SYSTEM_NAMESPACE, [*system_ns, base])
-        cni = chart("istio-cni", cni_values(ctx), SYSTEM_NAMESPACE, [*system_ns, istiod])
-        ztunnel = chart("ztunnel", ztunnel_values(ctx), SYSTEM_NAMESPACE, [*system_ns, istiod])
-        # The gateway's pods need istiod's injector (image: auto), and GKE the address named in the annotation.
+        cni = chart("istio-cni", cni_values(ctx), SYSTEM_NAMESPACE, [*system_ns, base])
+        ztunnel = chart("ztunnel", ztunnel_values(ctx), SYSTEM_NAMESPACE, [*system_ns, base])
         chart(
             "istio-gateway",
             gateway_values(ctx, cfg),
             INGRESS_NAMESPACE,
-            [args.namespaces[INGRESS_NAMESPACE], istiod, cni, ztunnel, address],
+            [args.namespaces[INGRESS_NAMESPACE], istiod, address],
             release=INGRESS_RELEASE,
         )
         self.control_plane = istiod
+        # What an ambient workload needs on its node before it starts: later layers wait for it.
+        self.data_plane = [cni, ztunnel]
 
         # ------------------------------------------------ custom resources
         istio_crds: list[pulumi.Resource] = [base, istiod]

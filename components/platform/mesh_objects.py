@@ -13,7 +13,7 @@ from pydantic import Field
 
 from components.kube import authz
 from components.kube.authz import principal
-from components.kube.custom import Spec
+from components.kube.custom import Spec, deleted_in_foreground
 from components.platform.values.istio import (
     INGRESS_NAMESPACE,
     INGRESS_PRINCIPAL,
@@ -135,7 +135,8 @@ def tls_secret(name: str) -> str:
 def certificate(name: str, host: str, issuer: str) -> dict[str, Any]:
     # In the gateway's namespace: a Gateway's credentialName is read from there.
     spec = CertificateSpec(secret_name=tls_secret(name), dns_names=[host], issuer_ref=IssuerRef(name=issuer))
-    return _obj("cert-manager.io/v1", "Certificate", f"ingress-{name}", INGRESS_NAMESPACE, spec)
+    # An ACME certificate's Challenges hold a finalizer only the running controller removes.
+    return deleted_in_foreground(_obj("cert-manager.io/v1", "Certificate", f"ingress-{name}", INGRESS_NAMESPACE, spec))
 
 
 def gateway(hosts: Mapping[str, str], min_tls: Literal["TLSV1_2", "TLSV1_3"]) -> dict[str, Any]:

@@ -3,7 +3,7 @@ networking with explicit allows, a ResourceQuota and a LimitRange."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -12,6 +12,8 @@ import pulumi_kubernetes as k8s
 from components.common import K8S_LABELS, child
 from components.kube.netpol import network_policies
 from components.platform.app_network import allows
+from components.platform.platform_network import GUARDED, platform_allows
+from stacks.charts import ChartPin
 from stacks.config_namespaces import NamespaceConfig
 
 core, meta = k8s.core.v1, k8s.meta.v1
@@ -55,6 +57,9 @@ class NamespacesArgs:
     private_services_range: str
     provider: pulumi.ProviderResource
     protect_data: bool
+    pins: Mapping[str, ChartPin]
+    # Where the control plane connects from (the cluster's output): API server and webhook allows.
+    control_plane_ranges: pulumi.Input[Sequence[str]]
 
 
 class Namespaces(pulumi.ComponentResource):
@@ -74,6 +79,17 @@ class Namespaces(pulumi.ComponentResource):
                     )
                 ),
                 opts=k8s_opts,
+            )
+        backends = sorted(n for n, spec in args.namespaces.items() if spec.ingress)
+        for ns in GUARDED:
+            network_policies(
+                self,
+                f"{name}-{ns}",
+                ns,
+                platform_allows(ns, args.pins, backends),
+                provider=args.provider,
+                depends_on=[self.namespaces[ns]],
+                control_plane=args.control_plane_ranges,
             )
         self.application = sorted(args.namespaces)
         for ns in self.application:

@@ -67,6 +67,8 @@ class ExternalSecretsArgs:
     pins: Mapping[str, ChartPin]
     provider: k8s.Provider
     namespaces: Mapping[str, pulumi.Resource]
+    # The node pools: Chart v4 waits for the operator's pods to be Ready, which needs nodes.
+    nodes: pulumi.Resource
 
 
 class ExternalSecrets(pulumi.ComponentResource):
@@ -84,7 +86,7 @@ class ExternalSecrets(pulumi.ComponentResource):
             f"{name}-chart",
             Release(args.pins["external-secrets"], NAMESPACE, external_secrets_values(args.ctx), release_name=RELEASE),
             provider=args.provider,
-            depends_on=[args.namespaces[NAMESPACE]],
+            depends_on=[args.namespaces[NAMESPACE], args.nodes],
         )
         self.store = custom_resource(
             self, f"{name}-store", secret_store(args.ctx), provider=args.provider, depends_on=[self.chart]

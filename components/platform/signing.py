@@ -75,7 +75,9 @@ class Signing(pulumi.ComponentResource):
             ),
             opts=child(self, depends_on=[args.apis], protect=prod),
         )
-        for signer, member in sorted(args.config.signers.items()):
+        # `signing.signers`, and the bootstrap's CI deployer where `signing.bootstrapSigner` is on.
+        signers = args.config.members(args.ctx.project)
+        for signer, member in sorted(signers.items()):
             for role in SIGNER_ROLES:
                 gcp.kms.CryptoKeyIAMMember(
                     f"{name}-{signer}-{role.rsplit('.', 1)[-1]}",
@@ -91,7 +93,7 @@ class Signing(pulumi.ComponentResource):
             prefix=args.prefix,
             key_id=key.id,
             exempt_images=args.exempt_images,
-            signers=args.config.signers,
+            signers=signers,
             protect=prod,
             depends_on=[args.apis],
         )

@@ -63,9 +63,17 @@ GATEWAY_POD_SECURITY: dict[str, Any] = {
 }
 
 
+# Both charts render `failurePolicy: Ignore` on a fresh install (`if not .Release.IsUpgrade`) and
+# istiod flips it to Fail once ready; Chart v4 always renders as an install, so every later apply
+# would fight istiod's field manager over the field (istio#45204, pulumi-kubernetes#2210). Both
+# templates read `base.validationFailurePolicy` (istio PRs 59367 and 59488): render Fail from the start.
+VALIDATION = {"validationFailurePolicy": "Fail"}
+
+
 class BaseValues(Values):
     default_revision: str  # renders the istiod-default-validator webhook for the default revision
     global_: dict[str, Any] = Field(alias="global")
+    base: dict[str, Any]
 
 
 # The istio-reader ClusterRole (read `*` in every API group) only serves multicluster remote
@@ -74,7 +82,11 @@ NO_READER_RBAC = {"enableReaderRBAC": False}
 
 
 def base_values(_ctx: ChartContext) -> BaseValues:
-    return BaseValues(default_revision="default", global_={"istioNamespace": SYSTEM_NAMESPACE, **NO_READER_RBAC})
+    return BaseValues(
+        default_revision="default",
+        global_={"istioNamespace": SYSTEM_NAMESPACE, **NO_READER_RBAC},
+        base=dict(VALIDATION),
+    )
 
 
 class IstiodValues(Values):
@@ -92,6 +104,7 @@ class IstiodValues(Values):
     pdb: dict[str, Any]
     mesh_config: dict[str, Any]
     gateways: dict[str, Any]
+    base: dict[str, Any]
 
 
 def istiod_values(ctx: ChartContext, cfg: MeshConfig) -> IstiodValues:
@@ -134,4 +147,5 @@ def istiod_values(ctx: ChartContext, cfg: MeshConfig) -> IstiodValues:
         pdb={"minAvailable": 1},
         mesh_config=mesh,
         gateways={"securityContext": GATEWAY_POD_SECURITY},
+        base=dict(VALIDATION),
     )

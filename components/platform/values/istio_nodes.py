@@ -18,6 +18,10 @@ from components.platform.values.istio import PLATFORM, image_ref
 # GKE admits system-node-critical pods only in a namespace holding a ResourceQuota scoped to that
 # PriorityClass; with `global.platform: gke` both charts render one (templates/resourcequota.yaml).
 CRITICAL_POD_QUOTA = 1000
+# Where GKE's nodes keep CNI plugins. The chart detects GKE from `-gke` in the server version
+# (templates/daemonset.yaml), which an offline render cannot see; a non-empty `cniBinDir` wins over
+# the detection, so the rendered DaemonSet (and what the gate checks) is what GKE gets.
+GKE_CNI_BIN_DIR = "/home/kubernetes/bin"
 
 
 class CniValues(Values):
@@ -28,6 +32,7 @@ class CniValues(Values):
     seccomp_profile: dict[str, Any]
     use_app_armor_annotation: bool
     resource_quotas: dict[str, Any]
+    cni_bin_dir: str
 
 
 def cni_values(ctx: ChartContext) -> CniValues:
@@ -42,6 +47,7 @@ def cni_values(ctx: ChartContext) -> CniValues:
         # GKE runs Kubernetes >= 1.30: securityContext.appArmorProfile instead of the beta annotation.
         use_app_armor_annotation=False,
         resource_quotas={"enabled": True, "pods": CRITICAL_POD_QUOTA},
+        cni_bin_dir=GKE_CNI_BIN_DIR,
     )
 
 

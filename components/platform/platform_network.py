@@ -1,0 +1,74 @@
+"""What the platform's own namespaces may reach, decided from the pins: pure functions.
+
+Each platform namespace denies all traffic by default like an application namespace, then
+allows what its controllers need: DNS, the API server, the control plane calling its webhooks
+(on the ports declared with the chart's pin), Google APIs through the metadata server's
+credentials, ACME, and the ingress gateway's listeners.
+
+istio-system has none: ztunnel and istio-cni run on every node and enter every meshed pod's
+network namespace, and istiod serves every proxy; a default-deny there would cut the mesh, and
+its Pod Security level (privileged) already marks it as the cluster's data plane.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from components.kube.netpol import (
+    Allow,
+    Peer,
+    api_server,
+    dns,
+    from_control_plane,
+    google_apis,
+    mesh_control_plane,
+    metadata_server,
+    public_internet,
+    tcp,
+)
+from components.platform.values.istio_gateway import HTTP_PORT, HTTPS_PORT
+from stacks.charts import ChartPin
+from stacks.cidr import HEALTH_CHECK_RANGES
+
+# The platform namespace whose controller serves each chart's webhooks.
+WEBHOOK_CHARTS = {
+    "cert-manager": "cert-manager",
+    "external-secrets": "external-secrets",
+    "cosign-system": "policy-controller",
+}
+GATEWAY_STATUS_PORT = 15021
+
+
+def platform_allows(namespace: str, pins: Mapping[str, ChartPin], backends: list[str]) -> list[Allow]:
+    """The allows of one platform namespace. `backends`: application namespaces behind the gateway."""
+    if namespace in WEBHOOK_CHARTS:
+        out = [dns(), api_server(), metadata_server(), google_apis()]
+        ports = pins[WEBHOOK_CHARTS[namespace]].control_plane_ports
+        if ports:
+            out.append(from_control_plane("allow-webhook-from-control-plane", ports))
+        if namespace == "cert-manager":
+            # ACME (Let's Encrypt) is on 443 like the Google APIs; the DNS-01 self-check asks the
+            # zone's public authoritative name servers directly on 53 before telling ACME to look.
+            out.append(public_internet("allow-dns01-self-check", (("UDP", 53), ("TCP", 53))))
+        return out
+    if namespace == "istio-ingress":
+        out = [
+            dns(),
+            mesh_control_plane(),
+            # The external passthrough load balancer keeps client addresses: anyone, on the listeners.
+            Allow("allow-listeners", "Ingress", (Peer(cidr="0.0.0.0/0"),), tcp(HTTP_PORT, HTTPS_PORT)),
+            Allow(
+                "allow-health-checks",
+                "Ingress",
+                tuple(Peer(cidr=c) for c in HEALTH_CHECK_RANGES),
+                tcp(GATEWAY_STATUS_PORT),
+            ),
+        ]
+        if backends:
+            out.append(Allow("allow-backends", "Egress", tuple(Peer(namespace=ns) for ns in sorted(backends))))
+        return out
+    raise ValueError(f"{namespace}: no network rules for this platform namespace")
+
+
+# Namespaces that get a default-deny: every platform namespace but the mesh's own.
+GUARDED = ("cert-manager", "external-secrets", "cosign-system", "istio-ingress")
