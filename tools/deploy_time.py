@@ -7,8 +7,11 @@ types not in the table take its default and are listed as such). A resource star
 it waits for are done: its `dependencies` (a component there stands for everything under it),
 and its provider. The longest chain sets the time of a first `up`. Each link says whether the
 data needs it (an input uses the other's output: `propertyDependencies`, or the provider) or
-only the program's ordering (`depends_on`); order-only links on the critical chain are flagged,
-with the time the chain would take without them.
+only the program's ordering (`depends_on`). An order-only link is required when the cloud or the
+cluster needs it and no input can say so (`required_order`: an API on before its first call, an
+IAM grant propagated before its first use, CRDs and webhooks before their objects, nodes before
+pods); any other order-only link on the critical chain is flagged as avoidable, with the time the
+chain would take without the order-only links.
 """
 
 from __future__ import annotations
@@ -120,6 +123,28 @@ class Graph:
         return finish, via
 
 
+CHART = "kubernetes:helm.sh/v4:Chart"
+# Predecessor types whose order-only links the cloud or the cluster requires, and why.
+_REQUIRED_AFTER = {
+    "gcp:projects/service:Service": "the API is on before its first call",
+    "time:index/sleep:Sleep": "the IAM grant has propagated before its first use",
+    "gcp:projects/serviceIdentity:ServiceIdentity": "the service agent exists before its grant",
+    "gcp:container/nodePool:NodePool": "pods need nodes",
+    "kubernetes:core/v1:Namespace": "the namespace exists first",
+}
+
+
+def required_order(before: str, after: str) -> str | None:
+    """Why `after` must wait for `before` although no input of it names `before`; None: it need not."""
+    if before in _REQUIRED_AFTER:
+        return _REQUIRED_AFTER[before]
+    if before.endswith(("IAMMember", "IamMember", "IAMBinding", "IamBinding")):
+        return "the grant exists before its first use"
+    if before == CHART and (after == CHART or (after.startswith("kubernetes:") and after.count(":") == 2)):
+        return "the earlier chart's CRDs and webhooks serve it"
+    return None
+
+
 @dataclass(frozen=True)
 class Link:
     urn: str
@@ -128,6 +153,7 @@ class Link:
     seconds: float
     ends_at: float
     waits_by: str | None  # how this link waits for the previous one: "data", "order" or None (first)
+    required: str | None = None  # for an order-only link: why the platform needs it (None: avoidable)
 
 
 @dataclass
@@ -142,7 +168,8 @@ class Report:
 
     @property
     def flagged(self) -> list[Link]:
-        return [link for link in self.chain if link.waits_by == "order"]
+        """Avoidable order-only links on the critical chain."""
+        return [link for link in self.chain if link.waits_by == "order" and link.required is None]
 
 
 def critical_path(plan: PlanFile, times: dict[str, Any]) -> Report:
@@ -161,7 +188,8 @@ def critical_path(plan: PlanFile, times: dict[str, Any]) -> Report:
     for i, urn in enumerate(urns):
         res = graph.nodes[urn]
         kind = graph.edges[urn][urns[i - 1]] if i else None
-        chain.append(Link(urn, res["type"], res["name"], graph.duration(res), finish[urn], kind))
+        why = required_order(graph.nodes[urns[i - 1]]["type"], res["type"]) if kind == "order" else None
+        chain.append(Link(urn, res["type"], res["name"], graph.duration(res), finish[urn], kind, why))
     without, _ = graph.finish_times(order_edges=False)
     order_edges = sum(kind == "order" for deps in graph.edges.values() for kind in deps.values())
     defaulted = {t: n for t, n in graph.defaulted.items()}
@@ -182,11 +210,14 @@ def render(rep: Report) -> str:
     ]
     for link in rep.chain:
         mark = {"data": "uses", "order": "ORDER ONLY", None: "start"}[link.waits_by]
-        out.append(
+        if link.waits_by == "order" and link.required:
+            mark = "required"
+        line = (
             f"  {_mmss(link.ends_at):>7}  +{_mmss(link.seconds):>6}  [{mark:>10}]  {short_type(link.type)} {link.name}"
         )
+        out.append(line + (f"  ({link.required})" if link.required else ""))
     if rep.flagged:
-        out += ["", "FLAG: ordering the program adds that the data does not need, on the critical chain:"]
+        out += ["", "FLAG: ordering the program adds that neither the data nor the platform needs, on the chain:"]
         for link in rep.flagged:
             out.append(f"  - {short_type(link.type)} {link.name} waits for its predecessor only through depends_on")
         out.append(

@@ -57,21 +57,19 @@ def mask_secrets(value: Any) -> Any:
     return value
 
 
-class DuplicateUrnError(Exception):
-    """Two registrations with one URN: the engine stops the update; the plan stops too."""
-
-
 class RecordingMonitor(pulumi_mocks.MockMonitor):
     def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
         super().__init__(mocks)
         self.registrations: list[dict[str, Any]] = []
-        self._transforms: list[str] = []
+        self.duplicates: list[str] = []
+        # Registrations run on several threads: the names are kept per (type, name), not in one slot.
+        self._transforms: dict[tuple[str, str], list[str]] = {}
         new_resource = mocks.new_resource
 
         def recording(args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
             # The mock monitor hands a registration's transforms to the mocks and runs none of
             # them: keep their names so the gate can apply them to a Chart's rendered children.
-            self._transforms = [transform_name(fn) for fn in args.transforms]
+            self._transforms[(args.typ, args.name)] = [transform_name(fn) for fn in args.transforms]
             return new_resource(args)
 
         mocks.new_resource = recording  # type: ignore[method-assign]
@@ -79,9 +77,9 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
         urn = self.make_urn(request.parent, request.type, request.name)
         if urn in self.resources:
-            # The engine refuses a second registration of a URN (resource_monitor.go); so does the plan.
-            raise DuplicateUrnError(f"Duplicate resource URN '{urn}'; try giving it a unique name")
-        self._transforms = []
+            # The engine refuses a second registration of a URN and stops the update; the plan
+            # fails too, once the program has run (raising here would leave its other RPCs behind).
+            self.duplicates.append(f"Duplicate resource URN '{urn}'; try giving it a unique name")
         response = super().RegisterResource(request)
         if request.type == "pulumi:pulumi:Stack":
             return response
@@ -110,7 +108,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                         else None
                     ),
                     "deletedWith": request.deletedWith or None,
-                    "transforms": self._transforms,
+                    "transforms": self._transforms.pop((request.type, request.name), []),
                 },
             }
         )
@@ -194,6 +192,8 @@ def record(
         plan.outputs = _sync_await(_resolve_outputs(getattr(root, "outputs", {}) or {}))
     except pulumi.RunError as exc:
         plan.error = str(exc)
+    if monitor.duplicates:
+        plan.error = "; ".join(monitor.duplicates)
     plan.resources = monitor.registrations
     return plan
 

@@ -121,7 +121,8 @@ def build_cloud(cfg: EstateConfig) -> CloudLayer:
             secrets_key_id=keys.key_ids["gke"],
             labels=labels(env, "cluster"),
             protect=prod,
-            depends_on=[*apis.for_types(T_SA, T_PROJECT_IAM, "gcp:container/cluster:Cluster"), keys.grants["gke"]],
+            depends_on=apis.for_types(T_SA, T_PROJECT_IAM, "gcp:container/cluster:Cluster"),
+            key_grant=[keys.grants["gke"]],
         ),
     )
     pools = NodePools(

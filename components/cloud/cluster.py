@@ -70,6 +70,7 @@ class ClusterArgs:
     labels: dict[str, str]
     protect: bool
     depends_on: Sequence[pulumi.Resource] = field(default=())
+    key_grant: Sequence[pulumi.Resource] = field(default=())  # the gke key's agent grant (and its wait)
 
 
 class Cluster(pulumi.ComponentResource):
@@ -181,7 +182,9 @@ class Cluster(pulumi.ComponentResource):
             ),
             opts=child(
                 self,
-                depends_on=[*args.depends_on, bootstrap_role],
+                # The control plane encrypts Secrets with the gke key from its first moment: only the
+                # cluster waits for that grant to propagate, not the bootstrap account beside it.
+                depends_on=[*args.depends_on, *args.key_grant, bootstrap_role],
                 protect=args.protect,
                 custom_timeouts=pulumi.CustomTimeouts(create="45m", update="60m", delete="45m"),
                 # With the default pool removed, GKE reports the first remaining pool's
