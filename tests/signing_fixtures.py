@@ -15,11 +15,11 @@ SIGNERS = {
 }
 EXEMPT = {
     f"{CACHE}/dockerhub/istio/pilot": Exemption(
-        "upstream release through our dockerhub pull-through cache", f"{CACHE}/dockerhub/istio/pilot@{DIGEST}"
+        "upstream release through our dockerhub pull-through cache", (f"{CACHE}/dockerhub/istio/pilot@{DIGEST}",)
     ),
     f"{CACHE}/ghcr/sigstore/policy-controller/policy-controller": Exemption(
         "upstream release through our ghcr pull-through cache",
-        f"{CACHE}/ghcr/sigstore/policy-controller/policy-controller@{DIGEST}",
+        (f"{CACHE}/ghcr/sigstore/policy-controller/policy-controller@{DIGEST}",),
     ),
 }
 # Sub-trees the chart renders whole (`omit . "enabled" | toYaml`, templates/webhook/deployment_webhook.yaml),

@@ -108,7 +108,7 @@ def test_binary_authorization_policy(signing_plan: Plan) -> None:
     assert inputs["globalPolicyEvaluationMode"] == "ENABLE"
     # Exact references at their digests: no wildcard admits whatever else comes through a cache.
     patterns = [p["namePattern"] for p in inputs["admissionWhitelistPatterns"]]
-    assert patterns == [EXEMPT[path].image for path in sorted(EXEMPT)]
+    assert patterns == [ref for path in sorted(EXEMPT) for ref in EXEMPT[path].refs]
     assert all("*" not in p and "@sha256:" in p for p in patterns)
     assert inputs["defaultAdmissionRule"] == {
         "evaluationMode": "REQUIRE_ATTESTATION",

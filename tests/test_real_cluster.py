@@ -111,7 +111,7 @@ def test_the_ca_wait_marks_webhook_configurations_only() -> None:
 def test_istio_validation_fails_closed_from_the_first_render_and_cni_uses_gke_paths(plan: Plan) -> None:
     for key in ("istio-base", "istiod"):
         assert _chart(plan, key)["inputs"]["values"]["base"] == {"validationFailurePolicy": "Fail"}, key
-    assert _chart(plan, "istio-cni")["inputs"]["values"]["cniBinDir"] == "/home/kubernetes/bin"
+    assert _chart(plan, "istio-cni")["inputs"]["values"]["cni"] == {"cniBinDir": "/home/kubernetes/bin"}
 
 
 # ---------------------------------------------------------------- 10. platform namespaces

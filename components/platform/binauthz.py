@@ -28,10 +28,11 @@ ATTACHER_ROLE = "roles/containeranalysis.notes.attacher"
 @dataclass(frozen=True)
 class Exemption:
     """One upstream image Binary Authorization admits without an attestation: why, and the exact
-    reference (`<path>@sha256:...`, from the registry lookup) it admits."""
+    references to its one digest (from the registry lookup) that pods name: `<path>@sha256:...`,
+    and `<path>:<tag>@sha256:...` for charts that always print a tag (external-secrets)."""
 
     reason: str
-    image: pulumi.Input[str]
+    refs: Sequence[pulumi.Input[str]]
 
 
 # host/project/repository/image: an image path in Artifact Registry has at least these segments.
@@ -146,8 +147,9 @@ def binary_authorization(
             # The exact reference each pod names (`path@sha256:...`): a pattern without a wildcard
             # admits that string only.
             admission_whitelist_patterns=[
-                gcp.binaryauthorization.PolicyAdmissionWhitelistPatternArgs(name_pattern=exempt_images[path].image)
+                gcp.binaryauthorization.PolicyAdmissionWhitelistPatternArgs(name_pattern=ref)
                 for path in sorted(exempt_images)
+                for ref in exempt_images[path].refs
             ],
             default_admission_rule=gcp.binaryauthorization.PolicyDefaultAdmissionRuleArgs(
                 evaluation_mode="REQUIRE_ATTESTATION",

@@ -75,7 +75,9 @@ def image_exemptions(cfg: EstateConfig, refs: Mapping[str, pulumi.Output[str]]) 
         if ref.repository in caches:
             path = images.repository_path(ref, cfg.region, cfg.project)
             reason = f"upstream release through our {ref.repository} pull-through cache ({caches[ref.repository]})"
-            out[path] = Exemption(reason=reason, image=refs[key])
+            digest = refs[key].apply(lambda r: r.split("@", 1)[1])
+            tagged = pulumi.Output.concat(path, ":", img.tag, "@", digest)
+            out[path] = Exemption(reason=reason, refs=(refs[key], tagged))
     return out
 
 

@@ -19,8 +19,10 @@ from components.platform.values.istio import PLATFORM, image_ref
 # PriorityClass; with `global.platform: gke` both charts render one (templates/resourcequota.yaml).
 CRITICAL_POD_QUOTA = 1000
 # Where GKE's nodes keep CNI plugins. The chart detects GKE from `-gke` in the server version
-# (templates/daemonset.yaml), which an offline render cannot see; a non-empty `cniBinDir` wins over
-# the detection, so the rendered DaemonSet (and what the gate checks) is what GKE gets.
+# (templates/daemonset.yaml), which an offline render cannot see, and any non-empty `cniBinDir`
+# wins over the detection. Set under `cni:`: templates/zzy_descope_legacy.yaml copies `.cni` over
+# the top level after the profiles, so a top-level value loses to the default `/opt/cni/bin` once
+# `global.platform: gke` selects a profile. Pinned, the rendered DaemonSet is what GKE gets.
 GKE_CNI_BIN_DIR = "/home/kubernetes/bin"
 
 
@@ -32,7 +34,7 @@ class CniValues(Values):
     seccomp_profile: dict[str, Any]
     use_app_armor_annotation: bool
     resource_quotas: dict[str, Any]
-    cni_bin_dir: str
+    cni: dict[str, Any]
 
 
 def cni_values(ctx: ChartContext) -> CniValues:
@@ -47,7 +49,7 @@ def cni_values(ctx: ChartContext) -> CniValues:
         # GKE runs Kubernetes >= 1.30: securityContext.appArmorProfile instead of the beta annotation.
         use_app_armor_annotation=False,
         resource_quotas={"enabled": True, "pods": CRITICAL_POD_QUOTA},
-        cni_bin_dir=GKE_CNI_BIN_DIR,
+        cni={"cniBinDir": GKE_CNI_BIN_DIR},
     )
 
 
