@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from components.kube import webhooks
-from stacks.load import load as load_config
 from stacks.charts import control_plane_ports, resolve_pins
+from stacks.load import load as load_config
 from tools.charts.chart import ChartOutcome, render_charts
 from tools.charts.refs import archive_path, cache_dir, chart_ref, charts_of
 from tools.plan import Plan, stack_config
