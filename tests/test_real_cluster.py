@@ -4,6 +4,8 @@ directory GKE uses, platform namespaces behind default-deny, and a `destroy` tha
 
 from __future__ import annotations
 
+from typing import Any
+
 import pulumi
 import pytest
 
@@ -83,7 +85,7 @@ def test_every_chart_with_webhooks_waits_for_their_ca_but_istio_base(plan: Plan)
 
 
 def test_the_ca_wait_marks_webhook_configurations_only() -> None:
-    hook = {
+    hook: dict[str, Any] = {
         "apiVersion": "admissionregistration.k8s.io/v1",
         "kind": "ValidatingWebhookConfiguration",
         "metadata": {"name": "v", "annotations": {"keep": "me"}},
@@ -94,7 +96,8 @@ def test_the_ca_wait_marks_webhook_configurations_only() -> None:
     )
     result = webhooks.await_ca_bundle(args)
     assert result is not None
-    assert result.props["metadata"]["annotations"] == {"keep": "me", webhooks.WAIT_FOR: webhooks.CA_BUNDLE_READY}
+    props: dict[str, Any] = dict(result.props)
+    assert props["metadata"]["annotations"] == {"keep": "me", webhooks.WAIT_FOR: webhooks.CA_BUNDLE_READY}
     assert "annotations" in hook["metadata"] and webhooks.WAIT_FOR not in hook["metadata"]["annotations"]
     deployment = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"}}
     args = pulumi.ResourceTransformArgs(
