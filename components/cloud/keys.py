@@ -39,6 +39,7 @@ _AGENT_PATTERN = {
 # (`container-engine-robot`, "agent_robot") must be able to use the backup plan's key, or every
 # scheduled backup fails (error 100010107), besides the gkebackup agent itself.
 _ALSO_USED_BY = {"backup": "gke"}
+KEY_USER_ROLE = "roles/cloudkms.cryptoKeyEncrypterDecrypter"
 
 
 @dataclass(frozen=True)
@@ -124,28 +125,15 @@ class Keys(pulumi.ComponentResource):
                 ),
                 opts=child(self, depends_on=kms, protect=args.protect),
             )
+            users = [role, *([_ALSO_USED_BY[role]] if role in _ALSO_USED_BY else [])]
             grants = [
                 gcp.kms.CryptoKeyIAMMember(
-                    f"{name}-{role}-agent",
-                    gcp.kms.CryptoKeyIAMMemberArgs(
-                        crypto_key_id=key.id, role="roles/cloudkms.cryptoKeyEncrypterDecrypter", member=members[role]
-                    ),
-                    opts=child(self, depends_on=[*kms, *agents[role]]),
+                    f"{name}-{role}-agent" if user == role else f"{name}-{role}-{user}-agent",
+                    gcp.kms.CryptoKeyIAMMemberArgs(crypto_key_id=key.id, role=KEY_USER_ROLE, member=members[user]),
+                    opts=child(self, depends_on=[*kms, *agents[user]]),
                 )
+                for user in users
             ]
-            if role in _ALSO_USED_BY:
-                other = _ALSO_USED_BY[role]
-                grants.append(
-                    gcp.kms.CryptoKeyIAMMember(
-                        f"{name}-{role}-{other}-agent",
-                        gcp.kms.CryptoKeyIAMMemberArgs(
-                            crypto_key_id=key.id,
-                            role="roles/cloudkms.cryptoKeyEncrypterDecrypter",
-                            member=members[other],
-                        ),
-                        opts=child(self, depends_on=[*kms, *agents[other]]),
-                    )
-                )
             # What uses the key waits for its grants to propagate, not only to be written.
             self.grants[role] = pause(
                 f"{name}-{role}-agent-propagation",
