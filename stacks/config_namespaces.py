@@ -7,11 +7,13 @@ by default and opens only what its entry says. Platform namespaces (the mesh, ce
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated
 
 from pydantic import Field
 
 from stacks.base import Model, Name
+from stacks.problem import Problem
 
 Quantity = Annotated[str, Field(pattern=r"^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|Ti)?$")]
 
@@ -57,3 +59,40 @@ class NamespaceConfig(Model):
 
 
 NamespacesConfig = dict[Name, NamespaceConfig]
+
+
+# ---------------------------------------------------------------- names an application namespace may not take
+# Namespaces Kubernetes itself creates and owns.
+KUBERNETES_NAMESPACES = ("default", "kube-node-lease", "kube-public", "kube-system")
+# Prefixes GKE keeps for its own namespaces: gke-* (gke-managed-system, gke-gmp-system, ...) and
+# Google Cloud Managed Service for Prometheus' gmp-* (gmp-system, gmp-public).
+GKE_PREFIXES = {"gke-": "GKE creates its own namespaces under gke-*", "gmp-": "GKE's managed Prometheus uses gmp-*"}
+# The platform's own namespaces, created by components/platform/namespaces.py with their Pod
+# Security levels (PLATFORM_NAMESPACES there; a test keeps the two equal). The list lives here too
+# because stacks/ may not import components/ (the components import stacks/).
+PLATFORM_NAMESPACES = ("istio-system", "istio-ingress", "cert-manager", "external-secrets", "cosign-system")
+_INSTEAD = "give the application namespace a name of its own, e.g. after its team or workload ('apps', 'inference')"
+
+
+def reserved(name: str) -> str | None:
+    """Why `name` cannot be an application namespace, or None when it can."""
+    if name in KUBERNETES_NAMESPACES:
+        return f"reserved: Kubernetes creates and owns the {name!r} namespace"
+    if name in PLATFORM_NAMESPACES:
+        return (
+            f"reserved: {name!r} is a platform namespace the estate creates itself "
+            "(components/platform/namespaces.py); a second Namespace of that name would have the same URN"
+        )
+    for prefix, why in GKE_PREFIXES.items():
+        if name.startswith(prefix):
+            return f"reserved: {why}"
+    return None
+
+
+def check(namespaces: Mapping[str, NamespaceConfig]) -> list[Problem]:
+    """Application namespaces named like a Kubernetes, GKE or platform namespace, each naming its key."""
+    return [
+        Problem(f"namespaces.{name}", name, f"{why}; {_INSTEAD}")
+        for name in namespaces
+        if (why := reserved(name)) is not None
+    ]

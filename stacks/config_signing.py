@@ -25,13 +25,41 @@ SignerMember = Annotated[
 ]
 
 
+# The default signer: the CI deployer the bootstrap project creates in the same Google Cloud project
+# (bootstrap/program.py, GithubCi: account id `ci-<role>`; a test keeps the two equal). It runs only
+# on `main` (in prod only inside the reviewed GitHub environment), so its signature means "merged
+# and approved"; the previewer, which runs pull requests, never signs. Its email follows from
+# gcp:project alone, so the default is plain config, known at preview. A StackReference to the
+# bootstrap stack cannot serve: the bootstrap keeps its state in a local backend of its own
+# (README, "Delivery"), and a StackReference reads only stacks of the backend the estate runs on.
+BOOTSTRAP_SIGNER = "bootstrap-ci"
+BOOTSTRAP_DEPLOYER_ID = "ci-deployer"
+
+
+def bootstrap_deployer(project: str) -> str:
+    """The IAM member of the bootstrap's CI deployer in `project`."""
+    return f"serviceAccount:{BOOTSTRAP_DEPLOYER_ID}@{project}.iam.gserviceaccount.com"
+
+
 class SigningConfig(Model):
     signers: dict[Name, SignerMember] = Field(
         {}, description="CI identities allowed to sign the estate's images, by name."
     )
+    bootstrap_signer: bool = Field(
+        False,
+        description=f"The bootstrap's CI deployer ({BOOTSTRAP_DEPLOYER_ID}@<gcp:project>.iam.gserviceaccount.com) "
+        f"signs too, as signer '{BOOTSTRAP_SIGNER}'; on by default in prod.",
+    )
     protection_level: Literal["SOFTWARE", "HSM"] = Field(
         "SOFTWARE", description="Where the signing key lives; HSM keeps it in FIPS 140-2 Level 3 hardware."
     )
+
+    def members(self, project: str) -> dict[str, str]:
+        """Every signer by name: `signers`, and the bootstrap's CI deployer when `bootstrapSigner` is on."""
+        out = dict(self.signers)
+        if self.bootstrap_signer:
+            out[BOOTSTRAP_SIGNER] = bootstrap_deployer(project)
+        return out
 
 
 # Backup schedules the checks below can reason about: daily, weekly on one day, every N hours.
@@ -63,14 +91,63 @@ class BackupConfig(Model):
 
 DEFAULTS: dict[str, dict[str, Any]] = {
     "dev": {
-        "signing": {"signers": {}, "protectionLevel": "SOFTWARE"},
+        "signing": {"signers": {}, "bootstrapSigner": False, "protectionLevel": "SOFTWARE"},
         "backup": {"schedule": "0 2 * * *", "retainDays": 7, "deleteLockDays": 0, "includeSecrets": True},
     },
     "prod": {
-        "signing": {"signers": {}, "protectionLevel": "HSM"},
+        "signing": {"signers": {}, "bootstrapSigner": True, "protectionLevel": "HSM"},
         "backup": {"schedule": "0 */6 * * *", "retainDays": 30, "deleteLockDays": 7, "includeSecrets": True},
     },
 }
+
+
+def check_signers(signing: SigningConfig, project: str, *, prod: bool) -> list[Problem]:
+    """Who signs: someone in prod (Binary Authorization admits nothing of ours unsigned), and each
+    identity once (two grants of one role to one member share one IAM binding: removing either
+    would remove both)."""
+    out: list[Problem] = []
+    if signing.bootstrap_signer and BOOTSTRAP_SIGNER in signing.signers:
+        out.append(
+            Problem(
+                f"signing.signers.{BOOTSTRAP_SIGNER}",
+                signing.signers[BOOTSTRAP_SIGNER],
+                "this name is the bootstrap's CI deployer while signing.bootstrapSigner is true; "
+                "give this signer another name",
+            )
+        )
+    else:
+        first: dict[str, str] = {}
+        for name, member in signing.members(project).items():  # the bootstrap's deployer comes last
+            if member not in first:
+                first[member] = name
+            elif name == BOOTSTRAP_SIGNER:
+                out.append(
+                    Problem(
+                        f"signing.signers.{first[member]}",
+                        member,
+                        "the bootstrap's CI deployer signs already (signing.bootstrapSigner: true): drop this entry",
+                    )
+                )
+            else:
+                out.append(
+                    Problem(
+                        f"signing.signers.{name}",
+                        member,
+                        f"the same identity as signing.signers.{first[member]}: list each signer once",
+                    )
+                )
+    if prod and not signing.members(project):
+        out.append(
+            Problem(
+                "signing.signers",
+                {},
+                "prod needs at least one signer: Binary Authorization admits no image of ours without an "
+                "attestation by the estate's key; set signing.bootstrapSigner: true (the prod default: the "
+                f"bootstrap's CI deployer, {bootstrap_deployer(project).removeprefix('serviceAccount:')}, signs) "
+                "or list the CI identities that build the images in signing.signers",
+            )
+        )
+    return out
 
 
 def check(signing: SigningConfig, backup: BackupConfig, *, prod: bool) -> list[Problem]:

@@ -136,13 +136,13 @@ DEFAULTS: dict[str, dict[str, Any]] = {
             "nodePools": {
                 "system": {**_SYSTEM_POOL, "machineType": "n2-standard-8", "maxNodes": 5},
                 "gpu": {**_GPU_POOL, "maxNodes": 4},
-                # A100 40GB is offered only in zones a and b of europe-west4.
+                # A100 40GB is not offered in every zone (in europe-west4: a and b): without `zones`
+                # the pool runs in the cluster's zones that offer it (stacks.gpu.pool_zones).
                 "gpu-large": {
                     "machineType": "a2-highgpu-1g",
                     "minNodes": 0,
                     "maxNodes": 2,
                     "gpu": {"type": "nvidia-tesla-a100", "count": 1},
-                    "zones": ["europe-west4-a", "europe-west4-b"],
                     "diskSizeGb": 500,
                     "diskType": "pd-ssd",
                     "labels": {"workload-class": "inference-large"},

@@ -8,6 +8,7 @@ this estate is validated against. Refresh it with
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Final
 
 L4: Final = "nvidia-l4"
@@ -133,3 +134,14 @@ def bundled_gpu_count(machine_type: str) -> int | None:
 
 def zones_offering(gpu_type: str) -> frozenset[str]:
     return GPU_ZONES.get(gpu_type, frozenset())
+
+
+def pool_zones(pool_zones_: Sequence[str] | None, gpu_type: str | None, cluster_zones: Sequence[str]) -> list[str]:
+    """The zones a pool runs in: its own list when set; else the cluster's, and for a GPU pool only
+    those of them that offer its GPU (so a default need not name the zones of one region)."""
+    if pool_zones_ is not None:
+        return list(pool_zones_)
+    if gpu_type is None:
+        return list(cluster_zones)
+    offered = zones_offering(gpu_type)
+    return [z for z in cluster_zones if z in offered]

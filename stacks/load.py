@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from stacks.defaults import DEFAULTS, merge
 from stacks.model import EstateConfig
+from stacks.patterns import in_words
 from stacks.rules import Problem, check
 
 NAMESPACE = "ai-estate"
@@ -146,8 +147,8 @@ def _problem(error: Mapping[str, Any], doc: Mapping[str, Any]) -> Problem:
     loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and p.startswith(("function-after", "literal["))))
     kind = error["type"]
     value = error.get("input")
-    if loc and loc[-1] == "[key]":
-        return Problem(_path(loc[:-1]), value, f"invalid name; must match {error.get('ctx', {}).get('pattern', '')}")
+    if loc and loc[-1] == "[key]" and "pattern" in error.get("ctx", {}):
+        return Problem(_path(loc[:-1]), value, f"invalid name; {in_words(error['ctx']['pattern'], value)}")
     if kind == "extra_forbidden":
         allowed = sorted(_fields(_type_at(EstateConfig, loc[:-1])))
         return Problem(_path(loc), value, f"unknown key; allowed keys here: {', '.join(allowed)}")
@@ -157,7 +158,7 @@ def _problem(error: Mapping[str, Any], doc: Mapping[str, Any]) -> Problem:
         expected = error.get("ctx", {}).get("expected", "")
         return Problem(_path(loc), value, f"allowed: {expected.replace(chr(39), '')}")
     if kind == "string_pattern_mismatch":
-        return Problem(_path(loc), value, f"invalid name or format; must match {error['ctx']['pattern']}")
+        return Problem(_path(loc), value, f"invalid value; {in_words(error['ctx']['pattern'], value)}")
     message = str(error["msg"]).removeprefix("Value error, ")
     return Problem(_path(loc), value if value is not None else _value_at(doc, loc), message[0].lower() + message[1:])
 
@@ -194,13 +195,34 @@ def _type_at(model: Any, loc: tuple[Any, ...]) -> Any:
     return _unwrap(tp)
 
 
+def offline() -> bool:
+    """True under Pulumi's mock runtime (the offline plan and the tests: tools/plan.py's monitor is a
+    MockMonitor), False under the real engine (`pulumi preview` and `pulumi up`)."""
+    from pulumi.runtime.mocks import MockMonitor
+    from pulumi.runtime.settings import get_monitor
+
+    return isinstance(get_monitor(), MockMonitor)
+
+
 def from_pulumi() -> EstateConfig:
-    """Validate the running stack's config, or stop the program with one RunError listing every problem."""
+    """Validate the running stack's config, or stop the program with one RunError listing every problem.
+
+    Under the real engine an update (`pulumi up`) also stops, before any resource, while the stack
+    holds the repository's placeholder values (stacks/placeholders.py); a preview warns about them.
+    """
     import pulumi
     from pulumi.runtime.config import CONFIG, get_config_env
 
+    from stacks import placeholders
+
     config = {**get_config_env(), **CONFIG.get()}
+    stack = pulumi.get_stack()
     try:
-        return load(pulumi.get_stack(), config)
+        cfg = load(stack, config)
     except ConfigError as exc:
         raise pulumi.RunError(exc.render()) from None
+    if not offline() and (found := placeholders.placeholders(cfg)):
+        if not pulumi.runtime.is_dry_run():
+            raise pulumi.RunError(placeholders.render(stack, found))
+        pulumi.log.warn(placeholders.render(stack, found).replace("stops", "will stop", 1))
+    return cfg

@@ -42,7 +42,7 @@ def gpu_quota_requests(cfg: EstateConfig) -> list[QuotaRequest]:
     for pool in cfg.cluster.node_pools.values():
         if pool.gpu is None:
             continue
-        zones = pool.zones if pool.zones is not None else cfg.cluster.zones
+        zones = gpu.pool_zones(pool.zones, pool.gpu.type, cfg.cluster.zones)
         gpus = (pool.max_nodes + pool.max_surge) * len(zones) * pool.gpu.count
         key = quota_id(pool.gpu.type, pool.spot)
         totals[key] = totals.get(key, 0) + gpus

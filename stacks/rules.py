@@ -70,7 +70,7 @@ def _check_pools(cfg: EstateConfig) -> list[Problem]:
             )
         if pool.min_nodes > pool.max_nodes:
             out.append(Problem(f"{at}.minNodes", pool.min_nodes, f"must be <= maxNodes ({pool.max_nodes})"))
-        zones = pool.zones if pool.zones is not None else cfg.cluster.zones
+        zones = gputable.pool_zones(pool.zones, pool.gpu.type if pool.gpu else None, cfg.cluster.zones)
         for i, zone in enumerate(pool.zones or []):
             if zone not in cfg.cluster.zones:
                 out.append(Problem(f"{at}.zones[{i}]", zone, f"must be one of the cluster zones {cfg.cluster.zones}"))
@@ -116,6 +116,16 @@ def _check_pools(cfg: EstateConfig) -> list[Problem]:
             )
             continue
         offered = gputable.zones_offering(pool.gpu.type)
+        if not zones:
+            options = sorted(z for z in offered if z.startswith(cfg.region + "-"))
+            out.append(
+                Problem(
+                    f"{at}.gpu.type",
+                    pool.gpu.type,
+                    f"offered in no zone of the cluster {cfg.cluster.zones}; in {cfg.region} it is offered in "
+                    f"{options or 'no zone'} (add one to cluster.zones, or choose another GPU type)",
+                )
+            )
         for zone in zones:
             if zone not in offered:
                 options = sorted(z for z in offered if z.startswith(cfg.region + "-"))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from stacks import config_certs, config_mesh, config_signing
+from stacks import config_certs, config_mesh, config_namespaces, config_signing
 from stacks.base import ACCOUNT_ID_MAX
 from stacks.charts import EXACT_VERSION, PINS, REPOSITORY
 from stacks.model import EstateConfig
@@ -12,11 +12,13 @@ from stacks.secret_keys import sync_account_id
 
 def check_platform(cfg: EstateConfig) -> list[Problem]:
     prod = cfg.environment == "prod"
-    problems = _check_charts(cfg) + _check_namespace_references(cfg) + _check_sync_accounts(cfg)
+    problems = _check_charts(cfg) + config_namespaces.check(cfg.namespaces)
+    problems += _check_namespace_references(cfg) + _check_sync_accounts(cfg)
     problems += _check_ingress_backends(cfg)
     problems += config_certs.check(cfg.dns, cfg.certificates)
     if cfg.dns.domain:
         problems += config_mesh.check(cfg.mesh, cfg.dns.domain, prod=prod, app_namespaces=list(cfg.namespaces))
+    problems += config_signing.check_signers(cfg.signing, cfg.project, prod=prod)
     problems += config_signing.check(cfg.signing, cfg.backup, prod=prod)
     return problems
 

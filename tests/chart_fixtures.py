@@ -9,13 +9,15 @@ import helm_python
 import pulumi
 import pulumi_kubernetes as k8s
 
+from tests.conftest import registry
 from tools.plan import Plan, record
 
 TEST_CHART = Path(__file__).resolve().parent / "charts" / "gated"
 REPO = "https://charts.example.com/stable"
 OCI_REPO = "oci://registry.example.com/charts"
 VERSION = "0.3.0"
-IMAGE = "europe-west4-docker.pkg.dev/ai-estate-dev/images/gated@sha256:" + "2" * 64
+# From the dev stack's registry, which the policy tests allow: the pack finds only the root Deployment.
+IMAGE = f"{registry('dev')}/images/gated@sha256:" + "2" * 64
 
 
 def fill_cache(cache: Path) -> Path:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
-from tests.policy_fixtures import TEST_CONFIG
+from stacks.load import load
+from stacks.model import EstateConfig
 from tools.analyzer import Analyzer
 from tools.gate import PACK_DIR
 from tools.plan import Plan, run_plan, stack_config
@@ -45,6 +48,20 @@ def config_with(stack: str, **areas: Any) -> dict[str, str]:
     return raw
 
 
+@functools.cache
+def stack_cfg(stack: str) -> EstateConfig:
+    """The stack file's config as the program loads it. Tests take the project, region, zones,
+    domain and addresses from here, never as literals, so they hold for any valid stack
+    (`python -m tools.newcomer --check` runs them with others)."""
+    return load(stack, stack_config(stack))
+
+
+def registry(stack: str) -> str:
+    """The stack's own Artifact Registry host: what images are pinned to and the pack allows."""
+    cfg = stack_cfg(stack)
+    return f"{cfg.region}-docker.pkg.dev/{cfg.project}"
+
+
 def area(stack: str, name: str) -> dict[str, Any]:
     value: dict[str, Any] = json.loads(stack_config(stack).get(f"ai-estate:{name}", "{}"))
     return value
@@ -59,6 +76,25 @@ def children_of(plan: Plan, component_type: str) -> list[dict[str, Any]]:
 @pytest.fixture(scope="session")
 def pack() -> Iterator[Analyzer]:
     """The policy pack, started once as the engine starts it and configured with TEST_CONFIG."""
+    from tests.policy_fixtures import TEST_CONFIG
+
     with Analyzer(PACK_DIR, project="ai-estate", stack="test") as analyzer:
         analyzer.configure(TEST_CONFIG)
         yield analyzer
+
+
+@pytest.fixture(scope="session")
+def stack_pack() -> Iterator[Callable[[str], Analyzer]]:
+    """The pack as the engine (and the gate) starts it for a stack: with the stack's config, from
+    which it derives its initial config (policies/__main__.py). One process a stack, on first use;
+    each `check` configures it anew."""
+    with contextlib.ExitStack() as started:
+        packs: dict[str, Analyzer] = {}
+
+        def get(stack: str) -> Analyzer:
+            if stack not in packs:
+                analyzer = Analyzer(PACK_DIR, project="ai-estate", stack=stack, stack_config=stack_config(stack))
+                packs[stack] = started.enter_context(analyzer)
+            return packs[stack]
+
+        yield get

@@ -6,12 +6,14 @@ import copy
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from tests.conftest import registry
+
 if TYPE_CHECKING:
     from tools.analyzer import Analyzer
     from tools.plan import Plan
 
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
-REGISTRY = "europe-west4-docker.pkg.dev/ai-estate-dev"
+REGISTRY = registry("dev")
 IMAGE = f"{REGISTRY}/images/cells/api@sha256:{'a' * 64}"
 
 POD_KINDS = {
@@ -137,7 +139,7 @@ def first(plan: Plan, type_: str) -> dict[str, Any]:
 
 CHART_REPOS = ["https://charts.jetstack.io", "https://istio-release.storage.googleapis.com/charts"]
 TEST_CONFIG: dict[str, Any] = {
-    "estate-images-registry-allowlist": {"allowedRegistries": [REGISTRY, "europe-west4-docker.pkg.dev/ai-estate-prod"]},
+    "estate-images-registry-allowlist": {"allowedRegistries": [REGISTRY, registry("prod")]},
     "estate-tls-service-exposure": {"allowedGateways": ["istio-ingress/istio-ingressgateway"]},
     "estate-charts-repository-allowlist": {"allowedChartRepositories": [*CHART_REPOS, "oci://ghcr.io/estate/charts"]},
 }

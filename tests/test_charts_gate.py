@@ -43,9 +43,18 @@ def test_the_root_deployment_of_a_chart_fails_as_the_charts_child(pack: Analyzer
     assert [(f.policy, f.level, f.resource) for f in result.findings] == [
         ("estate-workloads-run-as-non-root", "mandatory", ROOT_DEPLOYMENT)
     ]
-    text = render(result, "test")
+    finding = f"  - {ROOT_DEPLOYMENT}: container 'app': set securityContext.runAsNonRoot: true"
+    # By default: the violation under its rule, the rule's remediation, the summary.
+    lines = render(result, "test").splitlines()
+    assert lines[0] == "estate-workloads-run-as-non-root [mandatory]" and lines[1].startswith(finding)
+    assert lines[2].startswith("  remediation: ") and "runAsNonRoot" in lines[2]
+    assert lines[3:] == [
+        f"gate dev: FAIL — 1 mandatory, 0 advisory violations, {len(plan.resources)} resources, 2 charts rendered"
+    ]
+    # -v: what each chart rendered too.
+    text = render(result, "test", verbose=True)
     assert "charts: 2 of 2 rendered, 9 objects sent through the pack as their children" in text
-    assert f"  - {ROOT_DEPLOYMENT}: container 'app': set securityContext.runAsNonRoot: true" in text
+    assert finding in text and text.splitlines()[-1] == lines[-1]
 
 
 def test_the_stack_analysis_sees_the_chart_children(
@@ -70,10 +79,19 @@ def test_charts_missing_from_the_cache_are_listed_loudly(pack: Analyzer, plan: P
     result = check(pack, plan, CONFIG, charts_cache=tmp_path)
     assert [c.name for c in result.unrendered] == ["gated", "gated-oci"]
     assert result.findings == []  # nothing of theirs reached the pack: that is the gap being reported
-    text = render(result, "test")
+    summary = (
+        f"gate dev: PASS — 0 mandatory, 0 advisory violations, {len(plan.resources)} resources, "
+        "0 of 2 charts rendered (2 NOT rendered, unchecked)"
+    )
+    assert render(result, "test").splitlines() == [
+        "!!! 2 chart(s) not rendered: their objects never went through the pack "
+        "(-v lists them; `make charts` fills the cache)",
+        summary,
+    ]
+    text = render(result, "test", verbose=True)
     assert "!!! 2 CHART(S) NOT RENDERED: their objects never went through the pack" in text
     assert "!!!   gated (gated 0.3.0 (https://charts.example.com/stable)): not in the chart cache" in text
-    assert text.endswith("PASS: 0 mandatory and 0 advisory violations (2 charts NOT rendered, unchecked)")
+    assert text.endswith(summary)
 
 
 def _config_file(tmp_path: Path) -> str:
@@ -94,7 +112,7 @@ def test_require_charts_fails_the_gate_without_the_charts(
     path.write_text(json.dumps(plan.to_json()))
     args = ["--stack", "dev", "--plan", str(path), "--config", _config_file(tmp_path)]
     assert gate_main([*args, "--charts-cache", str(tmp_path / "empty")]) == 0
-    assert "CHART(S) NOT RENDERED" in capsys.readouterr().out
+    assert "!!! 2 chart(s) not rendered" in capsys.readouterr().out
     assert gate_main([*args, "--charts-cache", str(tmp_path / "empty"), "--require-charts"]) == 2
     assert "error: --require-charts: 2 chart(s) not rendered" in capsys.readouterr().err
     assert gate_main([*args, "--charts-cache", str(cache), "--require-charts"]) == 1

@@ -9,7 +9,7 @@ from components.cloud.keys import ROTATION_SECONDS
 from stacks import load
 from stacks.cidr import plan_cidrs
 from stacks.images import UPSTREAMS
-from tests.conftest import children_of
+from tests.conftest import children_of, registry, stack_cfg
 from tools.mocks import _digest
 from tools.plan import Plan, stack_config
 
@@ -61,10 +61,11 @@ def test_cluster(plan: Plan) -> None:
     prod = plan.stack == "prod"
     res = plan.one("gcp:container/cluster:Cluster", f"estate-{plan.stack}-cluster-gke")
     c = res["inputs"]
+    cfg = stack_cfg(plan.stack)
     if prod:
-        assert c["location"] == "europe-west4" and len(c["nodeLocations"]) == 3
+        assert c["location"] == cfg.region and len(c["nodeLocations"]) == 3
     else:
-        assert c["location"] == "europe-west4-a" and "nodeLocations" not in c
+        assert c["location"] == cfg.cluster.zones[0] and "nodeLocations" not in c
     assert c["removeDefaultNodePool"] is True and c["deletionProtection"] is prod
     assert c["releaseChannel"]["channel"] == ("STABLE" if prod else "REGULAR")
     assert c["privateClusterConfig"] == {"enablePrivateNodes": True, "enablePrivateEndpoint": True}
@@ -72,7 +73,7 @@ def test_cluster(plan: Plan) -> None:
     man = c["masterAuthorizedNetworksConfig"]
     assert man["gcpPublicCidrsAccessEnabled"] is False
     assert all(ipaddress.ip_network(b["cidrBlock"]).prefixlen > 0 for b in man.get("cidrBlocks", []))
-    assert c["workloadIdentityConfig"]["workloadPool"] == f"ai-estate-{plan.stack}.svc.id.goog"
+    assert c["workloadIdentityConfig"]["workloadPool"] == f"{cfg.project}.svc.id.goog"
     assert c["enableShieldedNodes"] and c["enableIntranodeVisibility"] and not c["enableLegacyAbac"]
     assert c["datapathProvider"] == "ADVANCED_DATAPATH"
     assert c["binaryAuthorization"]["evaluationMode"] == "PROJECT_SINGLETON_POLICY_ENFORCE"
@@ -188,7 +189,8 @@ def test_database(plan: Plan) -> None:
     assert users[f"estate-{plan.stack}-db-admin"]["name"] == "estate_admin"
     if prod:
         assert users["estate-prod-db-user-cells_iam"]["type"] == "CLOUD_IAM_SERVICE_ACCOUNT"
-        assert users["estate-prod-db-user-cells_iam"]["name"] == "prod-wl-cells@ai-estate-prod.iam"
+        project = stack_cfg(plan.stack).project
+        assert users["estate-prod-db-user-cells_iam"]["name"] == f"prod-wl-cells@{project}.iam"
     secret_ids = {s["inputs"]["secretId"] for s in plan.by_type("gcp:secretmanager/secret:Secret")}
     assert f"estate-{plan.stack}-db-admin-password" in secret_ids
 
@@ -209,7 +211,7 @@ def test_registries_and_pinned_images(plan: Plan) -> None:
     for repo in repos.values():
         assert "customRepository" not in repo.get("remoteRepositoryConfig", {}).get("dockerRepository", {})
     assert repos["images"]["mode"] == "STANDARD_REPOSITORY" and repos["images"]["dockerConfig"]["immutableTags"]
-    prefix = f"europe-west4-docker.pkg.dev/ai-estate-{plan.stack}/"
+    prefix = f"{registry(plan.stack)}/"
     images = []
     for res in plan.by_type("kubernetes:batch/v1:Job"):
         spec = res["inputs"]["spec"]["template"]["spec"]
@@ -267,7 +269,7 @@ def test_buckets(plan: Plan) -> None:
         if key == "logs":
             assert "logging" not in b
         else:
-            assert b["logging"]["logBucket"] == f"ai-estate-{plan.stack}-logs"
+            assert b["logging"]["logBucket"] == f"{stack_cfg(plan.stack).project}-logs"
 
 
 def test_workload_identity(plan: Plan) -> None:
@@ -275,7 +277,7 @@ def test_workload_identity(plan: Plan) -> None:
     bindings = [r["inputs"] for r in children_of(plan, "estate:identity:Workloads") if r["type"].endswith("IAMMember")]
     bindings = [b for b in bindings if "svc.id.goog" in b["member"]]
     assert {b["member"] for b in bindings} == {
-        f"serviceAccount:ai-estate-{plan.stack}.svc.id.goog[{w.namespace}/{w.service_account}]"
+        f"serviceAccount:{cfg.project}.svc.id.goog[{w.namespace}/{w.service_account}]"
         for w in cfg.identity.workloads.values()
     }
     assert {b["role"] for b in bindings} == {"roles/iam.workloadIdentityUser"}
@@ -284,4 +286,4 @@ def test_workload_identity(plan: Plan) -> None:
         for r in plan.by_type("gcp:storage/bucketIAMMember:BucketIAMMember")
         if r["inputs"]["role"] == "roles/storage.objectViewer"
     ]
-    assert any(r["bucket"] == f"ai-estate-{plan.stack}-models" for r in reads)
+    assert any(r["bucket"] == f"{stack_cfg(plan.stack).project}-models" for r in reads)

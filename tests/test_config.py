@@ -7,8 +7,9 @@ from typing import Any
 import pytest
 
 from stacks import ConfigError, load
+from stacks.gpu import pool_zones
 from stacks.model import EstateConfig
-from tests.conftest import area, config_with
+from tests.conftest import area, config_with, stack_cfg
 from tools.plan import run_plan, stack_config
 
 
@@ -87,20 +88,33 @@ def test_min_above_max() -> None:
 
 
 def test_gpu_not_offered_in_a_zone_of_the_pool() -> None:
-    cfg = cluster(
-        "prod",
-        nodePools={
-            "gpu-large": {
-                "machineType": "a3-highgpu-1g",
-                "zones": None,
-                "gpu": {"type": "nvidia-h100-80gb", "count": 1},
-            }
-        },
-    )
-    assert problems("prod", cluster=cfg) == [
+    # The message comes from the GPU table: the case pins the region it was written for.
+    eu = {"gcp:region": "europe-west4"}
+    zones = ["europe-west4-a", "europe-west4-b", "europe-west4-c"]
+    h100 = {"machineType": "a3-highgpu-1g", "gpu": {"type": "nvidia-h100-80gb", "count": 1}}
+    cfg = cluster("prod", zones=zones, nodePools={"gpu-large": {**h100, "zones": zones}})
+    assert problems("prod", cluster=cfg, **eu) == [
         "cluster.nodePools.gpu-large.gpu.type = 'nvidia-h100-80gb': not offered in zone europe-west4-a; "
         "in europe-west4 it is offered in ['europe-west4-b', 'europe-west4-c'] "
         "(set cluster.nodePools.gpu-large.zones to those)"
+    ]
+    # Without zones a GPU pool runs in the cluster's zones that offer its GPU: no zone to name.
+    cfg = cluster("prod", zones=zones, nodePools={"gpu-large": {**h100, "zones": None}})
+    load("prod", config_with("prod", cluster=cfg, **eu))
+    assert pool_zones(None, "nvidia-h100-80gb", zones) == ["europe-west4-b", "europe-west4-c"]
+    assert pool_zones(["europe-west4-a"], "nvidia-h100-80gb", zones) == ["europe-west4-a"]
+    assert pool_zones(None, None, zones) == zones
+
+
+def test_gpu_offered_in_no_zone_of_the_cluster() -> None:
+    eu = {"gcp:region": "europe-west4"}
+    h100 = {"machineType": "a3-highgpu-1g", "gpu": {"type": "nvidia-h100-80gb", "count": 1}, "zones": None}
+    h100 |= {"minNodes": 0, "maxNodes": 1}
+    cfg = cluster("dev", zones=["europe-west4-a"], regional=False, nodePools={"gpu-large": h100})
+    assert problems("dev", cluster=cfg, **eu) == [
+        "cluster.nodePools.gpu-large.gpu.type = 'nvidia-h100-80gb': offered in no zone of the cluster "
+        "['europe-west4-a']; in europe-west4 it is offered in ['europe-west4-b', 'europe-west4-c'] "
+        "(add one to cluster.zones, or choose another GPU type)"
     ]
 
 
@@ -142,11 +156,12 @@ def test_cidr_with_host_bits() -> None:
 
 
 def test_prod_needs_three_zones_and_a_regional_control_plane() -> None:
-    cfg = cluster(
-        "prod", zones=["europe-west4-b"], regional=False, nodePools={"gpu-large": {"zones": ["europe-west4-b"]}}
-    )
+    prod = stack_cfg("prod")
+    large = prod.cluster.node_pools["gpu-large"]
+    (zone, *_) = pool_zones(None, large.gpu.type if large.gpu else None, prod.cluster.zones)
+    cfg = cluster("prod", zones=[zone], regional=False, nodePools={"gpu-large": {"zones": [zone]}})
     assert problems("prod", cluster=cfg) == [
-        "cluster.zones = ['europe-west4-b']: prod needs at least 3 zones",
+        f"cluster.zones = ['{zone}']: prod needs at least 3 zones",
         "cluster.regional = False: prod needs a regional control plane (true)",
     ]
 
@@ -169,16 +184,20 @@ def test_prod_needs_deletion_protection_and_high_availability() -> None:
 def test_invalid_names() -> None:
     cfg = cluster("dev", nodePools={"GPU_Pool": {"machineType": "e2-standard-4", "minNodes": 0, "maxNodes": 1}})
     assert problems("dev", cluster=cfg) == [
-        "cluster.nodePools.GPU_Pool = 'GPU_Pool': invalid name; must match ^[a-z]([-a-z0-9]{0,28}[a-z0-9])?$"
+        "cluster.nodePools.GPU_Pool = 'GPU_Pool': invalid name; must be 1–30 characters: lowercase letters, digits "
+        "and hyphens; starts with a letter, does not end with a hyphen (e.g. 'gpu-pool')"
     ]
     assert problems("dev", **{"gcp:project": "My Project"}) == [
-        "gcp:project = 'My Project': invalid name or format; must match ^[a-z][-a-z0-9]{4,28}[a-z0-9]$"
+        "gcp:project = 'My Project': invalid value; must be 6–30 characters: lowercase letters, digits and "
+        "hyphens; starts with a letter, does not end with a hyphen (e.g. 'my-project')"
     ]
 
 
 def test_names_that_would_not_fit_a_service_account() -> None:
     long_pool = "a-very-long-pool-name-x"
-    cfg = cluster("prod", nodePools={long_pool: {"machineType": "e2-standard-4", "minNodes": 0, "maxNodes": 1}})
+    pools_ = {**area("prod", "cluster").get("nodePools", {})}  # the stack file's own pools stay
+    pools_[long_pool] = {"machineType": "e2-standard-4", "minNodes": 0, "maxNodes": 1}
+    cfg = cluster("prod", nodePools=pools_)
     assert problems("prod", cluster=cfg) == [
         f"cluster.nodePools.{long_pool} = '{long_pool}': name too long: its node service account "
         f"'prod-np-{long_pool}' must be at most 30 characters"
@@ -186,9 +205,11 @@ def test_names_that_would_not_fit_a_service_account() -> None:
 
 
 def test_open_authorized_network_and_wrong_zone() -> None:
-    cfg = cluster("dev", zones=["us-central1-a"], authorizedNetworks={"anywhere": "0.0.0.0/0"})
+    region = stack_cfg("dev").region
+    elsewhere = "us-central1-a" if region != "us-central1" else "europe-west4-a"
+    cfg = cluster("dev", zones=[elsewhere], authorizedNetworks={"anywhere": "0.0.0.0/0"})
     assert problems("dev", cluster=cfg) == [
-        "cluster.zones[0] = 'us-central1-a': must be a zone of gcp:region 'europe-west4' (e.g. europe-west4-a)",
+        f"cluster.zones[0] = '{elsewhere}': must be a zone of gcp:region '{region}' (e.g. {region}-a)",
         "cluster.authorizedNetworks.anywhere = '0.0.0.0/0': 0.0.0.0/0 is never allowed; "
         "name the networks that may reach the control plane",
     ]
@@ -218,11 +239,12 @@ def test_several_problems_are_reported_together() -> None:
 
 
 def test_bad_config_stops_the_program_before_any_resource() -> None:
-    plan = run_plan("prod", config=config_with("prod", cluster=cluster("prod", zones=["europe-west4-a"])))
+    zone = stack_cfg("prod").cluster.zones[0]
+    plan = run_plan("prod", config=config_with("prod", cluster=cluster("prod", zones=[zone])))
     assert plan.resources == []
     assert plan.error is not None
     assert plan.error.startswith("invalid configuration for stack 'prod' (")
-    assert "cluster.zones = ['europe-west4-a']: prod needs at least 3 zones" in plan.error
+    assert f"cluster.zones = ['{zone}']: prod needs at least 3 zones" in plan.error
     assert "Traceback" not in plan.error
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.conftest import stack_cfg
 from tools.plan import Plan
 
 PSA = "gcp:servicenetworking/connection:Connection"
@@ -69,4 +70,5 @@ def test_buckets_force_destroy_only_outside_prod(plan: Plan) -> None:
 def test_apis_stay_on_and_quota_preferences_are_requests(plan: Plan) -> None:
     assert all(s["inputs"]["disableOnDestroy"] is False for s in plan.by_type("gcp:projects/service:Service"))
     prefs = plan.by_type("gcp:cloudquota/sQuotaPreference:SQuotaPreference")
-    assert prefs and all(p["inputs"]["parent"] == f"projects/ai-estate-{plan.stack}" for p in prefs)
+    project = stack_cfg(plan.stack).project
+    assert prefs and all(p["inputs"]["parent"] == f"projects/{project}" for p in prefs)

@@ -8,7 +8,7 @@ from components.cloud.database import iam_user_name
 from components.platform.grants import generated_migrations, iam_user, quote_ident
 from components.platform.migrate import migrations
 from stacks import load
-from tests.conftest import area, config_with
+from tests.conftest import area, config_with, stack_cfg
 from tools.plan import stack_config
 
 
@@ -38,7 +38,7 @@ def test_iam_user_names_match_what_cloud_sql_creates() -> None:
 
 def test_read_write_user_gets_dml_and_default_privileges_for_the_admins_future_tables() -> None:
     body = generated_migrations(load("prod", stack_config("prod")))["9000_estate_app.sql"]
-    who = '"prod-wl-cells@ai-estate-prod.iam"'
+    who = f'"prod-wl-cells@{stack_cfg("prod").project}.iam"'
     assert 'CREATE SCHEMA IF NOT EXISTS "estate";' in body
     assert f'GRANT USAGE ON SCHEMA "estate" TO {who};' in body
     assert f'GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA "estate" TO {who};' in body
@@ -54,7 +54,7 @@ def test_read_write_user_gets_dml_and_default_privileges_for_the_admins_future_t
 def test_read_only_is_the_default_and_grants_no_writes() -> None:
     users = {"reports": {"type": "CLOUD_IAM_SERVICE_ACCOUNT", "workload": "cells"}}
     body = generated_migrations(_cfg("dev", users=users, schemas=["estate", "reporting"]))["9000_estate_app.sql"]
-    who = '"dev-wl-cells@ai-estate-dev.iam"'
+    who = f'"dev-wl-cells@{stack_cfg("dev").project}.iam"'
     for schema in ("estate", "reporting"):
         assert f'GRANT SELECT ON ALL TABLES IN SCHEMA "{schema}" TO {who};' in body
         assert (

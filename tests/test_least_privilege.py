@@ -7,7 +7,7 @@ from components.cloud.pause import SLEEP_TYPE
 from components.platform.external_secret import ACCESSOR as SECRET_ACCESSOR
 from stacks import load
 from stacks.quota import ALL_REGIONS, gpu_quota_requests, quota_id
-from tests.conftest import children_of
+from tests.conftest import children_of, stack_cfg
 from tools.plan import Plan, stack_config
 
 PROJECT_IAM = "gcp:projects/iAMMember:IAMMember"
@@ -15,7 +15,7 @@ SECRET_IAM = "gcp:secretmanager/secretIamMember:SecretIamMember"
 
 
 def _email(plan: Plan, workload: str) -> str:
-    return f"serviceAccount:{plan.stack}-wl-{workload}@ai-estate-{plan.stack}.iam.gserviceaccount.com"
+    return f"serviceAccount:{plan.stack}-wl-{workload}@{stack_cfg(plan.stack).project}.iam.gserviceaccount.com"
 
 
 def test_no_project_wide_secret_access(plan: Plan) -> None:
@@ -24,7 +24,7 @@ def test_no_project_wide_secret_access(plan: Plan) -> None:
 
 
 def _sync(plan: Plan, namespace: str) -> str:
-    return f"serviceAccount:{plan.stack}-sync-{namespace}@ai-estate-{plan.stack}.iam.gserviceaccount.com"
+    return f"serviceAccount:{plan.stack}-sync-{namespace}@{stack_cfg(plan.stack).project}.iam.gserviceaccount.com"
 
 
 def test_each_namespace_syncs_only_the_secrets_its_workloads_name(plan: Plan) -> None:
@@ -43,11 +43,12 @@ def test_each_namespace_syncs_only_the_secrets_its_workloads_name(plan: Plan) ->
 
 def test_cloud_sql_roles_are_scoped_to_the_instance(plan: Plan) -> None:
     instance = plan.one("gcp:sql/databaseInstance:DatabaseInstance", f"estate-{plan.stack}-db-instance")
-    expected = sql_condition_expression(f"ai-estate-{plan.stack}", instance["inputs"]["name"])
+    project = stack_cfg(plan.stack).project
+    expected = sql_condition_expression(project, instance["inputs"]["name"])
     sql = [r["inputs"] for r in plan.by_type(PROJECT_IAM) if r["inputs"]["role"].startswith("roles/cloudsql.")]
     assert sql and all(g["condition"]["expression"] == expected for g in sql)
     assert 'resource.type == "sqladmin.googleapis.com/Instance"' in expected
-    assert f'resource.name == "projects/ai-estate-{plan.stack}/instances/{instance["inputs"]["name"]}"' in expected
+    assert f'resource.name == "projects/{project}/instances/{instance["inputs"]["name"]}"' in expected
     by_member = {(g["member"], g["role"]) for g in sql}
     client = {(_email(plan, w), "roles/cloudsql.client") for w in ("cells", "db-migrate")}
     # db-migrate logs in as the built-in admin: no instanceUser. Only IAM database users get it.
@@ -61,8 +62,9 @@ def test_observability_only_creates_objects_in_logs(plan: Plan) -> None:
         for g in plan.by_type("gcp:storage/bucketIAMMember:BucketIAMMember")
         if g["inputs"]["member"] == _email(plan, "observability")
     }
-    assert (f"ai-estate-{plan.stack}-logs", "roles/storage.objectCreator") in grants
-    assert (f"ai-estate-{plan.stack}-logs", "roles/storage.objectAdmin") not in grants
+    logs = f"{stack_cfg(plan.stack).project}-logs"
+    assert (logs, "roles/storage.objectCreator") in grants
+    assert (logs, "roles/storage.objectAdmin") not in grants
 
 
 def test_service_agents_exist_before_their_key_grant_and_users_wait_for_it(plan: Plan) -> None:
@@ -126,14 +128,14 @@ def test_gpu_quota_preferences_cover_the_pools_maxima(plan: Plan) -> None:
     if plan.stack == "dev":
         # One spot L4 pool, one zone: (2 max + 1 surge) x 1 zone x 1 GPU, from the preemptible quota.
         assert prefs == {
-            ("PREEMPTIBLE-NVIDIA-L4-GPUS-per-project-region", "europe-west4"): 3,
+            ("PREEMPTIBLE-NVIDIA-L4-GPUS-per-project-region", cfg.region): 3,
             (ALL_REGIONS, None): 3,
         }
     else:
         # L4: (4 + 1) x 3 zones; A100: (2 + 1) x 2 zones.
         assert prefs == {
-            ("NVIDIA-L4-GPUS-per-project-region", "europe-west4"): 15,
-            ("NVIDIA-A100-GPUS-per-project-region", "europe-west4"): 6,
+            ("NVIDIA-L4-GPUS-per-project-region", cfg.region): 15,
+            ("NVIDIA-A100-GPUS-per-project-region", cfg.region): 6,
             (ALL_REGIONS, None): 21,
         }
 

@@ -124,7 +124,12 @@ def test_backup_plan(env: str) -> None:
     plan = _plan(env, ["observability", "kafka"])
     (bp,) = plan.by_type("gcp:gkebackup/backupPlan:BackupPlan")
     inputs, cfg = bp["inputs"], DEFAULTS[env]["backup"]
-    assert inputs["name"] == plan_name(f"estate-{env}") and inputs["location"] == REGION
+    # Prod's name is fixed; outside prod it carries a suffix, since destroy retains the plan.
+    if env == "prod":
+        assert inputs["name"] == plan_name("estate-prod")
+    else:
+        assert inputs["name"].startswith(plan_name(f"estate-{env}") + "-") and bp["options"]["retainOnDelete"]
+    assert inputs["location"] == REGION
     assert inputs["cluster"] == f"projects/{PROJECT}/locations/{REGION}/clusters/cluster"
     assert inputs["backupConfig"] == {
         "selectedNamespaces": {"namespaces": ["kafka", "observability"]},

@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from components.kube.values import CONTAINER_SECURITY, ChartContext, PinnedImage
 from components.platform import issuers
 from components.platform.certs import zone_name
 from components.platform.external_secret import ExternalSecretSpec, Remote, manifest
@@ -14,7 +15,6 @@ from components.platform.secrets import secret_store
 from components.platform.values import api_token
 from components.platform.values import cert_manager as cm
 from components.platform.values import external_secrets as eso
-from components.platform.values.base import CONTAINER_SECURITY, ChartContext, PinnedImage
 from stacks.config_certs import ACME_SERVERS, CertificatesConfig, DnsConfig, check, host_problem
 from tests.upstream import crd_problems, unknown_value_keys, values_schema_problems
 

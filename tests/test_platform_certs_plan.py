@@ -64,7 +64,8 @@ def _program(env: str) -> None:
         ),
     )
     secrets = ExternalSecrets(
-        f"estate-{env}-secrets", ExternalSecretsArgs(ctx=ctx, pins=PINS, provider=provider, namespaces=namespaces, nodes=cluster)
+        f"estate-{env}-secrets",
+        ExternalSecretsArgs(ctx=ctx, pins=PINS, provider=provider, namespaces=namespaces, nodes=cluster),
     )
     # A later layer, copying the pattern for one credential in the `cells` namespace.
     layer = Layer("cells-layer")

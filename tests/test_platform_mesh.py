@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from components.kube.values import ChartContext, PinnedImage, Values
 from components.platform import mesh_objects as objects
-from components.platform.values.base import ChartContext, PinnedImage, Values
 from components.platform.values.istio import IMAGES, INGRESS_PRINCIPAL, base_values, istiod_values
 from components.platform.values.istio_gateway import IP_ANNOTATION, gateway_values
 from components.platform.values.istio_nodes import cni_values, ztunnel_values

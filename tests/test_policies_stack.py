@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests import policy_fixtures as fx
+from tests.conftest import registry, stack_cfg
 from tests.policy_fixtures import BUCKET, CLUSTER, KEY, PA, TEST_CONFIG, first, found, stack
-from tools.analyzer import LEVEL_NAMES, Analyzer, PolicyConfigError
+from tools.analyzer import LEVEL_NAMES, LEVELS, Analyzer, PolicyConfigError, initial_config, reconcile
 from tools.gate import PACK_DIR, check, render
 from tools.gate import main as gate_main
 from tools.plan import Plan
@@ -221,20 +223,49 @@ def test_bad_policy_config_is_refused(pack: Analyzer, config: dict[str, Any], me
     pack.configure(TEST_CONFIG)
 
 
+# ------------------------------------------------------------------ what depends on the stack comes from the stack
+ALLOWLIST = "estate-images-registry-allowlist"
+
+
+@pytest.mark.parametrize("which", ["dev", "prod"])
+def test_the_registry_allowlist_comes_from_the_stack_config(
+    pack: Analyzer, stack_pack: Callable[[str], Analyzer], which: str
+) -> None:
+    # Started with the stack's config (the engine's PULUMI_CONFIG), the pack offers the stack's
+    # registry as initial config, at the rule's own level (the engine reads a missing one as advisory).
+    info = stack_pack(which).info()
+    assert initial_config(info) == {
+        ALLOWLIST: {"enforcementLevel": "mandatory", "allowedRegistries": [registry(which)]}
+    }
+    assert initial_config(pack.info()) == {}  # no stack config (`pulumi policy publish`): nothing
+    # The committed policy config names no project, region or registry host ...
+    text = (PACK_DIR / f"{which}.json").read_text()
+    cfg = stack_cfg(which)
+    assert cfg.project not in text and cfg.region not in text and "docker.pkg.dev" not in text
+    # ... and the engine's order applies it: defaults, the pack's initial config, then the file.
+    level, props = reconcile(info, json.loads(text))[ALLOWLIST]
+    assert level == LEVELS["mandatory"] and props["allowedRegistries"] == [registry(which)]
+    assert props["exemptions"]  # the file's own entries are kept
+    replaced = reconcile(info, {ALLOWLIST: {"allowedRegistries": ["harbor.example.com"]}})
+    assert replaced[ALLOWLIST][1]["allowedRegistries"] == ["harbor.example.com"]
+    assert reconcile(info, {"all": "advisory"})[ALLOWLIST][0] == LEVELS["advisory"]
+
+
 # ------------------------------------------------------------------ whole plans
 @pytest.mark.parametrize("which", ["dev", "prod"])
-def test_the_plans_pass_the_gate(pack: Analyzer, dev_plan: Plan, prod_plan: Plan, which: str) -> None:
+def test_the_plans_pass_the_gate(
+    stack_pack: Callable[[str], Analyzer], dev_plan: Plan, prod_plan: Plan, which: str, tmp_path: Path
+) -> None:
     plan = dev_plan if which == "dev" else prod_plan
     config = json.loads((PACK_DIR / f"{which}.json").read_text())
-    try:
-        result = check(pack, plan, config)
-    finally:
-        pack.configure(TEST_CONFIG)
+    # The program's own resources; the charts' objects (advisory probes) are the gate's to show.
+    result = check(stack_pack(which), plan, config, charts_cache=tmp_path)
     assert result.mandatory == [] and result.findings == []
     assert result.resources == len(plan.resources) and result.policies >= 45
+    assert result.initial_config[ALLOWLIST]["allowedRegistries"] == [registry(which)]
 
 
-def test_a_broken_plan_fails_with_the_expected_policies(pack: Analyzer, dev_plan: Plan) -> None:
+def test_a_broken_plan_fails_with_the_expected_policies(stack_pack: Callable[[str], Analyzer], dev_plan: Plan) -> None:
     resources = fx.deep({"r": dev_plan.resources})["r"]
     for res in resources:
         inputs = res["inputs"]
@@ -245,10 +276,7 @@ def test_a_broken_plan_fails_with_the_expected_policies(pack: Analyzer, dev_plan
         elif res["type"] == "kubernetes:batch/v1:Job":
             inputs["spec"]["template"]["spec"]["containers"][0]["securityContext"]["runAsUser"] = 0.0
     broken = Plan(stack="dev", preview=True, resources=resources)
-    try:
-        result = check(pack, broken, json.loads((PACK_DIR / "dev.json").read_text()))
-    finally:
-        pack.configure(TEST_CONFIG)
+    result = check(stack_pack("dev"), broken, json.loads((PACK_DIR / "dev.json").read_text()))
     assert {f.policy for f in result.mandatory} == {
         "estate-images-binary-authorization",
         "estate-storage-bucket-access",
@@ -261,7 +289,9 @@ def test_a_broken_plan_fails_with_the_expected_policies(pack: Analyzer, dev_plan
     }
 
 
-def test_the_gate_prints_exemptions_with_their_reason(pack: Analyzer, dev_plan: Plan) -> None:
+def test_the_gate_prints_exemptions_with_their_reason(
+    stack_pack: Callable[[str], Analyzer], dev_plan: Plan, tmp_path: Path
+) -> None:
     reason = "the migration Job's limits are sized by the Cloud SQL proxy docs"
     config = {
         **json.loads((PACK_DIR / "dev.json").read_text()),
@@ -269,15 +299,19 @@ def test_the_gate_prints_exemptions_with_their_reason(pack: Analyzer, dev_plan: 
             "exemptions": [{"resource": "estate-data/pgvector-migrate-*", "reason": reason}]
         },
     }
-    try:
-        result = check(pack, dev_plan, config)
-    finally:
-        pack.configure(TEST_CONFIG)
-    text = render(result, "policies/dev.json")
+    result = check(stack_pack("dev"), dev_plan, config, charts_cache=tmp_path)
+    text = render(result, "policies/dev.json", verbose=True)
+    assert text.startswith(f"policy gate: ai-estate/dev: {len(dev_plan.resources)} resources and the stack through ")
+    assert f"{ALLOWLIST} {{'allowedRegistries': ['{registry('dev')}']}}" in text
     assert f"estate-workloads-resources on estate-data/pgvector-migrate-*: {reason}" in text
     assert "[applied to estate-dev-pgvector-job]" in text
     assert "estate-tls-kafka: no Strimzi Kafka in the plan yet" in text
-    assert text.splitlines()[-1].startswith("PASS: 0 mandatory and 0 advisory violations")
+    assert text.splitlines()[-1].startswith("gate dev: PASS — 0 mandatory, 0 advisory violations, ")
+    # By default: no violation, so only the summary (and the charts it could not render, if any).
+    brief = render(result, "policies/dev.json")
+    assert brief.splitlines()[-1] == text.splitlines()[-1]
+    assert "exemptions" not in brief and "not applicable" not in brief and "policy gate:" not in brief
+    assert len(brief.splitlines()) <= 2
 
 
 def test_the_gate_command_exits_non_zero_on_a_mandatory_violation(
@@ -289,10 +323,25 @@ def test_the_gate_command_exits_non_zero_on_a_mandatory_violation(
             res["inputs"]["rotationPeriod"] = "31536000s"
     path = tmp_path / "plan-dev.json"
     path.write_text(json.dumps(doc))
-    assert gate_main(["--stack", "dev", "--plan", str(path)]) == 1
+    no_charts = ["--charts-cache", str(tmp_path / "no-charts")]  # the program's resources only
+    assert gate_main(["--stack", "dev", "--plan", str(path), *no_charts]) == 1
     out = capsys.readouterr().out
-    assert "estate-data-kms-rotation [mandatory]" in out and "estate-dev-keys-gke" in out
-    # Every symmetric key: gke, sql, redis, storage and backup (the signing key cannot rotate).
-    assert out.rstrip().splitlines()[-1].startswith("FAIL: 5 mandatory and 0 advisory violations")
+    lines = out.rstrip().splitlines()
+    # Every symmetric key: gke, sql, redis, storage and backup (the signing key cannot rotate),
+    # under its rule, then the rule's remediation from the pack's metadata, then the summary.
+    start = lines.index("estate-data-kms-rotation [mandatory]")
+    keys = lines[start + 1 : start + 6]
+    assert len(keys) == 5 and all(line.startswith("  - estate-dev-keys-") for line in keys)
+    assert any(line.startswith("  - estate-dev-keys-gke: ") for line in keys)
+    assert lines[start + 6].startswith("  remediation: ") and len(lines[start + 6]) > len("  remediation: ") + 10
+    assert lines[-1].startswith(
+        f"gate dev: FAIL — 5 mandatory, 0 advisory violations, {len(dev_plan.resources)} resources"
+    )
+    assert "exemptions (from the policy config):" not in out and "policy gate:" not in out
+    assert gate_main(["--stack", "dev", "--plan", str(path), *no_charts, "-v"]) == 1
+    verbose = capsys.readouterr().out
+    assert verbose.startswith("policy gate: ai-estate/dev: ") and "exemptions (from the policy config):" in verbose
+    assert "estate-tls-kafka: no Strimzi Kafka in the plan yet" in verbose
+    assert verbose.rstrip().splitlines()[-1] == lines[-1]
     path.write_text(json.dumps(dev_plan.to_json()))
-    assert gate_main(["--stack", "dev", "--plan", str(path)]) == 0
+    assert gate_main(["--stack", "dev", "--plan", str(path), *no_charts]) == 0

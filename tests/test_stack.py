@@ -7,6 +7,7 @@ import inspect
 import json
 from typing import Any
 
+from tests.conftest import stack_cfg
 from tools.mocks import EstateMocks
 from tools.plan import MASK, Plan, run_plan
 
@@ -155,7 +156,8 @@ def test_outputs(plan: Plan) -> None:
     assert out["clusterName"] == f"estate-{plan.stack}-gke"
     assert out["clusterDnsEndpoint"].endswith(".gke.goog")
     instance = plan.one("gcp:sql/databaseInstance:DatabaseInstance", f"estate-{plan.stack}-db-instance")
-    assert out["sqlConnectionName"] == f"ai-estate-{plan.stack}:europe-west4:{instance['inputs']['name']}"
+    cfg = stack_cfg(plan.stack)
+    assert out["sqlConnectionName"] == f"{cfg.project}:{cfg.region}:{instance['inputs']['name']}"
     assert out["redisHost"]
     assert set(out["buckets"]) == {"artifacts", "registry", "logs", "traces", "models", "backups"}
     assert all(v.endswith(".iam.gserviceaccount.com") for v in out["nodeServiceAccounts"].values())

@@ -2,8 +2,9 @@
 
 The engine launches a Python pack as `python -u -m pulumi.policy <engine-address> <pack-dir>`;
 the pack prints its gRPC port and serves the Analyzer service. This module does the same,
-serves a minimal Engine service for the pack's log calls, and reconciles the stack's
-policy config (`--policy-pack-config` JSON) with the pack's schemas as the engine does.
+serves a minimal Engine service for the pack's log calls, hands the pack the stack's config
+(`PULUMI_CONFIG`, as the engine does), and reconciles the policy config as the engine does:
+the pack's schema defaults, then the pack's initial config, then the `--policy-pack-config` JSON.
 Policy evaluation itself happens only inside the pack.
 """
 
@@ -52,18 +53,29 @@ def _struct(value: Mapping[str, Any]) -> struct_pb2.Struct:
     return out
 
 
+def initial_config(info: Any) -> dict[str, dict[str, Any]]:
+    """The pack's initial config (AnalyzerInfo.initialConfig) in the file's format. Its level is
+    always set: the engine reads an unset one as advisory (the enum's zero)."""
+    return {
+        name: {"enforcementLevel": LEVEL_NAMES[entry.enforcementLevel], **json_format.MessageToDict(entry.properties)}
+        for name, entry in info.initialConfig.items()
+    }
+
+
 def reconcile(info: Any, file_config: Mapping[str, Any]) -> dict[str, tuple[int, dict[str, Any]]]:
-    """Per policy: (enforcement level, properties), from schema defaults, then "all", then the policy's entry."""
+    """Per policy: (enforcement level, properties), from schema defaults, then the pack's initial
+    config, then the file's: each "all" first, then the policy's entry (properties replace, one by one)."""
     policies = {p.name: p for p in info.policies}
     unknown = sorted(set(file_config) - set(policies) - {"all"})
     if unknown:
         raise PolicyConfigError(f"policy config names policies the pack does not have: {unknown}")
+    initial = initial_config(info)
     result: dict[str, tuple[int, dict[str, Any]]] = {}
     for name, policy in policies.items():
         schema = json_format.MessageToDict(policy.configSchema.properties)
         level = policy.enforcementLevel
         props = {k: v["default"] for k, v in schema.items() if isinstance(v, dict) and "default" in v}
-        for entry in (file_config.get("all"), file_config.get(name)):
+        for entry in (initial.get("all"), initial.get(name), file_config.get("all"), file_config.get(name)):
             if isinstance(entry, str):
                 level = _level(name, entry)
             elif isinstance(entry, Mapping):
@@ -121,9 +133,20 @@ def _seconds(value: str | None) -> float:
 class Analyzer:
     """One running policy pack. Use as a context manager."""
 
-    def __init__(self, pack_dir: Path, *, project: str, stack: str, dry_run: bool = True) -> None:
+    def __init__(
+        self,
+        pack_dir: Path,
+        *,
+        project: str,
+        stack: str,
+        dry_run: bool = True,
+        stack_config: Mapping[str, str] | None = None,
+    ) -> None:
+        """`stack_config` is the stack's config as the engine hands it to a pack (`namespace:key` to
+        a string, objects as JSON): what the pack's initial config is derived from."""
         self.pack_dir = pack_dir
         self.project, self.stack, self.dry_run = project, stack, dry_run
+        self.stack_config = dict(stack_config or {})
         self.engine = _Engine()
         self._providers: dict[str, Mapping[str, Any]] = {}
 
@@ -138,6 +161,9 @@ class Analyzer:
             "PULUMI_STACK": self.stack,
             "PULUMI_DRY_RUN": "true" if self.dry_run else "false",
         }
+        env.pop("PULUMI_CONFIG", None)
+        if self.stack_config:  # as the engine: only when the stack has config
+            env["PULUMI_CONFIG"] = json.dumps(self.stack_config)
         self._proc = subprocess.Popen(
             [sys.executable, "-u", "-m", "pulumi.policy", f"127.0.0.1:{engine_port}", str(self.pack_dir)],
             cwd=self.pack_dir,
@@ -200,7 +226,11 @@ class Analyzer:
         self.stub.Configure(request)
         self.stub.ConfigureStack(
             analyzer_pb2.AnalyzerStackConfigureRequest(
-                stack=self.stack, project=self.project, organization="organization", dry_run=self.dry_run
+                stack=self.stack,
+                project=self.project,
+                organization="organization",
+                dry_run=self.dry_run,
+                config=self.stack_config,
             )
         )
         return reconciled

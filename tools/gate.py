@@ -1,10 +1,15 @@
 """The offline policy gate: the stack's offline plan through the real CrossGuard pack.
 
     python -m tools.gate --stack dev     # exit 1 on any mandatory violation
+    python -m tools.gate --stack dev -v  # ... and everything else the pack said
 
-Builds the plan under the mock runtime, starts `policies/` as the engine does, applies
-`policies/<stack>.json` through Configure, sends every resource through Analyze and the
-whole plan through AnalyzeStack, and prints what the pack said, grouped by policy.
+Builds the plan under the mock runtime, starts `policies/` as the engine does (with the stack's
+config in its environment, from which the pack derives its initial config), applies
+`policies/<stack>.json` through Configure, sends every resource through Analyze and the whole
+plan through AnalyzeStack. It prints each violation grouped by policy with the rule's
+remediation, then one summary line; `-v` adds the policy config used, what was not evaluated
+during preview, what is not applicable yet, every exemption with its reason and what it applied
+to, and what each Chart rendered.
 
 Every registration goes through Analyze, components too, as the engine does. One difference:
 a remote component (helm.v4.Chart) reaches the engine's analyzers without inputs, because the
@@ -33,9 +38,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tools.analyzer import LEVEL_NAMES, Analyzer, PolicyConfigError, load_policy_config
+from stacks.stackfile import StackFileError
+from tools.analyzer import LEVEL_NAMES, Analyzer, PolicyConfigError, initial_config, load_policy_config
 from tools.charts import ChartOutcome, cache_dir, render_charts
-from tools.plan import PROJECT, ROOT, Plan, run_plan
+from tools.plan import PROJECT, ROOT, Plan, run_plan, stack_config
 
 PACK_DIR = ROOT / "policies"
 PREVIEW_MARK = "during preview:"
@@ -61,6 +67,10 @@ class GateResult:
     exemptions: list[tuple[str, str, str]] = field(default_factory=list)
     policies: int = 0
     charts: list[ChartOutcome] = field(default_factory=list)
+    # Per policy, from the pack's metadata: what to do about a violation.
+    remediation: dict[str, str] = field(default_factory=dict)
+    # The pack's initial config (derived from the stack's config), applied under the file's.
+    initial_config: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def unrendered(self) -> list[ChartOutcome]:
@@ -120,6 +130,9 @@ def check(
         for ex in _allowances(entry):
             result.exemptions.append((policy, ex["resource"], ex["reason"]))
     result.policies = len(analyzer.configure(policy_config))
+    info = analyzer.info()
+    result.remediation = {p.name: p.remediation_steps for p in info.policies if p.remediation_steps}
+    result.initial_config = initial_config(info)
     analyzer.remember_providers(plan.resources)
     for res in [*plan.resources, *children]:
         _collect(result, analyzer.analyze(res), res["name"])
@@ -164,14 +177,56 @@ def record_charts(result: GateResult, plan: Plan, path: Path, *, rebuilt: bool) 
     path.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
 
 
-def render(result: GateResult, config_path: str) -> str:
+def render_violations(result: GateResult) -> list[str]:
+    """Each violation under its policy, then the rule's remediation."""
+    lines: list[str] = []
+    for policy, findings in result.by_policy().items():
+        lines.append(f"{policy} [{findings[0].level}]")
+        lines += [f"  - {f.resource}: {f.message}" for f in findings]
+        if policy in result.remediation:
+            lines.append(f"  remediation: {result.remediation[policy]}")
+    return lines
+
+
+def summary(result: GateResult) -> str:
+    """One line: the verdict, the counts, and what the verdict does not cover."""
+    advisory = len(result.findings) - len(result.mandatory)
+    verdict = "FAIL" if result.mandatory else "PASS"
+    parts = [f"{len(result.mandatory)} mandatory, {advisory} advisory violations", f"{result.resources} resources"]
+    rendered = len(result.charts) - len(result.unrendered)
+    if not result.charts:
+        parts.append("no charts")
+    elif result.unrendered:
+        parts.append(
+            f"{rendered} of {len(result.charts)} charts rendered ({len(result.unrendered)} NOT rendered, unchecked)"
+        )
+    else:
+        parts.append(f"{rendered} charts rendered")
+    if result.unevaluated:
+        parts.append(f"{len(result.unevaluated)} not evaluated during preview")
+    return f"gate {result.stack}: {verdict} — {', '.join(parts)}"
+
+
+def render(result: GateResult, config_path: str, *, verbose: bool = False) -> str:
+    """Violations with their remediation and the summary line; `verbose` adds the rest."""
+    if not verbose:
+        lines = render_violations(result)
+        if result.broken:
+            lines += [f"!!!   {c.name} ({c.ref or 'no pin'}): {c.error}" for c in result.broken]
+        if missing := [c for c in result.unrendered if not c.broken]:
+            lines.append(
+                f"!!! {len(missing)} chart(s) not rendered: their objects never went through the pack "
+                "(-v lists them; `make charts` fills the cache)"
+            )
+        return "\n".join([*lines, summary(result)])
     lines = [
         f"policy gate: {PROJECT}/{result.stack}: {result.resources} resources and the stack through "
         f"{result.policies} policies (config {config_path})"
     ]
-    for policy, findings in result.by_policy().items():
-        lines.append(f"{policy} [{findings[0].level}]")
-        lines += [f"  - {f.resource}: {f.message}" for f in findings]
+    for policy, entry in sorted(result.initial_config.items()):
+        props = {k: v for k, v in entry.items() if k != "enforcementLevel"}
+        lines.append(f"  from the stack's config (the pack's initial config, under the file's): {policy} {props}")
+    lines += render_violations(result)
     if result.unevaluated:
         lines.append("not evaluated during preview (unknown values; the engine re-checks them at `pulumi up`):")
         lines += [f"  - {f.policy} on {f.resource}: {f.message}" for f in result.unevaluated]
@@ -186,10 +241,7 @@ def render(result: GateResult, config_path: str) -> str:
                 f"  - {policy} on {pattern}: {reason} [applied to {', '.join(used) or 'nothing in this plan'}]"
             )
     lines += render_charts_report(result)
-    advisory = len(result.findings) - len(result.mandatory)
-    verdict = "FAIL" if result.mandatory else "PASS"
-    unchecked = f" ({len(result.unrendered)} charts NOT rendered, unchecked)" if result.unrendered else ""
-    lines.append(f"{verdict}: {len(result.mandatory)} mandatory and {advisory} advisory violations{unchecked}")
+    lines.append(summary(result))
     return "\n".join(lines)
 
 
@@ -202,8 +254,19 @@ def main(argv: list[str] | None = None) -> int:
         "--require-charts", action="store_true", help="exit 2 when any Chart of the plan could not be rendered"
     )
     parser.add_argument("--charts-cache", type=Path, help="default $ESTATE_CHART_CACHE, else build/charts")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="also print the config used, unevaluated and not-applicable rules, exemptions and rendered charts",
+    )
     args = parser.parse_args(argv)
     gc.disable()  # a short-lived process; see tools.plan
+    try:  # the stack first: an unknown one is named as such, not as a missing policy config
+        config = stack_config(args.stack)
+    except (OSError, StackFileError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     config_path = args.config or PACK_DIR / f"{args.stack}.json"
     try:
         policy_config = load_policy_config(config_path)
@@ -211,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: policy config {config_path}: {exc}", file=sys.stderr)
         return 2
     # The pack starts on the other core while this one builds the plan.
-    with Analyzer(PACK_DIR, project=PROJECT, stack=args.stack) as analyzer:
+    with Analyzer(PACK_DIR, project=PROJECT, stack=args.stack, stack_config=config) as analyzer:
         if args.plan:
             doc = json.loads(args.plan.read_text())
             plan = Plan(stack=doc["stack"], preview=doc["preview"], resources=doc["resources"], outputs=doc["outputs"])
@@ -225,7 +288,8 @@ def main(argv: list[str] | None = None) -> int:
         except PolicyConfigError as exc:
             print(f"error: {config_path}: {exc}", file=sys.stderr)
             return 2
-    print(render(result, str(config_path.relative_to(ROOT) if config_path.is_relative_to(ROOT) else config_path)))
+    shown = config_path.relative_to(ROOT) if config_path.is_relative_to(ROOT) else config_path
+    print(render(result, str(shown), verbose=args.verbose))
     record_charts(result, plan, args.plan or ROOT / "build" / f"plan-{args.stack}.json", rebuilt=args.plan is None)
     if result.broken:
         print(f"error: {len(result.broken)} chart(s) fail to render, as they would at `pulumi up`", file=sys.stderr)

@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
-import yaml
 from google.protobuf import json_format  # type: ignore[import-untyped]
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import settings
@@ -36,6 +35,7 @@ from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
 from components.kube.webhooks import transform_name
+from stacks.stackfile import StackFileError, stack_config
 from tools.mocks import EstateMocks
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -147,15 +147,6 @@ class Plan:
         }
 
 
-def stack_config(stack: str, overrides: dict[str, Any] | None = None) -> dict[str, str]:
-    """Read Pulumi.<stack>.yaml the way the CLI hands config to the program: objects as JSON."""
-    path = ROOT / f"Pulumi.{stack}.yaml"
-    doc = yaml.safe_load(path.read_text()) or {}
-    raw = dict(doc.get("config") or {})
-    raw.update(overrides or {})
-    return {k: v if isinstance(v, str) else json.dumps(v) for k, v in raw.items() if v is not None}
-
-
 async def _resolve_outputs(outputs: dict[str, Any]) -> dict[str, Any]:
     resolved: dict[str, Any] = {}
     for name, value in outputs.items():
@@ -260,7 +251,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quiet", action="store_true", help="write the plan without printing the tree")
     args = parser.parse_args(argv)
     gc.disable()
-    plan = run_plan(args.stack)
+    try:
+        plan = run_plan(args.stack)
+    except StackFileError as exc:  # no such stack, a YAML error or a duplicate key: one line
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     if plan.error:
         print(f"error: {plan.error}", file=sys.stderr)
         return 1

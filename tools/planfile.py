@@ -23,13 +23,29 @@ def plan_path(stack: str, root: Path = ROOT) -> Path:
     return root / "build" / f"plan-{stack}.json"
 
 
+class PlanBuildError(RuntimeError):
+    """`tools.plan` failed; `summary` is what it said, without a traceback's frames."""
+
+    def __init__(self, stack: str, cwd: Path, output: str) -> None:
+        super().__init__(f"plan of {stack} in {cwd} failed:\n{output}")
+        self.stack, self.cwd, self.output = stack, cwd, output
+
+    @property
+    def summary(self) -> str:
+        lines = [line for line in self.output.strip().splitlines() if line.strip()]
+        if any(line.startswith("Traceback") for line in lines):
+            lines = lines[-1:]  # the exception itself, not the frames
+        text = "\n".join(lines).removeprefix("error: ")
+        return text or "no output"
+
+
 def build_plan(stack: str, out: Path, cwd: Path = ROOT) -> None:
     """Write the offline plan of the program checked out at `cwd`, with this interpreter."""
     out.parent.mkdir(parents=True, exist_ok=True)
     cmd = [sys.executable, "-m", "tools.plan", "--stack", stack, "--out", str(out), "--quiet"]
     done = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False)
     if done.returncode != 0:
-        raise RuntimeError(f"plan of {stack} in {cwd} failed:\n{done.stdout}{done.stderr}")
+        raise PlanBuildError(stack, cwd, f"{done.stdout}{done.stderr}")
 
 
 @dataclass

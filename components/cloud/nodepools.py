@@ -11,6 +11,7 @@ import pulumi_gcp as gcp
 from components.cloud.cluster import CLOUD_PLATFORM, GPU_POOL_TIMEOUT, NODE_ROLE
 from components.cloud.control_plane import webhook_firewall
 from components.common import child
+from stacks.gpu import pool_zones
 from stacks.model import NodePool
 
 ct = gcp.container
@@ -109,7 +110,7 @@ class NodePools(pulumi.ComponentResource):
                         opts=child(self, depends_on=args.depends_on),
                     )
                 )
-            zones = pool.zones if pool.zones is not None else args.zones
+            zones = pool_zones(pool.zones, pool.gpu.type if pool.gpu else None, args.zones)
             self.pools[pool_name] = ct.NodePool(
                 f"{name}-{pool_name}",
                 ct.NodePoolArgs(
