@@ -20,7 +20,7 @@ from stacks.config_signing import BOOTSTRAP_DEPLOYER_ID, BOOTSTRAP_SIGNER, boots
 from stacks.model import EstateConfig
 from stacks.patterns import FORMATS, suggest
 from stacks.stackfile import StackFileError, parse, read, stack_config
-from tests.conftest import area, config_with
+from tests.conftest import area, config_with, stack_cfg
 from tools.plan import run_plan
 from tools.plan import stack_config as plan_stack_config
 
@@ -138,10 +138,11 @@ def test_stack_file_in_another_directory(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- 3. prod's signers
 def test_prod_without_signers_is_refused() -> None:
     signing = {**area("prod", "signing"), "bootstrapSigner": False}
+    project = stack_cfg("prod").project
     assert problems("prod", signing=signing) == [
         "signing.signers = {}: prod needs at least one signer: Binary Authorization admits no image of ours "
         "without an attestation by the estate's key; set signing.bootstrapSigner: true (the prod default: the "
-        "bootstrap's CI deployer, ci-deployer@ai-estate-prod.iam.gserviceaccount.com, signs) or list the CI "
+        f"bootstrap's CI deployer, ci-deployer@{project}.iam.gserviceaccount.com, signs) or list the CI "
         "identities that build the images in signing.signers"
     ]
 
@@ -165,12 +166,14 @@ def test_dev_needs_no_signer() -> None:
 
 
 def test_a_signer_is_listed_once() -> None:
-    deployer = bootstrap_deployer("ai-estate-prod")
+    project = stack_cfg("prod").project
+    deployer = bootstrap_deployer(project)
+    assert deployer == f"serviceAccount:ci-deployer@{project}.iam.gserviceaccount.com"
     assert problems("prod", signing={"signers": {"ci": deployer}}) == [
         f"signing.signers.ci = {deployer!r}: the bootstrap's CI deployer signs already "
         "(signing.bootstrapSigner: true): drop this entry"
     ]
-    other = "serviceAccount:release@ai-estate-prod.iam.gserviceaccount.com"
+    other = f"serviceAccount:release@{project}.iam.gserviceaccount.com"
     assert problems("prod", signing={"signers": {"a": other, "b": other}}) == [
         f"signing.signers.b = {other!r}: the same identity as signing.signers.a: list each signer once"
     ]
@@ -183,7 +186,7 @@ def test_a_signer_is_listed_once() -> None:
 def test_the_prod_plan_grants_the_bootstrap_deployer_the_signing_roles() -> None:
     plan = run_plan("prod")
     assert plan.ok, plan.error
-    member = bootstrap_deployer("ai-estate-prod")
+    member = bootstrap_deployer(stack_cfg("prod").project)
     key_grants = [
         r for r in plan.by_type("gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember") if r["inputs"]["member"] == member
     ]
@@ -298,6 +301,7 @@ OWN_VALUES = {
     "dns": {"domain": "dev.ai.acme.example"},
     "certificates": {"acmeEmail": "platform@acme.io"},
 }
+PLACEHOLDER_KEYS = ["gcp:project", "dns.domain", "certificates.acmeEmail", "cluster.gpuQuota.contactEmail"]
 
 
 def _own(stack: str) -> dict[str, str]:
@@ -305,40 +309,95 @@ def _own(stack: str) -> dict[str, str]:
     return config_with(stack, cluster=cluster, **OWN_VALUES)
 
 
-def test_the_committed_stacks_hold_exactly_the_known_placeholders() -> None:
-    cfg = load("dev", plan_stack_config("dev"))
-    assert [(p.path, p.value) for p in ph.placeholders(cfg)] == [
-        ("gcp:project", "ai-estate-dev"),
-        ("dns.domain", "dev.ai-estate.cloud"),
-        ("certificates.acmeEmail", "platform-team@ai-estate.cloud"),
-        ("cluster.gpuQuota.contactEmail", "platform-team@ai-estate.cloud"),
+def _placeholder_values(stack: str, project: str | None = None) -> dict[str, str]:
+    """The values the repository ships for `stack` (dev's domain is `dev.<placeholder domain>`),
+    from stacks/placeholders.py: what a stack holds before its owner sets their own."""
+    projects = sorted(ph.PLACEHOLDER_PROJECTS)
+    project = project or next((p for p in projects if p.endswith(f"-{stack}")), projects[0])
+    domain = ph.PLACEHOLDER_DOMAIN if stack == "prod" else f"{stack}.{ph.PLACEHOLDER_DOMAIN}"
+    return {
+        "gcp:project": project,
+        "dns.domain": domain,
+        "certificates.acmeEmail": f"platform-team@{ph.PLACEHOLDER_DOMAIN}",
+        "cluster.gpuQuota.contactEmail": f"quota@{domain}",
+    }
+
+
+def _with_placeholders(stack: str, project: str | None = None) -> dict[str, str]:
+    """The stack's config with the repository's placeholder project, domain and addresses."""
+    values = _placeholder_values(stack, project)
+    cluster = {**area(stack, "cluster"), "gpuQuota": {"contactEmail": values["cluster.gpuQuota.contactEmail"]}}
+    return config_with(
+        stack,
+        cluster=cluster,
+        dns={**area(stack, "dns"), "domain": values["dns.domain"]},
+        certificates={**area(stack, "certificates"), "acmeEmail": values["certificates.acmeEmail"]},
+        **{"gcp:project": values["gcp:project"]},
+    )
+
+
+def _at_placeholder_domain(name: str | None) -> bool:
+    """`name` (a domain, or an address's domain) is the placeholder domain or under it."""
+    name = (name or "").rpartition("@")[2].lower()
+    return name == ph.PLACEHOLDER_DOMAIN or name.endswith(f".{ph.PLACEHOLDER_DOMAIN}")
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_the_stacks_placeholders_are_exactly_their_values_that_are_placeholders(stack: str) -> None:
+    # The committed files: all four keys of each stack; a newcomer's own values: none.
+    cfg = stack_cfg(stack)
+    keys = [
+        ("gcp:project", cfg.project, cfg.project in ph.PLACEHOLDER_PROJECTS),
+        ("dns.domain", cfg.dns.domain, _at_placeholder_domain(cfg.dns.domain)),
+        ("certificates.acmeEmail", cfg.certificates.acme_email, _at_placeholder_domain(cfg.certificates.acme_email)),
+        (
+            "cluster.gpuQuota.contactEmail",
+            cfg.cluster.gpu_quota.contact_email,
+            _at_placeholder_domain(cfg.cluster.gpu_quota.contact_email),
+        ),
     ]
-    assert not ph.placeholders(load("dev", _own("dev")))
+    keys += [
+        (
+            f"signing.signers.{name}",
+            member,
+            member.partition("@")[2].removesuffix(".iam.gserviceaccount.com") in ph.PLACEHOLDER_PROJECTS,
+        )
+        for name, member in sorted(cfg.signing.signers.items())
+    ]
+    expected = [(key, value) for key, value, placeholder in keys if placeholder]
+    assert [(p.path, p.value) for p in ph.placeholders(cfg)] == expected
+    assert not ph.placeholders(load(stack, _own(stack)))
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_every_placeholder_value_is_reported(stack: str) -> None:
+    for project in sorted(ph.PLACEHOLDER_PROJECTS):
+        values = _placeholder_values(stack, project)
+        cfg = load(stack, _with_placeholders(stack, project))
+        found = [(p.path, p.value) for p in ph.placeholders(cfg)]
+        assert found == [(key, values[key]) for key in PLACEHOLDER_KEYS]
+        assert found[0] == ("gcp:project", project)
 
 
 def test_a_real_up_stops_on_placeholders_before_any_resource(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(LOAD, "offline", lambda: False)  # as under the real engine
-    plan = run_plan("dev", preview=False)
+    values = _placeholder_values("dev")
+    plan = run_plan("dev", preview=False, config=_with_placeholders("dev"))
     assert plan.resources == []
     assert plan.error is not None
     lines = plan.error.splitlines()
     assert lines[0].startswith("stack 'dev' still holds the placeholder values the repository ships with (4 keys)")
     assert "`pulumi up` stops before creating anything" in lines[0]
     assert lines[1] == (
-        "  - gcp:project = 'ai-estate-dev': the repository's placeholder project; set yours: "
+        f"  - gcp:project = {values['gcp:project']!r}: the repository's placeholder project; set yours: "
         "pulumi config set gcp:project <your-project-id>"
     )
-    assert [line.split(" = ")[0] for line in lines[1:]] == [
-        "  - gcp:project",
-        "  - dns.domain",
-        "  - certificates.acmeEmail",
-        "  - cluster.gpuQuota.contactEmail",
-    ]
+    assert [line.split(" = ")[0] for line in lines[1:]] == [f"  - {key}" for key in PLACEHOLDER_KEYS]
 
 
 def test_a_real_preview_goes_on_with_placeholders(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(LOAD, "offline", lambda: False)
-    plan = run_plan("dev", preview=True)
+    plan = run_plan("dev", preview=True, config=_with_placeholders("dev"))
     assert plan.ok, plan.error
     assert plan.resources
 
@@ -350,13 +409,15 @@ def test_a_real_up_with_own_values_goes_on(monkeypatch: pytest.MonkeyPatch) -> N
 
 
 def test_the_offline_plan_runs_with_the_placeholders_for_up_too() -> None:
-    plan = run_plan("dev", preview=False)  # the mock runtime: offline() is true
+    plan = run_plan("dev", preview=False, config=_with_placeholders("dev"))  # the mock runtime: offline() is true
     assert plan.ok, plan.error
 
 
 def test_placeholder_signer_projects_are_named() -> None:
-    signers = {"signers": {"ci": "serviceAccount:release@ai-estate-prod.iam.gserviceaccount.com"}}
-    cfg = load("prod", config_with("prod", signing=signers))
-    assert ("signing.signers.ci", "serviceAccount:release@ai-estate-prod.iam.gserviceaccount.com") in [
-        (p.path, p.value) for p in ph.placeholders(cfg)
-    ]
+    for project in sorted(ph.PLACEHOLDER_PROJECTS):
+        member = f"serviceAccount:release@{project}.iam.gserviceaccount.com"
+        cfg = load("prod", config_with("prod", signing={"signers": {"ci": member}}))
+        assert ("signing.signers.ci", member) in [(p.path, p.value) for p in ph.placeholders(cfg)]
+    own = f"serviceAccount:release@{OWN_VALUES['gcp:project']}.iam.gserviceaccount.com"
+    cfg = load("prod", config_with("prod", signing={"signers": {"ci": own}}))
+    assert "signing.signers.ci" not in [p.path for p in ph.placeholders(cfg)]

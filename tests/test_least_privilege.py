@@ -5,7 +5,7 @@ from __future__ import annotations
 from components.cloud.access import sql_condition_expression
 from components.cloud.pause import SLEEP_TYPE
 from components.platform.external_secret import ACCESSOR as SECRET_ACCESSOR
-from stacks import load
+from stacks import gpu, load
 from stacks.quota import ALL_REGIONS, gpu_quota_requests, quota_id
 from tests.conftest import children_of, stack_cfg
 from tools.plan import Plan, stack_config
@@ -125,18 +125,28 @@ def test_gpu_quota_preferences_cover_the_pools_maxima(plan: Plan) -> None:
         # Cloud Quotas refuses an increase without a contact email.
         assert pref["inputs"]["service"] == "compute.googleapis.com"
         assert pref["inputs"]["contactEmail"] == cfg.cluster.gpu_quota.contact_email
+    # The GPU pools set no zones: each runs in the cluster's zones that offer its GPU.
+    pools = cfg.cluster.node_pools
+    assert pools["gpu"].zones is None
+    l4_zones = [z for z in cfg.cluster.zones if z in gpu.zones_offering(gpu.L4)]
+    assert l4_zones
     if plan.stack == "dev":
         # One spot L4 pool, one zone: (2 max + 1 surge) x 1 zone x 1 GPU, from the preemptible quota.
+        assert len(l4_zones) == 1
         assert prefs == {
             ("PREEMPTIBLE-NVIDIA-L4-GPUS-per-project-region", cfg.region): 3,
             (ALL_REGIONS, None): 3,
         }
     else:
-        # L4: (4 + 1) x 3 zones; A100: (2 + 1) x 2 zones.
+        # L4: (4 + 1) x its zones; A100: (2 + 1) x its zones (in europe-west4: 3 and 2 of a, b, c).
+        assert pools["gpu-large"].zones is None
+        a100_zones = [z for z in cfg.cluster.zones if z in gpu.zones_offering(gpu.A100_40GB)]
+        assert a100_zones
+        l4, a100 = 5 * len(l4_zones), 3 * len(a100_zones)
         assert prefs == {
-            ("NVIDIA-L4-GPUS-per-project-region", cfg.region): 15,
-            ("NVIDIA-A100-GPUS-per-project-region", cfg.region): 6,
-            (ALL_REGIONS, None): 21,
+            ("NVIDIA-L4-GPUS-per-project-region", cfg.region): l4,
+            ("NVIDIA-A100-GPUS-per-project-region", cfg.region): a100,
+            (ALL_REGIONS, None): l4 + a100,
         }
 
 

@@ -20,6 +20,7 @@ import argparse
 import json
 import runpy
 import sys
+import threading
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -62,6 +63,8 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         super().__init__(mocks)
         self.registrations: list[dict[str, Any]] = []
         self.duplicates: list[str] = []
+        self._urns: set[str] = set()
+        self._lock = threading.Lock()
         # Registrations run on several threads: the names are kept per (type, name), not in one slot.
         self._transforms: dict[tuple[str, str], list[str]] = {}
         new_resource = mocks.new_resource
@@ -76,7 +79,10 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
         urn = self.make_urn(request.parent, request.type, request.name)
-        if urn in self.resources:
+        with self._lock:  # registrations arrive on several threads: check and claim at once
+            seen = urn in self._urns
+            self._urns.add(urn)
+        if seen:
             # The engine refuses a second registration of a URN and stops the update; the plan
             # fails too, once the program has run (raising here would leave its other RPCs behind).
             self.duplicates.append(f"Duplicate resource URN '{urn}'; try giving it a unique name")
