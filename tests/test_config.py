@@ -108,8 +108,8 @@ def test_gpu_not_offered_in_a_zone_of_the_pool() -> None:
 
 def test_gpu_offered_in_no_zone_of_the_cluster() -> None:
     eu = {"gcp:region": "europe-west4"}
-    h100 = {"machineType": "a3-highgpu-1g", "gpu": {"type": "nvidia-h100-80gb", "count": 1}, "zones": None}
-    h100 |= {"minNodes": 0, "maxNodes": 1}
+    h100: dict[str, Any] = {"machineType": "a3-highgpu-1g", "gpu": {"type": "nvidia-h100-80gb", "count": 1}}
+    h100 |= {"zones": None, "minNodes": 0, "maxNodes": 1}
     cfg = cluster("dev", zones=["europe-west4-a"], regional=False, nodePools={"gpu-large": h100})
     assert problems("dev", cluster=cfg, **eu) == [
         "cluster.nodePools.gpu-large.gpu.type = 'nvidia-h100-80gb': offered in no zone of the cluster "

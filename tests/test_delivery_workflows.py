@@ -111,22 +111,33 @@ def test_preview_is_same_repository_only_with_the_policy_pack() -> None:
     assert {m["stack"] for m in job["strategy"]["matrix"]["include"]} == {"dev", "prod"}
 
 
+def _pulumi_steps(doc: dict[Any, Any], job: str) -> list[dict[str, Any]]:
+    """The job's pulumi/actions steps that run a command (not the CLI's install alone)."""
+    return [s for j, s in _steps(doc) if j == job and "pulumi/actions" in s.get("uses", "") and "command" in s["with"]]
+
+
 def test_deploy_dev_then_prod_applies_the_approved_plan() -> None:
     doc = _load("deploy.yml")
     assert doc["on"] == {"push": {"branches": ["main"]}}
     jobs = doc["jobs"]
+    assert list(jobs) == ["dev", "prod-plan", "prod", "prod-replan", "prod-fallback"]
     assert jobs["prod-plan"]["needs"] == "dev" and jobs["prod"]["needs"] == "prod-plan"
     assert jobs["prod"]["environment"] == "prod" and "environment" not in jobs["dev"]
     groups = {name: spec["concurrency"] for name, spec in jobs.items()}
     assert groups["dev"] == {"group": "pulumi-dev", "cancel-in-progress": False}
-    assert groups["prod"] == groups["prod-plan"] == {"group": "pulumi-prod", "cancel-in-progress": False}
-    steps = {job: [s for j, s in _steps(doc) if j == job and "pulumi/actions" in s.get("uses", "")] for job in jobs}
-    [saved] = steps["prod-plan"]
-    [applied] = steps["prod"]
-    assert saved["with"]["command"] == "preview" and applied["with"]["command"] == "up"
-    assert saved["with"]["plan"] == applied["with"]["plan"] == "build/prod-plan.json"
+    assert {str(g) for name, g in groups.items() if name.startswith("prod")} == {
+        str({"group": "pulumi-prod", "cancel-in-progress": False})
+    }
+    [saved] = _pulumi_steps(doc, "prod-plan")
+    assert saved["with"]["command"] == "preview" and saved["with"]["plan"] == "build/prod-plan.json"
+    # prod applies the saved plan with the CLI itself, so that the fallback can tell a plan violation apart.
+    assert _pulumi_steps(doc, "prod") == []
+    [applied] = [s for j, s in _steps(doc) if j == "prod" and s.get("id") == "planned"]
+    assert applied["run"].count("pulumi up ") == 1 and applied["continue-on-error"] is True
+    assert "--plan build/prod-plan.json" in applied["run"] and "--stack prod" in applied["run"]
+    assert "--policy-pack policies --policy-pack-config policies/prod.json" in applied["run"]
     for job in jobs:
-        for step in steps[job]:
+        for step in _pulumi_steps(doc, job):
             stack = step["with"]["stack-name"]
             assert step["with"]["policyPackConfigs"] == f"policies/{stack}.json", job
     auth = {j: s["with"]["service_account"] for j, s in _steps(doc) if "auth@" in s.get("uses", "")}
@@ -134,7 +145,77 @@ def test_deploy_dev_then_prod_applies_the_approved_plan() -> None:
         "dev": "${{ vars.GCP_DEPLOYER_SA_DEV }}",
         "prod-plan": "${{ vars.GCP_PREVIEWER_SA_PROD }}",
         "prod": "${{ vars.GCP_DEPLOYER_SA_PROD }}",
+        "prod-replan": "${{ vars.GCP_PREVIEWER_SA_PROD }}",
+        "prod-fallback": "${{ vars.GCP_DEPLOYER_SA_PROD }}",
     }
+
+
+def test_deploy_falls_back_to_a_fresh_preview_and_a_new_approval() -> None:
+    doc = _load("deploy.yml")
+    jobs = doc["jobs"]
+    assert jobs["prod"]["outputs"] == {"fallback": "${{ steps.decide.outputs.fallback }}"}
+    assert jobs["prod-replan"]["needs"] == "prod" and jobs["prod-replan"]["if"] == "needs.prod.outputs.fallback != ''"
+    assert "environment" not in jobs["prod-replan"]
+    assert jobs["prod-fallback"]["needs"] == ["prod", "prod-replan"] and jobs["prod-fallback"]["environment"] == "prod"
+    [replan] = _pulumi_steps(doc, "prod-replan")
+    [update] = _pulumi_steps(doc, "prod-fallback")
+    assert (replan["with"]["command"], update["with"]["command"]) == ("preview", "up")
+    assert "plan" not in replan["with"] and "plan" not in update["with"]
+    assert replan["with"]["comment-on-summary"] is True
+    [fetch] = [s for j, s in _steps(doc) if j == "prod" and "download-artifact" in s.get("uses", "")]
+    assert fetch["id"] == "saved-plan" and fetch["continue-on-error"] is True
+
+
+def _decide(tmp_path: Path, saved_plan: str, planned: str, log: str = "") -> tuple[int, str]:
+    """Run the prod job's decision step as the runner would, with the outcomes and log given."""
+    [step] = [s for j, s in _steps(_load("deploy.yml")) if j == "prod" and s.get("id") == "decide"]
+    (tmp_path / "build").mkdir(exist_ok=True)
+    (tmp_path / "build" / "up-plan.log").write_text(log)
+    out = tmp_path / "github-output"
+    out.write_text("")
+    env = {"PATH": "/usr/bin:/bin", "SAVED_PLAN": saved_plan, "PLANNED": planned, "GITHUB_OUTPUT": str(out)}
+    done = subprocess.run(["bash", "-e", "-c", step["run"]], cwd=tmp_path, env=env, capture_output=True, text=True)
+    return done.returncode, out.read_text()
+
+
+def test_deploy_fallback_decision(tmp_path: Path) -> None:
+    # The CLI's messages (pulumi/pulumi pkg/resource/deploy/step_generator.go, step_executor.go).
+    violation = (
+        "error: resource urn:pulumi:prod::ai-estate::gcp:storage/bucket:Bucket::b violates plan: properties changed"
+    )
+    not_allowed = "error: update is not allowed by the plan: no steps were expected for this resource"
+    assert _decide(tmp_path, "success", "success") == (0, "fallback=\n")
+    assert _decide(tmp_path, "failure", "skipped") == (0, "fallback=the saved plan is missing or expired\n")
+    for log in (violation, not_allowed, "error: no plan for resource urn:pulumi:prod::x"):
+        assert _decide(tmp_path, "success", "failure", log) == (
+            0,
+            "fallback=pulumi up --plan reported a plan violation\n",
+        )
+    assert _decide(tmp_path, "success", "failure", "error: googleapi: Error 403: forbidden")[0] == 1
+
+
+@pytest.mark.parametrize("name", ["preview.yml", "deploy.yml"])
+def test_every_job_running_the_pack_installs_its_venv_first(name: str) -> None:
+    """PulumiPolicy.yaml names `virtualenv: venv`, which the CLI does not create for a local pack."""
+    doc = _load(name)
+    runs_pack = [
+        job
+        for job in doc["jobs"]
+        if any(
+            "policyPacks" in s.get("with", {}) or "--policy-pack" in s.get("run", "")
+            for j, s in _steps(doc)
+            if j == job
+        )
+    ]
+    assert runs_pack
+    for job in runs_pack:
+        steps = [s for j, s in _steps(doc) if j == job]
+        [venv] = [i for i, s in enumerate(steps) if "pip install -r policies/requirements.txt" in s.get("run", "")]
+        assert "python -m venv policies/venv" in steps[venv]["run"]
+        first = min(
+            i for i, s in enumerate(steps) if "policyPacks" in s.get("with", {}) or "--policy-pack" in s.get("run", "")
+        )
+        assert venv < first, job
 
 
 # ---------------------------------------------------------------- Renovate
