@@ -11,6 +11,7 @@ import pulumi_gcp as gcp
 from components.cloud.control_plane import control_plane_ranges
 from components.cloud.network import PODS_RANGE, SERVICES_RANGE
 from components.common import child
+from stacks.naming import cluster_location, cluster_name
 
 ct = gcp.container
 NODE_ROLE = "roles/container.defaultNodeServiceAccount"
@@ -38,15 +39,6 @@ MONITORING_COMPONENTS = (
 
 def shielded() -> ct.ClusterNodeConfigShieldedInstanceConfigArgs:
     return ct.ClusterNodeConfigShieldedInstanceConfigArgs(enable_secure_boot=True, enable_integrity_monitoring=True)
-
-
-def cluster_name(prefix: str) -> str:
-    return f"{prefix}-gke"
-
-
-def cluster_location(region: str, regional: bool, zones: Sequence[str]) -> str:
-    """A regional cluster lives in the region; a zonal one in its single zone."""
-    return region if regional else zones[0]
 
 
 def _dns_endpoint(config: ct.outputs.ClusterControlPlaneEndpointsConfig | None) -> str:

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 import pulumi
 
 from components.cloud import CloudLayer
-from components.cloud.cluster import cluster_location, cluster_name
 from components.common import labels
 from components.kube.charts import resolve_pins
 from components.kube.values import ChartContext, PinnedImage
@@ -26,6 +25,7 @@ from components.platform.signing import Signing, SigningArgs
 from stacks import images
 from stacks import secret_keys as keys
 from stacks.model import EstateConfig
+from stacks.naming import cluster_location, cluster_name
 
 MIGRATION_SECRET = keys.DB_ADMIN_PASSWORD
 SECRET_VALUE_KEY = "value"  # the one key of every synced Kubernetes Secret

@@ -1,0 +1,15 @@
+"""Names several layers derive from the config: pure functions, so no layer imports another's
+internals to know them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+def cluster_name(prefix: str) -> str:
+    return f"{prefix}-gke"
+
+
+def cluster_location(region: str, regional: bool, zones: Sequence[str]) -> str:
+    """A regional cluster lives in the region; a zonal one in its single zone."""
+    return region if regional else zones[0]
