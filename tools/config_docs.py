@@ -62,6 +62,16 @@ _STAND_INS: dict[str, Any] = {
     f"{NAMESPACE}:cluster": {"zones": ["stand-in-region-a"]},
 }
 
+# The pydantic constraint types and the bound each one sets (its attribute of the same name).
+_BOUNDS: dict[type, str] = {
+    annotated_types.Ge: "ge",
+    annotated_types.Gt: "gt",
+    annotated_types.Le: "le",
+    annotated_types.Lt: "lt",
+    annotated_types.MinLen: "min_length",
+    annotated_types.MaxLen: "max_length",
+}
+
 
 # ---------------------------------------------------------------- the defaults, per environment
 @dataclass(frozen=True)
@@ -214,18 +224,8 @@ class _Describer:
                 else:
                     term = name
                     self.used_formats[name] = words
-            elif isinstance(item, annotated_types.Ge):
-                bounds["ge"] = item.ge
-            elif isinstance(item, annotated_types.Gt):
-                bounds["gt"] = item.gt
-            elif isinstance(item, annotated_types.Le):
-                bounds["le"] = item.le
-            elif isinstance(item, annotated_types.Lt):
-                bounds["lt"] = item.lt
-            elif isinstance(item, annotated_types.MinLen):
-                bounds["min_length"] = item.min_length
-            elif isinstance(item, annotated_types.MaxLen):
-                bounds["max_length"] = item.max_length
+            elif type(item) in _BOUNDS:
+                bounds[_BOUNDS[type(item)]] = getattr(item, _BOUNDS[type(item)])
             else:
                 raise TypeError(f"no words for the constraint {item!r}; teach tools/config_docs.py")
         rules += [_capitalized(words) for words in _bounds_in_words(base, bounds)]

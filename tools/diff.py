@@ -71,6 +71,20 @@ STATEFUL_TYPES = {
 # resource_iam_member.go: Create, Read, Delete), so any input change replaces them ("*"). Not
 # ForceNew, so changed in place: e.g. Cloud SQL `databaseVersion` (major version upgrades run in
 # place), a bucket's `storageClass`, a node pool's `nodeConfig.machineType` and `diskSizeGb`.
+# The node configuration a cluster's default pool and a node pool share (node_config.go): ForceNew in both.
+NODE_CONFIG_REPLACES = (
+    "nodeConfig.advancedMachineFeatures.enableNestedVirtualization "
+    "nodeConfig.advancedMachineFeatures.threadsPerCore nodeConfig.bootDiskKmsKey "
+    "nodeConfig.confidentialNodes.confidentialInstanceType nodeConfig.enableConfidentialStorage "
+    "nodeConfig.ephemeralStorageConfig nodeConfig.ephemeralStorageLocalSsdConfig nodeConfig.flexStart "
+    "nodeConfig.guestAccelerators nodeConfig.hostMaintenancePolicy nodeConfig.localNvmeSsdBlockConfig "
+    "nodeConfig.localSsdCount nodeConfig.localSsdEncryptionMode nodeConfig.maxRunDuration "
+    "nodeConfig.metadata nodeConfig.minCpuPlatform nodeConfig.nodeGroup nodeConfig.oauthScopes "
+    "nodeConfig.preemptible nodeConfig.reservationAffinity nodeConfig.secondaryBootDisks "
+    "nodeConfig.serviceAccount nodeConfig.shieldedInstanceConfig "
+    "nodeConfig.soleTenantConfig.nodeAffinities nodeConfig.spot"
+)
+
 REPLACE_ON: dict[str, tuple[str, ...]] = {
     type_: tuple(paths.split())
     for type_, paths in {
@@ -108,36 +122,17 @@ REPLACE_ON: dict[str, tuple[str, ...]] = {
             "enableKubernetesAlpha enableTpu initialNodeCount ipAllocationPolicy.clusterIpv4CidrBlock "
             "ipAllocationPolicy.clusterSecondaryRangeName ipAllocationPolicy.servicesIpv4CidrBlock "
             "ipAllocationPolicy.servicesSecondaryRangeName location masterAuth.clientCertificateConfig name "
-            "network networkingMode nodeConfig.advancedMachineFeatures.enableNestedVirtualization "
-            "nodeConfig.advancedMachineFeatures.threadsPerCore nodeConfig.bootDiskKmsKey "
-            "nodeConfig.confidentialNodes.confidentialInstanceType nodeConfig.enableConfidentialStorage "
-            "nodeConfig.ephemeralStorageConfig nodeConfig.ephemeralStorageLocalSsdConfig nodeConfig.flexStart "
-            "nodeConfig.guestAccelerators nodeConfig.hostMaintenancePolicy nodeConfig.localNvmeSsdBlockConfig "
-            "nodeConfig.localSsdCount nodeConfig.localSsdEncryptionMode nodeConfig.maxRunDuration "
-            "nodeConfig.metadata nodeConfig.minCpuPlatform nodeConfig.nodeGroup nodeConfig.oauthScopes "
-            "nodeConfig.preemptible nodeConfig.reservationAffinity nodeConfig.secondaryBootDisks "
-            "nodeConfig.serviceAccount nodeConfig.shieldedInstanceConfig "
-            "nodeConfig.soleTenantConfig.nodeAffinities nodeConfig.spot nodePools "
-            "privateClusterConfig.masterIpv4CidrBlock privateClusterConfig.privateEndpointSubnetwork project "
-            "subnetwork tpuConfig.enabled tpuConfig.useServiceNetworking userManagedKeysConfig.aggregationCa "
-            "userManagedKeysConfig.clusterCa userManagedKeysConfig.etcdApiCa userManagedKeysConfig.etcdPeerCa"
+            "network networkingMode nodePools privateClusterConfig.masterIpv4CidrBlock "
+            "privateClusterConfig.privateEndpointSubnetwork project subnetwork tpuConfig.enabled "
+            "tpuConfig.useServiceNetworking userManagedKeysConfig.aggregationCa userManagedKeysConfig.clusterCa "
+            "userManagedKeysConfig.etcdApiCa userManagedKeysConfig.etcdPeerCa " + NODE_CONFIG_REPLACES
         ),
         "gcp:container/nodePool:NodePool": (
             "cluster initialNodeCount location maxPodsPerNode name namePrefix "
             "networkConfig.acceleratorNetworkProfile networkConfig.additionalNodeNetworkConfigs "
             "networkConfig.additionalPodNetworkConfigs networkConfig.createPodRange "
             "networkConfig.podIpv4CidrBlock networkConfig.podRange networkConfig.subnetwork "
-            "nodeConfig.advancedMachineFeatures.enableNestedVirtualization "
-            "nodeConfig.advancedMachineFeatures.threadsPerCore nodeConfig.bootDiskKmsKey "
-            "nodeConfig.confidentialNodes.confidentialInstanceType nodeConfig.enableConfidentialStorage "
-            "nodeConfig.ephemeralStorageConfig nodeConfig.ephemeralStorageLocalSsdConfig nodeConfig.flexStart "
-            "nodeConfig.guestAccelerators nodeConfig.hostMaintenancePolicy nodeConfig.localNvmeSsdBlockConfig "
-            "nodeConfig.localSsdCount nodeConfig.localSsdEncryptionMode nodeConfig.maxRunDuration "
-            "nodeConfig.metadata nodeConfig.minCpuPlatform nodeConfig.nodeGroup nodeConfig.oauthScopes "
-            "nodeConfig.preemptible nodeConfig.reservationAffinity nodeConfig.secondaryBootDisks "
-            "nodeConfig.serviceAccount nodeConfig.shieldedInstanceConfig "
-            "nodeConfig.soleTenantConfig.nodeAffinities nodeConfig.spot placementPolicy.policyName project "
-            "queuedProvisioning"
+            "placementPolicy.policyName project queuedProvisioning " + NODE_CONFIG_REPLACES
         ),
         "gcp:containeranalysis/note:Note": "name project",
         "gcp:dns/managedZone:ManagedZone": "dnsName name project reverseLookup visibility",
