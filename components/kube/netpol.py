@@ -39,6 +39,8 @@ class Peer:
     except_: tuple[str, ...] = ()
     # The cluster's control plane: its ranges are a cluster output, given when rendering.
     control_plane: bool = False
+    # Every pod of the policy's own namespace (a podSelector without a namespaceSelector).
+    same_namespace: bool = False
 
 
 CONTROL_PLANE = Peer(control_plane=True)
@@ -96,6 +98,8 @@ def public_internet(name: str, ports: tuple[tuple[str, int], ...]) -> Allow:
 
 # ---------------------------------------------------------------- rendering
 def _peer(p: Peer) -> net.NetworkPolicyPeerArgs:
+    if p.same_namespace:
+        return net.NetworkPolicyPeerArgs(pod_selector=meta.LabelSelectorArgs())
     if p.cidr:
         return net.NetworkPolicyPeerArgs(ip_block=net.IPBlockArgs(cidr=p.cidr, except_=list(p.except_) or None))
     return net.NetworkPolicyPeerArgs(
@@ -147,31 +151,53 @@ def network_policies(
     """`default-deny` (ingress and egress) in `namespace`, then each allow as its own policy.
     `control_plane`: the cluster's control-plane ranges, for allows that name it."""
     opts = pulumi.ResourceOptions(parent=parent, provider=provider, depends_on=list(depends_on))
+    deny = net.NetworkPolicy(
+        f"{prefix}-default-deny",
+        net.NetworkPolicyInitArgs(
+            metadata=_meta("default-deny", namespace),
+            spec=net.NetworkPolicySpecArgs(pod_selector=meta.LabelSelectorArgs(), policy_types=["Ingress", "Egress"]),
+        ),
+        opts=opts,
+    )
+    return [
+        deny,
+        *allow_policies(
+            parent, prefix, namespace, allows, provider=provider, depends_on=depends_on, control_plane=control_plane
+        ),
+    ]
 
-    def meta_(n: str) -> meta.ObjectMetaArgs:
-        return meta.ObjectMetaArgs(name=n, namespace=namespace, labels=K8S_LABELS)
 
-    out = [
+def allow_policies(
+    parent: pulumi.Resource,
+    prefix: str,
+    namespace: str,
+    allows: Sequence[Allow],
+    *,
+    provider: pulumi.ProviderResource,
+    depends_on: Sequence[pulumi.Resource],
+    control_plane: pulumi.Input[Sequence[str]] | None = None,
+) -> list[net.NetworkPolicy]:
+    """Each allow as its own policy in a namespace whose default-deny exists already (a later layer
+    opening what its own workloads need in a namespace the platform created)."""
+    opts = pulumi.ResourceOptions(parent=parent, provider=provider, depends_on=list(depends_on))
+    return [
         net.NetworkPolicy(
-            f"{prefix}-default-deny",
-            net.NetworkPolicyInitArgs(
-                metadata=meta_("default-deny"),
-                spec=net.NetworkPolicySpecArgs(
-                    pod_selector=meta.LabelSelectorArgs(), policy_types=["Ingress", "Egress"]
-                ),
-            ),
+            f"{prefix}-{allow.name}",
+            net.NetworkPolicyInitArgs(metadata=_meta(allow.name, namespace), spec=policy_spec(allow, control_plane)),
             opts=opts,
         )
+        for allow in allows
     ]
-    for allow in allows:
-        out.append(
-            net.NetworkPolicy(
-                f"{prefix}-{allow.name}",
-                net.NetworkPolicyInitArgs(metadata=meta_(allow.name), spec=policy_spec(allow, control_plane)),
-                opts=opts,
-            )
-        )
-    return out
+
+
+def _meta(name: str, namespace: str) -> meta.ObjectMetaArgs:
+    return meta.ObjectMetaArgs(name=name, namespace=namespace, labels=K8S_LABELS)
+
+
+def same_namespace(name: str = "allow-same-namespace") -> tuple[Allow, Allow]:
+    """Pods of the namespace reach each other (a cluster's members, its operator), both ways."""
+    here = Peer(same_namespace=True)
+    return Allow(f"{name}-in", "Ingress", (here,)), Allow(f"{name}-out", "Egress", (here,))
 
 
 def mesh_control_plane() -> Allow:
