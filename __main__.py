@@ -3,12 +3,14 @@
 import pulumi
 
 from components.cloud import build_cloud
+from components.data import build_data
 from components.platform import build_platform
 from stacks.load import from_pulumi
 
 cfg = from_pulumi()
 cloud = build_cloud(cfg)
 platform = build_platform(cfg, cloud)
+data = build_data(cfg, cloud, platform)
 
 pulumi.export("clusterName", cloud.cluster.name)
 pulumi.export("clusterDnsEndpoint", cloud.cluster.dns_endpoint)
@@ -29,3 +31,6 @@ pulumi.export("ingressAddress", platform.mesh.address)
 pulumi.export("ingressHosts", platform.mesh.hosts)
 pulumi.export("imageSigningKey", platform.signing.cosign_key)
 pulumi.export("backupPlan", platform.backup.plan_id)
+# The data layer: the names workloads publish to and pull from.
+pulumi.export("pubsubTopics", data.pubsub.topics)
+pulumi.export("pubsubSubscriptions", data.pubsub.subscriptions)

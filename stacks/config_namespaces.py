@@ -8,7 +8,7 @@ by default and opens only what its entry says. Platform namespaces (the mesh, ce
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -51,6 +51,11 @@ class ContainerDefaults(Model):
 
 class NamespaceConfig(Model):
     holds_data: bool = Field(False, description="Backup for GKE covers the namespace's volumes and objects.")
+    mesh: Literal["ambient", "none"] = Field(
+        "ambient",
+        description="ambient: ztunnel carries the namespace's traffic with mTLS; none: out of the mesh, for "
+        "servers that encrypt and authenticate every connection themselves (Kafka's mutual TLS).",
+    )
     ingress: bool = Field(False, description="The ingress gateway may call in (the namespace serves public hosts).")
     callers: dict[Name, Caller] = Field({}, description="Workloads in the mesh that may call in, keyed by a name.")
     egress: Egress = Egress()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from stacks import config_certs, config_mesh, config_signing
+from stacks import config_certs, config_mesh, config_pubsub, config_signing
 from stacks.charts import CHART_IMAGES
 
 _IMAGES = {
@@ -172,6 +172,8 @@ for _env, _areas in DEFAULTS.items():
     _areas.update(copy.deepcopy(config_certs.DEFAULTS[_env]))
     _areas.update(copy.deepcopy(config_signing.DEFAULTS[_env]))
     _areas["mesh"] = copy.deepcopy(config_mesh.DEFAULTS[_env])
+    # The data layer's areas likewise.
+    _areas.update(copy.deepcopy(config_pubsub.DEFAULTS[_env]))
 
 
 def merge(base: Any, override: Any) -> Any:

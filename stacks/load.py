@@ -37,6 +37,8 @@ AREAS = (
     "mesh",
     "signing",
     "backup",
+    # the data layer
+    "pubsub",
 )
 _TOP = {"project": "gcp:project", "region": "gcp:region", "environment": "environment"}
 

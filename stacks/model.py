@@ -16,6 +16,7 @@ from stacks.config_certs import CertificatesConfig, DnsConfig
 from stacks.config_charts import ChartsConfig
 from stacks.config_mesh import MeshConfig
 from stacks.config_namespaces import NamespacesConfig
+from stacks.config_pubsub import PubSubConfig
 from stacks.config_signing import BackupConfig, SigningConfig
 from stacks.gpu import GPU_TYPES
 
@@ -230,6 +231,8 @@ class EstateConfig(Model):
     mesh: MeshConfig = MeshConfig()
     signing: SigningConfig = SigningConfig()
     backup: BackupConfig = BackupConfig()
+    # the data layer
+    pubsub: PubSubConfig = PubSubConfig()
 
     @property
     def prefix(self) -> str:

@@ -61,6 +61,11 @@ FORMATS: dict[str, tuple[str | None, str]] = {
         "1–128 characters: letters, digits, `_`, `.` and `-`; does not start with `.` or `-`",
     ),
     r"^roles/[A-Za-z0-9_.]+$": (None, "an IAM role: `roles/` followed by letters, digits, `_` and `.`"),
+    r"^[0-9]+(s|m|h|d)$": (
+        "duration",
+        "a whole number of seconds, minutes, hours or days: `600s`, `10m`, `12h`, `7d`",
+    ),
+    r"^https://[^\s/]+(/\S*)?$": (None, "an `https://` URL (`https://hooks.example.com/pubsub`)"),
     r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$": (
         None,
         "one DNS label or a dotted name of labels, each 1–63 characters of lowercase letters, digits and "

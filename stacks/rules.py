@@ -16,6 +16,7 @@ from stacks.cidr import CidrPlanError, overlaps, plan_cidrs
 from stacks.model import EstateConfig
 from stacks.problem import Problem
 from stacks.rules_platform import check_platform
+from stacks.rules_pubsub import check_pubsub
 from stacks.service_rules import check_gpu_quota, check_secrets, check_services
 
 _BASIC_ROLES = {"roles/owner", "roles/editor", "roles/viewer"}
@@ -34,6 +35,7 @@ def check(cfg: EstateConfig) -> list[Problem]:
     problems += check_secrets(cfg)
     problems += check_services(cfg)
     problems += check_platform(cfg)
+    problems += check_pubsub(cfg.pubsub, cfg.identity.workloads, cfg.namespaces)
     return problems
 
 

@@ -247,11 +247,18 @@ def test_cache(plan: Plan) -> None:
 def test_keys(plan: Plan) -> None:
     ours = children_of(plan, "estate:security:Keys")
     keys = [r for r in ours if r["type"] == "gcp:kms/cryptoKey:CryptoKey"]
-    assert {k["inputs"]["name"].rsplit("-", 1)[-1] for k in keys} == {"gke", "sql", "redis", "storage", "backup"}
+    assert {k["inputs"]["name"].rsplit("-", 1)[-1] for k in keys} == {
+        "gke",
+        "sql",
+        "redis",
+        "storage",
+        "backup",
+        "pubsub",
+    }
     assert all(int(k["inputs"]["rotationPeriod"].removesuffix("s")) <= ROTATION_SECONDS for k in keys)
     grants = [r for r in ours if r["type"] == "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember"]
     # One per key's service agent, and the GKE agent on the backup key too (Backup for GKE CMEK).
-    assert len(grants) == 6 and {g["inputs"]["role"] for g in grants} == {"roles/cloudkms.cryptoKeyEncrypterDecrypter"}
+    assert len(grants) == 7 and {g["inputs"]["role"] for g in grants} == {"roles/cloudkms.cryptoKeyEncrypterDecrypter"}
     # The image-signing key is asymmetric, outside the rotation above (Signing, platform layer).
     (signing,) = [k for k in plan.by_type("gcp:kms/cryptoKey:CryptoKey") if k not in keys]
     assert signing["inputs"]["purpose"] == "ASYMMETRIC_SIGN"

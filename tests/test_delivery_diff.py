@@ -176,19 +176,25 @@ def test_gpu_sharing_replaces_the_node_pool_and_machine_type_does_not(dev_plan: 
 
 def test_a_type_outside_the_table_is_an_update_with_replacement_unknown() -> None:
     base = storage_plan()
-    base["resources"].append(res("gcp:pubsub/topic:Topic", "store-topic", inputs={"name": "t"}))
+    base["resources"].append(res("gcp:bigtable/instance:Instance", "store-topic", inputs={"name": "t"}))
     d = diff_plans(plan_of(base), plan_of(edited(base, "store-topic", labels={"a": "b"})))
     r = _one(d)
-    assert (r.kind, r.verdict) == ("change", "update (replacement unknown: gcp:pubsub/topic:Topic not in the table)")
+    assert (r.kind, r.verdict) == (
+        "change",
+        "update (replacement unknown: gcp:bigtable/instance:Instance not in the table)",
+    )
     text = render_text(d)
     assert "1 to change, 0 to replace (1 of the changes may be replacements" in text
-    assert "~ pubsub.Topic store-topic  update (replacement unknown: gcp:pubsub/topic:Topic not in the table)" in text
+    assert (
+        "~ bigtable.Instance store-topic  update (replacement unknown: gcp:bigtable/instance:Instance not in the table)"
+        in text
+    )
     assert "replacement unknown" in render_markdown(d)
 
 
 def test_an_options_only_change_of_an_unknown_type_is_not_unknown() -> None:
     base = storage_plan()
-    base["resources"].append(res("gcp:pubsub/topic:Topic", "store-topic", inputs={"name": "t"}))
+    base["resources"].append(res("gcp:bigtable/instance:Instance", "store-topic", inputs={"name": "t"}))
     r = _one(diff_plans(plan_of(base), plan_of(edited(base, "store-topic", opt_protect=True))))
     assert (r.kind, r.unknown) == ("change", None)
 

@@ -240,15 +240,22 @@ def test_graph_edges_are_unique_per_component_pair_without_self_loops(prod_plan:
 def test_graph_ranks_the_layers_top_down_in_order(prod_plan: Plan) -> None:
     plan = _file(prod_plan)
     pic = graph.picture(plan)
-    assert pic.layers == ["cloud", "platform"]
+    assert pic.layers == ["cloud", "platform", "data"]
     dot = graph.to_dot(plan)
     assert dot.index('subgraph "cluster_0"') < dot.index("<B>cloud layer</B>") < dot.index('subgraph "cluster_1"')
     assert dot.index('subgraph "cluster_1"') < dot.index("<B>platform layer</B>") and "rankdir=TB" in dot
+    assert dot.index('subgraph "cluster_2"') < dot.index("<B>data layer</B>")
     ids = {urn: f"c{i}" for i, urn in enumerate(u for layer in pic.layers for u in pic.members[layer])}
     _, boxes = _layout(dot)
-    bottom_of_cloud = min(boxes[ids[u]][1] - boxes[ids[u]][3] / 2 for u in pic.members["cloud"])
-    top_of_platform = max(boxes[ids[u]][1] + boxes[ids[u]][3] / 2 for u in pic.members["platform"])
-    assert bottom_of_cloud > top_of_platform  # every cloud box above every platform box
+
+    def bottom(layer: str) -> float:
+        return min(boxes[ids[u]][1] - boxes[ids[u]][3] / 2 for u in pic.members[layer])
+
+    def top(layer: str) -> float:
+        return max(boxes[ids[u]][1] + boxes[ids[u]][3] / 2 for u in pic.members[layer])
+
+    # Every cloud box above every platform box, and every platform box above every data box.
+    assert bottom("cloud") > top("platform") and bottom("platform") > top("data")
 
 
 @needs_dot
@@ -338,6 +345,10 @@ def test_graph_layer_from_module_path_package_or_contents() -> None:
     assert graph.layer_of(plan, plain) == "cloud"  # components/cloud/ registers estate:storage:Buckets
     assert graph.layer_of(plan, odd) == "platform"  # unknown token: by what it holds
     assert graph.layer_packages()["estate:mesh:Mesh"] == "platform"
+    # The cloud layer registers estate:data:Database: its module is not the data layer.
+    db = res("estate:data:Database", "db", custom=False)
+    assert graph.layer_of(plan, db) == "cloud" and not graph.is_layer_component(db)
+    assert graph.layer_packages()["estate:pubsub:PubSub"] == "data"
     assert plan.top_component(kid) == plain and plain["parent"] == STACK_URN
 
 

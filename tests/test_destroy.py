@@ -58,7 +58,7 @@ def test_names_google_keeps_after_delete_are_recreatable_outside_prod(plan: Plan
         assert suffix["inputs"]["keepers"] == keepers and suffix["inputs"]["byteLength"] == 2
     # Keys live inside the ring, so their own names can stay fixed.
     assert {k["inputs"]["name"] for k in plan.by_type("gcp:kms/cryptoKey:CryptoKey")} == {
-        f"estate-{plan.stack}-{r}" for r in ("gke", "sql", "redis", "storage", "backup", "images")
+        f"estate-{plan.stack}-{r}" for r in ("gke", "sql", "redis", "storage", "backup", "pubsub", "images")
     }
 
 

@@ -75,13 +75,20 @@ def test_service_agents_exist_before_their_key_grant_and_users_wait_for_it(plan:
         "sqladmin.googleapis.com",
         "redis.googleapis.com",
         "gkebackup.googleapis.com",
+        "pubsub.googleapis.com",
     }
     grants = {r["name"]: r for r in keys if r["type"] == "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember"}
     # The wait is pulumiverse-time's Sleep (a provider plugin), not a dynamic provider pickled by
     # reference to a module path (pulumi/pulumi#7453).
     assert not [r for r in plan.resources if r["type"].startswith("pulumi-python:dynamic")]
     pauses = {r["name"]: r for r in keys if r["type"] == SLEEP_TYPE}
-    for role, api in (("gke", "container"), ("sql", "sqladmin"), ("redis", "redis"), ("backup", "gkebackup")):
+    for role, api in (
+        ("gke", "container"),
+        ("sql", "sqladmin"),
+        ("redis", "redis"),
+        ("backup", "gkebackup"),
+        ("pubsub", "pubsub"),
+    ):
         grant = grants[f"estate-{plan.stack}-keys-{role}-agent"]
         assert agents[f"{api}.googleapis.com"] in grant["dependencies"], role
         pause = pauses[f"estate-{plan.stack}-keys-{role}-agent-propagation"]

@@ -327,15 +327,15 @@ def test_the_gate_command_exits_non_zero_on_a_mandatory_violation(
     assert gate_main(["--stack", "dev", "--plan", str(path), *no_charts]) == 1
     out = capsys.readouterr().out
     lines = out.rstrip().splitlines()
-    # Every symmetric key: gke, sql, redis, storage and backup (the signing key cannot rotate),
-    # under its rule, then the rule's remediation from the pack's metadata, then the summary.
+    # Every symmetric key: gke, sql, redis, storage, backup and pubsub (the signing key cannot
+    # rotate), under its rule, then the rule's remediation from the pack's metadata, then the summary.
     start = lines.index("estate-data-kms-rotation [mandatory]")
-    keys = lines[start + 1 : start + 6]
-    assert len(keys) == 5 and all(line.startswith("  - estate-dev-keys-") for line in keys)
+    keys = lines[start + 1 : start + 7]
+    assert len(keys) == 6 and all(line.startswith("  - estate-dev-keys-") for line in keys)
     assert any(line.startswith("  - estate-dev-keys-gke: ") for line in keys)
-    assert lines[start + 6].startswith("  remediation: ") and len(lines[start + 6]) > len("  remediation: ") + 10
+    assert lines[start + 7].startswith("  remediation: ") and len(lines[start + 7]) > len("  remediation: ") + 10
     assert lines[-1].startswith(
-        f"gate dev: FAIL — 5 mandatory, 0 advisory violations, {len(dev_plan.resources)} resources"
+        f"gate dev: FAIL — 6 mandatory, 0 advisory violations, {len(dev_plan.resources)} resources"
     )
     assert "exemptions (from the policy config):" not in out and "policy gate:" not in out
     assert gate_main(["--stack", "dev", "--plan", str(path), *no_charts, "-v"]) == 1

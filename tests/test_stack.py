@@ -20,6 +20,8 @@ STATEFUL = {
     "gcp:kms/keyRing:KeyRing",
     "gcp:container/cluster:Cluster",
     "random:index/randomPassword:RandomPassword",
+    "gcp:pubsub/topic:Topic",
+    "gcp:pubsub/subscription:Subscription",
 }
 LABEL_FIELDS = ("labels", "resource_labels", "user_labels")
 

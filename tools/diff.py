@@ -52,6 +52,9 @@ STATEFUL_TYPES = {
     "gcp:compute/address:Address",
     "gcp:compute/globalAddress:GlobalAddress",
     "gcp:filestore/instance:Instance",
+    # Retained and unacknowledged messages go with them.
+    "gcp:pubsub/topic:Topic",
+    "gcp:pubsub/subscription:Subscription",
     "gcp:iam/workloadIdentityPool:WorkloadIdentityPool",
     "random:index/randomPassword:RandomPassword",
     "kubernetes:core/v1:PersistentVolumeClaim",
@@ -145,6 +148,9 @@ REPLACE_ON: dict[str, tuple[str, ...]] = {
         "gcp:projects/iAMCustomRole:IAMCustomRole": "project roleId",
         "gcp:projects/service:Service": "project service",
         "gcp:projects/serviceIdentity:ServiceIdentity": "project service",
+        "gcp:pubsub/schema:Schema": "name project",
+        "gcp:pubsub/subscription:Subscription": "enableMessageOrdering filter name project tags topic",
+        "gcp:pubsub/topic:Topic": "name project tags",
         "gcp:redis/instance:Instance": (
             "alternativeLocationId authorizedNetwork connectMode customerManagedKey locationId name project "
             "region reservedIpRange tier transitEncryptionMode"
@@ -203,6 +209,8 @@ REPLACE_ON.update(
         "gcp:dns/dnsManagedZoneIamMember:DnsManagedZoneIamMember": EVERY_INPUT,
         "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember": EVERY_INPUT,
         "gcp:projects/iAMMember:IAMMember": EVERY_INPUT,
+        "gcp:pubsub/subscriptionIAMMember:SubscriptionIAMMember": EVERY_INPUT,
+        "gcp:pubsub/topicIAMMember:TopicIAMMember": EVERY_INPUT,
         "gcp:secretmanager/secretIamMember:SecretIamMember": EVERY_INPUT,
         "gcp:serviceaccount/iAMMember:IAMMember": EVERY_INPUT,
         "gcp:storage/bucketIAMMember:BucketIAMMember": EVERY_INPUT,

@@ -36,8 +36,8 @@ from tools.planfile import ROOT, PlanFile, short_type
 
 COMPONENTS = ROOT / "components"
 # The layers in build order; layers found in the plan but not listed here come after them.
-LAYER_ORDER = ("cloud", "platform")
-LAYER_COLOURS = {"cloud": "#e8f0fe", "platform": "#e6f4ea"}
+LAYER_ORDER = ("cloud", "platform", "data")
+LAYER_COLOURS = {"cloud": "#e8f0fe", "platform": "#e6f4ea", "data": "#fef7e0"}
 OTHER_COLOURS = ("#fef7e0", "#fce8e6", "#f3e8fd", "#e4f7fb")
 DPI = 96  # the PNG's resolution: 12 pt text is 16 px
 MAX_WIDTH_PX = 1200  # the README's picture; `size` scales a wider drawing down to it
@@ -65,19 +65,20 @@ def layer_names() -> set[str]:
 
 
 def layer_of(plan: PlanFile, comp: dict[str, Any]) -> str:
-    """The layer a component lives in: a module path (`estate:cloud/network:...`), a layer
-    component's own module (`estate:cloud:Layer`), the layer package defining the type token
-    (`components/<layer>/`), else by what the component holds."""
+    """The layer a component lives in: a module path (`estate:cloud/network:...`), the layer
+    package defining the type token (`components/<layer>/`: the cloud layer's `estate:data:Database`
+    is the cloud's, though a `data` layer exists), a layer component's own module
+    (`estate:cloud:Layer`), else by what the component holds."""
     parts = comp["type"].split(":")
     if len(parts) == 3 and parts[0] == "estate":
         module = parts[1]
         for sep in ("/", "."):
             if sep in module:
                 return module.split(sep)[0]
-        if module in layer_names() or parts[2] == "Layer":
-            return module
         if comp["type"] in layer_packages():
             return layer_packages()[comp["type"]]
+        if module in layer_names() or parts[2] == "Layer":
+            return module
     kinds = {
         d["type"].split(":")[2 if d["type"].startswith("pulumi:providers:") else 0]
         for d in plan.descendants(comp["urn"])
@@ -89,9 +90,13 @@ def layer_of(plan: PlanFile, comp: dict[str, Any]) -> str:
 
 
 def is_layer_component(comp: dict[str, Any]) -> bool:
-    """A component standing for a whole layer (`estate:cloud:Layer`, `estate:apps:Layer`): a group, not a box."""
+    """A component standing for a whole layer (`estate:cloud:Layer`, `estate:apps:Layer`): a group, not a box.
+    A component a layer package registers under a module named like a layer (the cloud layer's
+    `estate:data:Database`) is an ordinary component."""
     parts = comp["type"].split(":")
-    return len(parts) == 3 and parts[0] == "estate" and (parts[1] in layer_names() or parts[2] == "Layer")
+    if len(parts) != 3 or parts[0] != "estate":
+        return False
+    return parts[2] == "Layer" or (parts[1] in layer_names() and comp["type"] not in layer_packages())
 
 
 def _components_above(plan: PlanFile, res: dict[str, Any]) -> list[dict[str, Any]]:

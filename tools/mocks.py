@@ -48,6 +48,13 @@ class EstateMocks(pulumi.runtime.Mocks):
         }
         # ---- mesh (platform layer): the ingress gateway's reserved regional address
         self._outputs["gcp:compute/address:Address"] = self._address
+        # ---- Pub/Sub (data layer): ids as the provider writes them, `projects/<p>/<kind>/<name>`
+        for type_, kind in (
+            ("gcp:pubsub/topic:Topic", "topics"),
+            ("gcp:pubsub/subscription:Subscription", "subscriptions"),
+            ("gcp:pubsub/schema:Schema", "schemas"),
+        ):
+            self._outputs[type_] = self._project_path(kind)
 
     # ------------------------------------------------------------------ resources
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
@@ -63,6 +70,12 @@ class EstateMocks(pulumi.runtime.Mocks):
             scope = "global" if kind == "networks" else f"regions/{self.region}"
             path = f"projects/{self.project}/{scope}/{kind}/{name}"
             return {"name": name, "id": path, "selfLink": f"https://www.googleapis.com/compute/v1/{path}"}
+
+        return outputs
+
+    def _project_path(self, kind: str) -> Callable[[str, dict[str, Any]], dict[str, Any]]:
+        def outputs(name: str, state: dict[str, Any]) -> dict[str, Any]:
+            return {"name": name, "id": f"projects/{state.get('project', self.project)}/{kind}/{name}"}
 
         return outputs
 

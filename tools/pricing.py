@@ -41,6 +41,7 @@ FREE_TYPES = {
     "gcp:binaryauthorization/policy:Policy",
     "gcp:containeranalysis/note:Note",
     "gcp:dns/recordSet:RecordSet",
+    "gcp:pubsub/schema:Schema",
 }
 FREE_SUFFIXES = ("IAMMember", "IAMBinding", "IAMPolicy", "IamMember", "IamBinding", "IamPolicy")
 # Billed by volume or traffic the plan cannot know.
@@ -49,6 +50,8 @@ USAGE_TYPES = {
     "gcp:artifactregistry/repository:Repository": "stored GB-month (first 0.5 GB free)",
     "gcp:dns/managedZone:ManagedZone": "per zone-month (a few tens of cents) plus queries",
     "gcp:gkebackup/backupPlan:BackupPlan": "per protected pod-month plus backup storage",
+    "gcp:pubsub/topic:Topic": "per TiB published (first 10 GiB a month free) plus retained messages per GiB-month",
+    "gcp:pubsub/subscription:Subscription": "per TiB delivered plus retained acknowledged messages per GiB-month",
 }
 
 

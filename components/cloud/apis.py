@@ -29,6 +29,7 @@ APIS: Final = (
     "iamcredentials.googleapis.com",
     "logging.googleapis.com",
     "monitoring.googleapis.com",
+    "pubsub.googleapis.com",
     "redis.googleapis.com",
     "secretmanager.googleapis.com",
     "servicenetworking.googleapis.com",
@@ -80,6 +81,12 @@ TYPE_API: Final = MappingProxyType(
         "gcp:containeranalysis/note:Note": "containeranalysis.googleapis.com",
         "gcp:containeranalysis/noteIamMember:NoteIamMember": "containeranalysis.googleapis.com",
         "gcp:gkebackup/backupPlan:BackupPlan": "gkebackup.googleapis.com",
+        # the data layer
+        "gcp:pubsub/schema:Schema": "pubsub.googleapis.com",
+        "gcp:pubsub/topic:Topic": "pubsub.googleapis.com",
+        "gcp:pubsub/topicIAMMember:TopicIAMMember": "pubsub.googleapis.com",
+        "gcp:pubsub/subscription:Subscription": "pubsub.googleapis.com",
+        "gcp:pubsub/subscriptionIAMMember:SubscriptionIAMMember": "pubsub.googleapis.com",
     }
 )
 

@@ -19,7 +19,7 @@ from components.cloud.pause import IAM_PROPAGATION_SECONDS, pause
 from components.common import child
 
 ROTATION_SECONDS = 90 * 24 * 3600
-KEY_ROLES = ("gke", "sql", "redis", "storage", "backup")
+KEY_ROLES = ("gke", "sql", "redis", "storage", "backup", "pubsub")
 # The API whose service agent uses each key. Storage's agent is created by the project
 # service-account lookup; the others by projects.ServiceIdentity.
 AGENT_APIS = {
@@ -28,6 +28,9 @@ AGENT_APIS = {
     "redis": "redis.googleapis.com",
     "storage": "storage.googleapis.com",
     "backup": "gkebackup.googleapis.com",
+    # service-<number>@gcp-sa-pubsub.iam.gserviceaccount.com, as ServiceIdentity reports it. It
+    # also moves dead-lettered messages (the data layer grants it that on each topic and subscription).
+    "pubsub": "pubsub.googleapis.com",
 }
 GKE_AGENT = "service-{n}@container-engine-robot.iam.gserviceaccount.com"
 # Agents whose email the API reports through ServiceIdentity; the rest follow a documented pattern.
@@ -68,6 +71,8 @@ def _suffixed(prefix: str, suffix: pulumi.Input[str] | None) -> pulumi.Input[str
 class Keys(pulumi.ComponentResource):
     key_ids: dict[str, pulumi.Output[str]]
     grants: dict[str, pulumi.Resource]
+    # Each key role's service agent as an IAM member (`serviceAccount:...`), for grants beside its key.
+    agents: dict[str, pulumi.Output[str]]
     ring_name: pulumi.Output[str]
     ring_id: pulumi.Output[str]
 
@@ -93,9 +98,9 @@ class Keys(pulumi.ComponentResource):
             opts=pulumi.InvokeOutputOptions(parent=self, depends_on=[args.apis["cloudresourcemanager.googleapis.com"]]),
         )
         # Service agents exist only once created: ask for each one instead of assuming it.
-        members: dict[str, pulumi.Input[str]] = {}
+        members: dict[str, pulumi.Output[str]] = {}
         agents: dict[str, list[pulumi.Resource]] = {}
-        for role in ("gke", "sql", "redis", "backup"):
+        for role in ("gke", "sql", "redis", "backup", "pubsub"):
             api = AGENT_APIS[role]
             identity = gcp.projects.ServiceIdentity(
                 f"{name}-{role}-agent-identity",
@@ -142,6 +147,7 @@ class Keys(pulumi.ComponentResource):
                 opts=child(self, depends_on=grants),
             )
             self.key_ids[role] = key.id
+        self.agents = members
         self.ring_name = ring.name
         self.ring_id = ring.id
         self.register_outputs({"keyIds": self.key_ids, "ringName": self.ring_name})

@@ -80,10 +80,12 @@ def custom_object(
     *,
     provider: pulumi.ProviderResource,
     depends_on: Sequence[pulumi.Resource],
+    protect: bool = False,
 ) -> k8s.apiextensions.CustomResource:
     """Register a custom resource from the object the API server receives (what `crd_problems`
     checks): apiVersion, kind, metadata (name, namespace, annotations) and spec, with the estate's
-    labels. `depends_on` must include the Chart that installs its CRD."""
+    labels. `depends_on` must include the Chart that installs its CRD; `protect` for the ones
+    whose deletion deletes data."""
     meta = obj["metadata"]
     return k8s.apiextensions.CustomResource(
         resource_name,
@@ -96,5 +98,5 @@ def custom_object(
             labels={**K8S_LABELS, **meta.get("labels", {})},
         ),
         spec=obj["spec"],
-        opts=pulumi.ResourceOptions(parent=parent, provider=provider, depends_on=list(depends_on)),
+        opts=pulumi.ResourceOptions(parent=parent, provider=provider, depends_on=list(depends_on), protect=protect),
     )

@@ -44,7 +44,8 @@ def application_labels(spec: NamespaceConfig) -> dict[str, str]:
         **pod_security("restricted"),
         APPLICATION_LABEL: "application",
         # Ambient mesh: ztunnel carries the namespace's traffic with mTLS; no sidecars are injected.
-        "istio.io/dataplane-mode": "ambient",
+        # `none` keeps a namespace out (ztunnel neither captures nor enforces there).
+        "istio.io/dataplane-mode": spec.mesh,
         # Sigstore policy-controller verifies image signatures only where this label is set.
         "policy.sigstore.dev/include": "true",
         "estate.io/holds-data": "true" if spec.holds_data else "false",
