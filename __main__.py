@@ -34,3 +34,6 @@ pulumi.export("backupPlan", platform.backup.plan_id)
 # The data layer: the names workloads publish to and pull from.
 pulumi.export("pubsubTopics", data.pubsub.topics)
 pulumi.export("pubsubSubscriptions", data.pubsub.subscriptions)
+if data.kafka is not None:
+    pulumi.export("kafkaBootstrap", data.kafka.bootstrap)
+    pulumi.export("kafkaAccessSecrets", data.kafka.access_secrets)

@@ -63,6 +63,13 @@ PINS: dict[str, ChartPin] = {
         version="0.10.6",
         control_plane_ports=(8443,),
     ),
+    # The data layer (components/data): no webhooks, no aggregated APIs.
+    "strimzi-kafka-operator": ChartPin(
+        repository="oci://quay.io/strimzi-helm", chart="strimzi-kafka-operator", version="1.2.0"
+    ),
+    "strimzi-access-operator": ChartPin(
+        repository="oci://quay.io/strimzi-helm", chart="strimzi-access-operator", version="0.3.0"
+    ),
 }
 
 # SemVer 2.0 with Helm's optional leading "v"; no ranges, wildcards or "latest".
@@ -97,6 +104,10 @@ CHART_IMAGES: dict[str, dict[str, str]] = {
     "istio-install-cni": {"image": "docker.io/istio/install-cni", "tag": "1.30.3-distroless"},
     "istio-ztunnel": {"image": "docker.io/istio/ztunnel", "tag": "1.30.3-distroless"},
     "policy-controller": {"image": "ghcr.io/sigstore/policy-controller/policy-controller", "tag": "v0.13.1"},
+    # One operator image runs the cluster operator, the entity operator and the broker init container.
+    "strimzi-operator": {"image": "quay.io/strimzi/operator", "tag": "1.2.0"},
+    "strimzi-kafka": {"image": "quay.io/strimzi/kafka", "tag": "1.2.0-kafka-4.3.1"},
+    "strimzi-access-operator": {"image": "quay.io/strimzi/access-operator", "tag": "0.3.0"},
 }
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from stacks import config_certs, config_mesh, config_pubsub, config_signing
+from stacks import config_certs, config_kafka, config_mesh, config_pubsub, config_signing
 from stacks.charts import CHART_IMAGES
 
 _IMAGES = {
@@ -66,6 +66,14 @@ _NAMESPACES = {
         "containerDefaults": {"maxCpu": "16", "maxMemory": "96Gi"},
     },
     "observability": {"holdsData": True, "egress": {"googleApis": True}},
+    # Strimzi Kafka: out of the mesh (its listener is mutual TLS already, and ambient's ztunnel
+    # would add nothing but a second handshake), its volumes backed up.
+    "kafka": {
+        "holdsData": True,
+        "mesh": "none",
+        "callers": {"cells": {"namespace": "cells", "serviceAccount": "cells"}},
+        "quota": {"cpu": "16", "memory": "64Gi", "pods": 50},
+    },
 }
 
 _SYSTEM_POOL = {"machineType": "e2-standard-4", "minNodes": 1, "maxNodes": 3, "labels": {"workload-class": "system"}}
@@ -174,6 +182,7 @@ for _env, _areas in DEFAULTS.items():
     _areas["mesh"] = copy.deepcopy(config_mesh.DEFAULTS[_env])
     # The data layer's areas likewise.
     _areas.update(copy.deepcopy(config_pubsub.DEFAULTS[_env]))
+    _areas.update(copy.deepcopy(config_kafka.DEFAULTS[_env]))
 
 
 def merge(base: Any, override: Any) -> Any:

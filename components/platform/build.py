@@ -9,7 +9,7 @@ import pulumi
 
 from components.cloud import CloudLayer
 from components.common import labels
-from components.kube.charts import resolve_pins
+from components.kube.charts import ChartPin, resolve_pins
 from components.kube.values import ChartContext, PinnedImage
 from components.platform.backup import Backup, BackupArgs
 from components.platform.binauthz import Exemption
@@ -41,6 +41,9 @@ class PlatformLayer:
     signing: Signing
     backup: Backup
     migration: PgVectorMigration
+    # What later layers install charts with: the chart context (images, cluster) and the pins.
+    ctx: ChartContext
+    pins: Mapping[str, ChartPin]
 
 
 def pinned_images(cfg: EstateConfig, refs: Mapping[str, pulumi.Output[str]]) -> dict[str, PinnedImage]:
@@ -240,4 +243,6 @@ def build_platform(cfg: EstateConfig, cloud: CloudLayer) -> PlatformLayer:
         signing=signing,
         backup=backup,
         migration=migration,
+        ctx=ctx,
+        pins=pins,
     )
