@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from stacks.base import Cidr, LabelKey, LabelValue, Model, Name
+from stacks.charts import ChartPin, resolve_pins
 from stacks.config_certs import CertificatesConfig, DnsConfig
 from stacks.config_charts import ChartsConfig
 from stacks.config_kafka import KafkaConfig
@@ -235,6 +236,11 @@ class EstateConfig(Model):
     # the data layer
     pubsub: PubSubConfig = PubSubConfig()
     kafka: KafkaConfig = KafkaConfig()
+
+    @property
+    def pins(self) -> dict[str, ChartPin]:
+        """The charts' pins with this stack's `ai-estate:charts` overrides applied."""
+        return resolve_pins({k: v.model_dump() for k, v in self.charts.items()})
 
     @property
     def prefix(self) -> str:

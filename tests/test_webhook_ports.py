@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from components.kube import webhooks
-from stacks.charts import control_plane_ports, resolve_pins
+from stacks.charts import control_plane_ports
 from stacks.load import load as load_config
 from tools.charts.chart import ChartOutcome, render_charts
 from tools.charts.refs import archive_path, cache_dir, chart_ref, charts_of
@@ -106,10 +106,9 @@ def test_every_webhook_port_is_open_to_the_control_plane_and_nothing_else(
     ]
     assert {int(p) for p in rule["inputs"]["allows"][0]["ports"]} == set(called.values())
     # Each chart declares the ports of the webhooks it renders itself.
-    everything = _objects(outcomes)
     for outcome in outcomes:
         own = {c["inputs"]["metadata"]["name"] for c in outcome.children}
-        ports = {port for name, port in _called_ports(everything).items() if name.split("/")[0] in own}
+        ports = {port for name, port in called.items() if name.split("/")[0] in own}
         (key,) = [
             k
             for k, pin in pins.items()
@@ -120,7 +119,7 @@ def test_every_webhook_port_is_open_to_the_control_plane_and_nothing_else(
 
 def _pins(plan: Plan) -> dict:
     cfg = load_config(plan.stack, stack_config(plan.stack))
-    return resolve_pins({k: v.model_dump() for k, v in cfg.charts.items()})
+    return cfg.pins
 
 
 def test_istio_validators_fail_closed(rendered: tuple[Plan, list[ChartOutcome]]) -> None:

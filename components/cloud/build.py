@@ -26,7 +26,7 @@ from components.cloud.quota import GpuQuota, GpuQuotaArgs
 from components.cloud.registry import Registry, RegistryArgs
 from components.cloud.storage import Buckets, BucketsArgs
 from components.common import labels
-from stacks.charts import control_plane_ports, resolve_pins
+from stacks.charts import control_plane_ports
 from stacks.cidr import CidrPlan, plan_cidrs
 from stacks.model import EstateConfig
 from stacks.quota import gpu_quota_requests
@@ -138,7 +138,7 @@ def build_cloud(cfg: EstateConfig) -> CloudLayer:
             labels=labels(env, "nodepools"),
             network_id=network.network_id,
             control_plane_sources=cluster.control_plane_ranges,
-            control_plane_ports=control_plane_ports(resolve_pins({k: v.model_dump() for k, v in cfg.charts.items()})),
+            control_plane_ports=control_plane_ports(cfg.pins),
             firewall_rule_name=f"{prefix}-allow-control-plane-webhooks",
             firewall_log_metadata=None if net_cfg.firewall_logs == "OFF" else net_cfg.firewall_logs,
             firewall_depends_on=apis.for_types("gcp:compute/firewall:Firewall"),

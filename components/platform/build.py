@@ -9,7 +9,7 @@ import pulumi
 
 from components.cloud import CloudLayer
 from components.common import labels
-from components.kube.charts import ChartPin, resolve_pins
+from components.kube.charts import ChartPin
 from components.kube.values import ChartContext, PinnedImage
 from components.platform.backup import Backup, BackupArgs
 from components.platform.binauthz import Exemption
@@ -67,7 +67,7 @@ def chart_context(cfg: EstateConfig, cloud: CloudLayer) -> ChartContext:
     )
 
 
-def image_exemptions(cfg: EstateConfig, refs: Mapping[str, pulumi.Output[str]]) -> dict[str, Exemption]:
+def image_exemptions(cfg: EstateConfig, pinned: Mapping[str, PinnedImage]) -> dict[str, Exemption]:
     """What Binary Authorization admits without an attestation: each configured upstream image that
     comes through a pull-through cache, exactly, at the digest the registry lookup resolved. They
     are upstream releases we cannot sign; anything else written through a cache is refused."""
@@ -76,11 +76,10 @@ def image_exemptions(cfg: EstateConfig, refs: Mapping[str, pulumi.Output[str]]) 
     for key, img in sorted(cfg.registry.images.items()):
         ref = images.resolve(img.image, img.tag, cfg.region, cfg.project)
         if ref.repository in caches:
-            path = images.repository_path(ref, cfg.region, cfg.project)
+            image = pinned[key]  # the chart context's: repository path and the lookup's digest
             reason = f"upstream release through our {ref.repository} pull-through cache ({caches[ref.repository]})"
-            digest = refs[key].apply(lambda r: r.split("@", 1)[1])
-            tagged = pulumi.Output.concat(path, ":", img.tag, "@", digest)
-            out[path] = Exemption(reason=reason, refs=(refs[key], tagged))
+            tagged = pulumi.Output.concat(image.repository, ":", image.tag, "@", image.digest)
+            out[image.repository] = Exemption(reason=reason, refs=(image.ref, tagged))
     return out
 
 
@@ -109,7 +108,7 @@ def build_platform(cfg: EstateConfig, cloud: CloudLayer) -> PlatformLayer:
     prefix, env, prod = cfg.prefix, cfg.environment, cfg.environment == "prod"
     provider = cloud.kube.provider
     ctx = chart_context(cfg, cloud)
-    pins = resolve_pins({k: v.model_dump() for k, v in cfg.charts.items()})
+    pins = cfg.pins
     domain = cfg.dns.domain or ""
     # Charts wait for their pods to be ready, so they need nodes: the pools, not just the cluster.
     nodes = cloud.pools
@@ -186,7 +185,7 @@ def build_platform(cfg: EstateConfig, cloud: CloudLayer) -> PlatformLayer:
             cluster=nodes,
             apis=cloud.apis,
             namespaces=ns,
-            exempt_images=image_exemptions(cfg, cloud.registry.images),
+            exempt_images=image_exemptions(cfg, ctx.images),
             labels=labels(env, "signing"),
             registry=cloud.registry,
         ),
