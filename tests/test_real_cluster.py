@@ -13,7 +13,7 @@ from components.kube import webhooks
 from components.kube.charts import PINS
 from components.kube.custom import FOREGROUND_DELETION
 from stacks.charts import control_plane_ports
-from tests.conftest import children_of
+from tests.conftest import children_of, stack_cfg
 from tools.plan import Plan
 
 CHART = "kubernetes:helm.sh/v4:Chart"
@@ -175,10 +175,18 @@ def test_custom_resources_go_before_the_controller_that_finalizes_them(plan: Pla
         and r["custom"]
         and r["type"] != CHART
     ]
+    # Strimzi: the cluster operator (its chart) reconciles the cluster and its pools; the cluster's
+    # entity operator, which the Kafka resource runs, finalizes topics and users; the Access
+    # Operator (its chart) the accesses.
+    kafka = stack_cfg(plan.stack).kafka
+    by_kind = {"Kafka": "kafka-operator", "KafkaNodePool": "kafka-operator", "KafkaAccess": "kafka-access-operator"}
+    cluster = f"-kafka-{kafka.namespace}-{kafka.cluster_name}"
+    by_kind |= {"KafkaTopic": cluster, "KafkaUser": cluster}
     checked = 0
     for res in customs:
         group = str(res["inputs"].get("apiVersion", res["type"].split(":")[1])).split("/")[0]
-        owner = next((chart for suffix, chart in controllers.items() if group.endswith(suffix)), None)
+        owner = by_kind.get(str(res["inputs"].get("kind")))
+        owner = owner or next((chart for suffix, chart in controllers.items() if group.endswith(suffix)), None)
         if owner is None:
             continue
         # Destroy deletes in reverse dependency order: the controller outlives what it finalizes.

@@ -131,6 +131,8 @@ _REQUIRED_AFTER = {
     "gcp:projects/serviceIdentity:ServiceIdentity": "the service agent exists before its grant",
     "gcp:container/nodePool:NodePool": "pods need nodes",
     "kubernetes:core/v1:Namespace": "the namespace exists first",
+    # Topics and users: the cluster's entity operator reconciles them and removes their finalizers.
+    "kubernetes:kafka.strimzi.io/v1:Kafka": "the cluster's entity operator reconciles it and outlives it",
 }
 
 

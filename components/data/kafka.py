@@ -93,17 +93,19 @@ class Kafka(pulumi.ComponentResource):
         pool_objs = [
             objects.node_pool(cfg, pool, roles, sizing) for pool, (roles, sizing) in objects.pools(cfg).items()
         ]
-        # Each object needs only its CRDs (the operator's chart) and, for the pools, the StorageClass:
-        # the operators reconcile them in whatever order they arrive, and Pulumi waits for the
-        # cluster and each user to be Ready (READY in kafka_objects), so nothing else is ordered.
+        # The pools and the cluster need only their CRDs (the operator's chart) and the StorageClass:
+        # the operator reconciles them in whatever order they arrive. Topics and users come after
+        # the cluster: its entity operator reconciles them and holds their finalizers, so on
+        # `destroy` they must go while it still runs (before the Kafka resource), or the
+        # namespace is left Terminating. Pulumi waits for the cluster and each user to be Ready.
         for obj in pool_objs:
             self._cr(obj, [operator, storage], args, name, protect=prod)
-        self._cr(objects.kafka(cfg, prod=prod), [operator], args, name, protect=prod)
+        cluster = self._cr(objects.kafka(cfg, prod=prod), [operator], args, name, protect=prod)
         for topic, t in sorted(cfg.topics.items()):
-            self._cr(objects.topic(cfg, topic, t), [operator], args, name, protect=prod and not t.release)
+            self._cr(objects.topic(cfg, topic, t), [cluster], args, name, protect=prod and not t.release)
         self.access_secrets = {}
         for user, u in sorted(cfg.users.items()):
-            self._cr(objects.user(cfg, user, u), [operator], args, name, protect=False)
+            self._cr(objects.user(cfg, user, u), [cluster], args, name, protect=False)
             target = args.workload_namespaces[u.workload]
             access = objects.access(cfg, user, target)
             self._cr(access, [access_operator, args.namespaces[target]], args, name, protect=False)
