@@ -37,3 +37,6 @@ pulumi.export("pubsubSubscriptions", data.pubsub.subscriptions)
 if data.kafka is not None:
     pulumi.export("kafkaBootstrap", data.kafka.bootstrap)
     pulumi.export("kafkaAccessSecrets", data.kafka.access_secrets)
+if data.harbor is not None:
+    pulumi.export("harborUrl", data.harbor.url)
+    pulumi.export("harborRobotSecrets", data.harbor.robot_secrets)

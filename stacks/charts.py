@@ -70,6 +70,8 @@ PINS: dict[str, ChartPin] = {
     "strimzi-access-operator": ChartPin(
         repository="oci://quay.io/strimzi-helm", chart="strimzi-access-operator", version="0.3.0"
     ),
+    # Harbor 2.15.1; no webhooks.
+    "harbor": ChartPin(repository="https://helm.goharbor.io", chart="harbor", version="1.19.1"),
 }
 
 # SemVer 2.0 with Helm's optional leading "v"; no ranges, wildcards or "latest".
@@ -108,6 +110,16 @@ CHART_IMAGES: dict[str, dict[str, str]] = {
     "strimzi-operator": {"image": "quay.io/strimzi/operator", "tag": "1.2.0"},
     "strimzi-kafka": {"image": "quay.io/strimzi/kafka", "tag": "1.2.0-kafka-4.3.1"},
     "strimzi-access-operator": {"image": "quay.io/strimzi/access-operator", "tag": "0.3.0"},
+    # Harbor (chart 1.19.1): one release tag for all its images.
+    "harbor-core": {"image": "docker.io/goharbor/harbor-core", "tag": "v2.15.1"},
+    "harbor-portal": {"image": "docker.io/goharbor/harbor-portal", "tag": "v2.15.1"},
+    "harbor-jobservice": {"image": "docker.io/goharbor/harbor-jobservice", "tag": "v2.15.1"},
+    "harbor-registry": {"image": "docker.io/goharbor/registry-photon", "tag": "v2.15.1"},
+    "harbor-registryctl": {"image": "docker.io/goharbor/harbor-registryctl", "tag": "v2.15.1"},
+    "harbor-trivy": {"image": "docker.io/goharbor/trivy-adapter-photon", "tag": "v2.15.1"},
+    "harbor-exporter": {"image": "docker.io/goharbor/harbor-exporter", "tag": "v2.15.1"},
+    "harbor-nginx": {"image": "docker.io/goharbor/nginx-photon", "tag": "v2.15.1"},
+    "harbor-redis": {"image": "docker.io/goharbor/redis-photon", "tag": "v2.15.1"},
 }
 
 

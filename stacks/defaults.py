@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from stacks import config_certs, config_kafka, config_mesh, config_pubsub, config_signing
+from stacks import config_certs, config_harbor, config_kafka, config_mesh, config_pubsub, config_signing
 from stacks.charts import CHART_IMAGES
 
 _IMAGES = {
@@ -196,3 +196,8 @@ def merge(base: Any, override: Any) -> Any:
                 out[key] = merge(out.get(key), value)
         return out
     return copy.deepcopy(override)
+
+
+# Harbor also declares its database, user, namespace and identities in those areas: merged, not replaced.
+for _env in DEFAULTS:
+    DEFAULTS[_env] = merge(DEFAULTS[_env], config_harbor.DEFAULTS[_env])

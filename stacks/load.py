@@ -40,6 +40,7 @@ AREAS = (
     # the data layer
     "pubsub",
     "kafka",
+    "harbor",
 )
 _TOP = {"project": "gcp:project", "region": "gcp:region", "environment": "environment"}
 

@@ -15,6 +15,7 @@ from stacks.base import Cidr, LabelKey, LabelValue, Model, Name
 from stacks.charts import ChartPin, resolve_pins
 from stacks.config_certs import CertificatesConfig, DnsConfig
 from stacks.config_charts import ChartsConfig
+from stacks.config_harbor import HarborConfig
 from stacks.config_kafka import KafkaConfig
 from stacks.config_mesh import MeshConfig
 from stacks.config_namespaces import NamespacesConfig
@@ -236,6 +237,7 @@ class EstateConfig(Model):
     # the data layer
     pubsub: PubSubConfig = PubSubConfig()
     kafka: KafkaConfig = KafkaConfig()
+    harbor: HarborConfig = HarborConfig()
 
     @property
     def pins(self) -> dict[str, ChartPin]:

@@ -13,3 +13,8 @@ def cluster_name(prefix: str) -> str:
 def cluster_location(region: str, regional: bool, zones: Sequence[str]) -> str:
     """A regional cluster lives in the region; a zonal one in its single zone."""
     return region if regional else zones[0]
+
+
+def bucket_name(project: str, key: str) -> str:
+    """A storage.buckets entry's bucket: prefixed with the project, bucket names being global."""
+    return f"{project}-{key}"

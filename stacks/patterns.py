@@ -47,6 +47,10 @@ FORMATS: dict[str, tuple[str | None, str]] = {
         "a Compute Engine machine type: lowercase words joined by hyphens (`e2-standard-4`)",
     ),
     r"^[^@\s]+@[^@\s]+$": (None, "an e-mail address (`name@domain`)"),
+    r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$": (
+        "Harbor name",
+        "lowercase letters and digits, words joined by single `.`, `_` or `-` (Harbor's project and robot names)",
+    ),
     r"^([01]\d|2[0-3]):[0-5]\d$": (None, "a time of day, `HH:MM` on a 24-hour clock"),
     r"^db-(custom-\d+-\d+|perf-optimized-N-\d+|g1-small|f1-micro)$": (
         None,

@@ -13,6 +13,7 @@ from stacks import gpu as gputable
 from stacks import images
 from stacks.base import ACCOUNT_ID_MAX
 from stacks.cidr import CidrPlanError, overlaps, plan_cidrs
+from stacks.config_harbor import check as check_harbor
 from stacks.config_kafka import check as check_kafka
 from stacks.model import EstateConfig
 from stacks.problem import Problem
@@ -41,6 +42,7 @@ def check(cfg: EstateConfig) -> list[Problem]:
     problems += check_kafka(
         cfg.kafka, cfg.environment, cfg.namespaces, cfg.identity.workloads, kafka_image.tag if kafka_image else None
     )
+    problems += check_harbor(cfg.harbor, cfg)
     return problems
 
 

@@ -74,7 +74,7 @@ def _check_namespace_references(cfg: EstateConfig) -> list[Problem]:
 
 def _check_sync_accounts(cfg: EstateConfig) -> list[Problem]:
     """A namespace that receives secrets syncs them as `<env>-sync-<namespace>`, a Google service
-    account id of at most 30 characters (components.platform.credentials)."""
+    account id of at most 30 characters (components.kube.credentials)."""
     out = []
     for ns in sorted({wl.namespace for wl in cfg.identity.workloads.values() if wl.secrets}):
         account = sync_account_id(cfg.environment, ns)

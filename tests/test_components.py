@@ -180,7 +180,8 @@ def test_database(plan: Plan) -> None:
         and s["deletionProtectionEnabled"] is prod
         and res["options"]["protect"] is prod
     )
-    assert [d["inputs"]["name"] for d in plan.by_type("gcp:sql/database:Database")] == ["app"]
+    wanted = sorted(stack_cfg(plan.stack).database.databases)
+    assert sorted(d["inputs"]["name"] for d in plan.by_type("gcp:sql/database:Database")) == wanted
     if prod:
         assert db["name"] == "estate-prod-pg"
     else:

@@ -51,7 +51,7 @@ def test_unknown_area_key() -> None:
         "ai-estate:clustre = '{}': unknown key; allowed: ai-estate:environment, ai-estate:network, "
         "ai-estate:cluster, ai-estate:database, ai-estate:cache, ai-estate:storage, ai-estate:registry, "
         "ai-estate:identity, ai-estate:namespaces, ai-estate:charts, ai-estate:dns, ai-estate:certificates, "
-        "ai-estate:mesh, ai-estate:signing, ai-estate:backup, ai-estate:pubsub, ai-estate:kafka"
+        "ai-estate:mesh, ai-estate:signing, ai-estate:backup, ai-estate:pubsub, ai-estate:kafka, ai-estate:harbor"
     ]
 
 
@@ -317,7 +317,7 @@ def test_project_wide_secret_access_is_refused() -> None:
 def test_workload_secrets_name_secrets_the_estate_creates() -> None:
     assert problems("dev", identity=_workloads(secrets=["redis-auth", "stripe-key"])) == [
         "identity.workloads.cells.secrets[1] = 'stripe-key': not a secret the estate creates; allowed: "
-        "['db-admin-password', 'redis-auth', 'redis-ca']"
+        "['db-admin-password', 'db-harbor-password', 'redis-auth', 'redis-ca']"
     ]
 
 

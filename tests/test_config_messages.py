@@ -250,6 +250,7 @@ BAD_VALUES: dict[str, tuple[str, str | None]] = {
     r"^roles/[A-Za-z0-9_.]+$": ("storage.admin", None),
     r"^[0-9]+(s|m|h|d)$": ("7 days", None),
     r"^https://[^\s/]+(/\S*)?$": ("http://hooks.example.com/pubsub", None),
+    r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$": ("-estate", None),
     r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$": ("API_Host", "api-host"),
     r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$": ("My Service", "my-service"),
     r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$": ("Ingress IP", "ingress-ip"),

@@ -262,7 +262,10 @@ def test_every_stateful_type_of_the_plans_is_in_the_table(dev_plan: Plan, prod_p
     types = {r["type"] for p in (dev_plan, prod_plan) for r in p.resources if r["custom"]}
     assert not [t for t in types if t in STATEFUL_TYPES and replace_fields(t) is None]
     # What the diff calls "replacement unknown" in the estate today, and why.
-    assert sorted(t for t in types if replace_fields(t) is None) == ["pulumi:providers:kubernetes"]
+    assert sorted(t for t in types if replace_fields(t) is None) == [
+        "pulumi:providers:harbor",
+        "pulumi:providers:kubernetes",
+    ]
 
 
 def _input_type(module: Any, annotation: Any) -> Any:
@@ -274,7 +277,13 @@ def _input_type(module: Any, annotation: Any) -> Any:
 def test_every_path_in_the_table_is_an_input_of_the_installed_sdk(type_: str) -> None:
     """The table names inputs the installed SDK has: a renamed or pluralised field fails here."""
     package, module_path, name = type_.split(":")
-    sdk = {"gcp": "pulumi_gcp", "random": "pulumi_random", "time": "pulumiverse_time"}[package]
+    sdk = {
+        "gcp": "pulumi_gcp",
+        "random": "pulumi_random",
+        "time": "pulumiverse_time",
+        "tls": "pulumi_tls",
+        "harbor": "pulumiverse_harbor",
+    }[package]
     module = importlib.import_module(f"{sdk}.{module_path.split('/')[0]}" if package == "gcp" else sdk)
     try:
         inputs = importlib.import_module(f"{module.__name__}._inputs")

@@ -18,7 +18,7 @@ def _cfg(stack: str, **database: Any) -> Any:
 
 def test_pgaudit_is_created_in_every_configured_database() -> None:
     files = generated_migrations(_cfg("dev", databases={"app": {}, "analytics": {}}))
-    assert sorted(files) == ["9000_estate_analytics.sql", "9000_estate_app.sql"]
+    assert sorted(files) == ["9000_estate_analytics.sql", "9000_estate_app.sql", "9000_estate_harbor.sql"]
     for name, body in files.items():
         db = name.removeprefix("9000_estate_").removesuffix(".sql")
         lines = body.splitlines()
@@ -70,3 +70,13 @@ def test_no_iam_users_means_only_pgaudit_and_schemas() -> None:
 
 def test_identifiers_are_quoted() -> None:
     assert quote_ident('a"b@c.iam') == '"a""b@c.iam"'
+
+
+def test_harbors_database_is_closed_to_all_but_its_user() -> None:
+    cfg = load("prod", stack_config("prod"))
+    body = generated_migrations(cfg)[f"9000_estate_{cfg.harbor.database}.sql"]
+    db, user = quote_ident(cfg.harbor.database), quote_ident(cfg.harbor.database_user)
+    assert f"REVOKE CONNECT, TEMPORARY ON DATABASE {db} FROM PUBLIC;" in body
+    assert f"GRANT CONNECT, TEMPORARY ON DATABASE {db} TO {user};" in body
+    # No estate schema, no IAM user's grant: the database is Harbor's alone.
+    assert "CREATE SCHEMA" not in body and ".iam" not in body

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from components.cloud.access import sql_condition_expression
 from components.cloud.pause import SLEEP_TYPE
-from components.platform.external_secret import ACCESSOR as SECRET_ACCESSOR
+from components.data import harbor_secrets
+from components.kube.external_secret import ACCESSOR as SECRET_ACCESSOR
 from stacks import gpu, load
 from stacks.quota import ALL_REGIONS, gpu_quota_requests, quota_id
 from tests.conftest import children_of, stack_cfg
@@ -31,10 +32,19 @@ def test_each_namespace_syncs_only_the_secrets_its_workloads_name(plan: Plan) ->
     # External Secrets reads Secret Manager as the namespace's sync identity, one grant a secret.
     p = f"estate-{plan.stack}"
     grants = {(g["inputs"]["member"], g["inputs"]["secretId"]) for g in plan.by_type(SECRET_IAM)}
+    harbor = stack_cfg(plan.stack).harbor
+    # Harbor syncs its own: exactly the Secrets its chart reads (components/data/harbor_secrets.py).
+    harbor_grants = {
+        (_sync(plan, harbor.namespace), secret_id)
+        for data in harbor_secrets.wanted(p, harbor.database_user).values()
+        for secret_id in data.values()
+    }
+    assert harbor_grants and all("harbor" in sid for _, sid in harbor_grants)
     assert grants == {
         (_sync(plan, "cells"), f"{p}-redis-auth"),
         (_sync(plan, "cells"), f"{p}-redis-ca"),
         (_sync(plan, "estate-data"), f"{p}-db-admin-password"),
+        *harbor_grants,
     }
     assert {g["inputs"]["role"] for g in plan.by_type(SECRET_IAM)} == {SECRET_ACCESSOR}
     secrets = {s["inputs"]["secretId"] for s in plan.by_type("gcp:secretmanager/secret:Secret")}
@@ -50,7 +60,7 @@ def test_cloud_sql_roles_are_scoped_to_the_instance(plan: Plan) -> None:
     assert 'resource.type == "sqladmin.googleapis.com/Instance"' in expected
     assert f'resource.name == "projects/{project}/instances/{instance["inputs"]["name"]}"' in expected
     by_member = {(g["member"], g["role"]) for g in sql}
-    client = {(_email(plan, w), "roles/cloudsql.client") for w in ("cells", "db-migrate")}
+    client = {(_email(plan, w), "roles/cloudsql.client") for w in ("cells", "db-migrate", "harbor-db-proxy")}
     # db-migrate logs in as the built-in admin: no instanceUser. Only IAM database users get it.
     instance_user = {(_email(plan, "cells"), "roles/cloudsql.instanceUser")} if plan.stack == "prod" else set()
     assert by_member == client | instance_user

@@ -7,10 +7,10 @@ import json
 
 import pytest
 
+from components.kube.external_secret import ExternalSecretSpec, Remote, manifest
 from components.kube.values import CONTAINER_SECURITY, ChartContext, PinnedImage
 from components.platform import issuers
 from components.platform.certs import zone_name
-from components.platform.external_secret import ExternalSecretSpec, Remote, manifest
 from components.platform.secrets import secret_store
 from components.platform.values import api_token
 from components.platform.values import cert_manager as cm

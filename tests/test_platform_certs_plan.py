@@ -10,14 +10,14 @@ import pulumi_kubernetes as k8s
 import pytest
 
 from components.kube.charts import PINS
-from components.platform.certs import DNS01_PERMISSIONS, CertManager, CertManagerArgs
-from components.platform.external_secret import (
+from components.kube.external_secret import (
     ExternalSecretSpec,
     Remote,
     external_secret,
     grant_secret_access,
     sync_identity,
 )
+from components.platform.certs import DNS01_PERMISSIONS, CertManager, CertManagerArgs
 from components.platform.secrets import ExternalSecrets, ExternalSecretsArgs
 from stacks.config_certs import CertificatesConfig, DnsConfig
 from tests.test_platform_certs import _ctx

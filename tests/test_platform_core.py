@@ -45,7 +45,7 @@ def test_only_reasoned_namespaces_are_above_restricted() -> None:
 
 def test_application_namespaces_deny_by_default_with_quota_and_limits(plan: Plan) -> None:
     apps = _app_namespaces(plan)
-    assert set(apps) == {"cells", "estate-data", "inference", "observability", "kafka"}
+    assert set(apps) == set(stack_cfg(plan.stack).namespaces)
     for ns in apps:
         policies = {r["inputs"]["metadata"]["name"]: r["inputs"]["spec"] for r in _in_ns(plan, NETPOL, ns)}
         deny = policies["default-deny"]
@@ -86,7 +86,9 @@ def test_data_namespaces_are_protected_in_prod(prod_plan: Plan, dev_plan: Plan) 
             for r in plan.by_type("kubernetes:core/v1:Namespace")
             if r["inputs"]["metadata"]["labels"].get("estate.io/holds-data") == "true"
         ]
-        assert {r["inputs"]["metadata"]["name"] for r in data} == {"estate-data", "observability", "kafka"}
+        holding = {n for n, spec in stack_cfg(plan.stack).namespaces.items() if spec.holds_data}
+        assert holding >= {"estate-data", "observability", "kafka", "harbor"}
+        assert {r["inputs"]["metadata"]["name"] for r in data} == holding
         assert all(r["options"]["protect"] is protected for r in data)
 
 
@@ -196,9 +198,10 @@ def test_exemptions_are_scoped_to_platform_objects_with_reasons(stack: str) -> N
         for ex in entry.get("exemptions", []) if isinstance(entry, dict) else []:
             resource = ex["resource"]
             # One named object, never a glob, and only in a platform namespace (or the namespace
-            # itself), or the one where the data layer installs Strimzi's operators.
+            # itself), or the ones where the data layer installs Strimzi's operators and Harbor.
+            cfg = stack_cfg(stack)
             assert not set(resource) & set("*?[]"), resource
-            assert resource.split("/")[0] in {*PLATFORM_NAMESPACES, stack_cfg(stack).kafka.namespace}, resource
+            assert resource.split("/")[0] in {*PLATFORM_NAMESPACES, cfg.kafka.namespace, cfg.harbor.namespace}, resource
             assert len(ex["reason"]) > 40, ex
             exempted.append((policy, resource))
     # The mesh's TLS rules and the image rules for application namespaces are never exempted.
@@ -253,7 +256,7 @@ def _image_prefixes(values: object) -> list[str]:
 
 def test_every_chart_is_pinned_and_runs_only_our_images_by_digest(plan: Plan) -> None:
     charts = plan.by_type("kubernetes:helm.sh/v4:Chart")
-    assert len(charts) == 10  # the platform's 8, and the data layer's two Strimzi operators
+    assert len(charts) == 11  # the platform's 8, and the data layer's two Strimzi operators and Harbor
     ours = f"{registry(plan.stack)}/"
     for chart in charts:
         inputs = chart["inputs"]

@@ -39,28 +39,19 @@ KAFKA_BAD = fx.resource(
     "events",
     {"spec": {"kafka": {"listeners": [{"name": "plain", "port": 9092.0, "type": "internal", "tls": False}]}}},
 )
-HARBOR_OK = fx.resource(
-    "kubernetes:helm.sh/v3:Release",
-    "harbor",
-    {
-        "chart": "harbor",
-        "values": {
-            "expose": {"type": "clusterIP", "tls": {"enabled": True}},
-            "externalURL": "https://harbor.example.org",
-        },
-    },
-)
-HARBOR_BAD = fx.resource(
-    "kubernetes:helm.sh/v3:Release",
-    "harbor",
-    {
-        "chart": "harbor",
-        "values": {
-            "expose": {"type": "clusterIP", "tls": {"enabled": False}},
-            "externalURL": "http://harbor.example.org",
-        },
-    },
-)
+
+
+def _harbor(*, exposed_tls: bool, url: str, internal_tls: bool | None) -> dict[str, Any]:
+    values: dict[str, Any] = {"expose": {"type": "clusterIP", "tls": {"enabled": exposed_tls}}, "externalURL": url}
+    if internal_tls is not None:
+        values["internalTLS"] = {"enabled": internal_tls}
+    return fx.resource("kubernetes:helm.sh/v3:Release", "harbor", {"chart": "harbor", "values": values})
+
+
+HARBOR_OK = _harbor(exposed_tls=True, url="https://harbor.example.org", internal_tls=True)
+# Exposed over TLS, but its components talk in the clear to each other.
+HARBOR_PLAIN_INSIDE = _harbor(exposed_tls=True, url="https://harbor.example.org", internal_tls=False)
+HARBOR_BAD = _harbor(exposed_tls=False, url="http://harbor.example.org", internal_tls=None)
 CIP = fx.resource(
     "kubernetes:policy.sigstore.dev/v1beta1:ClusterImagePolicy",
     "signed",
@@ -106,6 +97,7 @@ STACK_CASES: list[tuple[str, list[dict[str, Any]], list[dict[str, Any]]]] = [
     ),
     ("estate-tls-kafka", [KAFKA_OK], [KAFKA_BAD]),
     ("estate-tls-harbor", [HARBOR_OK], [HARBOR_BAD]),
+    ("estate-tls-harbor", [HARBOR_OK], [HARBOR_PLAIN_INSIDE]),
     (
         "estate-images-admission-verifier",
         [CIP, _ns("cells", **{"policy.sigstore.dev/include": "true"})],
@@ -153,8 +145,8 @@ def test_stack_rules_are_not_applicable_before_their_part_exists(pack: Analyzer,
 def test_stack_rules_apply_and_pass_once_the_platform_is_in_the_plan(pack: Analyzer, dev_plan: Plan) -> None:
     reported, not_applicable = stack(pack, dev_plan.resources)
     assert reported == {}
-    # Kafka is in the plan now (the data layer): its TLS rule applies and passes.
-    assert set(not_applicable) == {"estate-tls-harbor", "estate-tls-gateway-api-redirect"}
+    # Kafka and Harbor are in the plan now (the data layer): their TLS rules apply and pass.
+    assert set(not_applicable) == {"estate-tls-gateway-api-redirect"}
 
 
 # ------------------------------------------------------------------ unknown values, config, exemptions
@@ -307,7 +299,8 @@ def test_the_gate_prints_exemptions_with_their_reason(
     assert f"{ALLOWLIST} {{'allowedRegistries': ['{registry('dev')}']}}" in text
     assert f"estate-workloads-resources on estate-data/pgvector-migrate-*: {reason}" in text
     assert "[applied to estate-dev-pgvector-job]" in text
-    assert "estate-tls-harbor: no Harbor in the plan yet" in text
+    # Harbor is in the plan: its rule applies (and passes), it is not among the not-applicable ones.
+    assert "estate-tls-gateway-api-redirect: " in text and "no Harbor in the plan yet" not in text
     assert text.splitlines()[-1].startswith("gate dev: PASS — 0 mandatory, 0 advisory violations, ")
     # By default: no violation, so only the summary (and the charts it could not render, if any).
     brief = render(result, "policies/dev.json")
@@ -343,7 +336,7 @@ def test_the_gate_command_exits_non_zero_on_a_mandatory_violation(
     assert gate_main(["--stack", "dev", "--plan", str(path), *no_charts, "-v"]) == 1
     verbose = capsys.readouterr().out
     assert verbose.startswith("policy gate: ai-estate/dev: ") and "exemptions (from the policy config):" in verbose
-    assert "estate-tls-harbor: no Harbor in the plan yet" in verbose
+    assert "estate-tls-gateway-api-redirect: " in verbose and "no Harbor in the plan yet" not in verbose
     assert verbose.rstrip().splitlines()[-1] == lines[-1]
     path.write_text(json.dumps(dev_plan.to_json()))
     assert gate_main(["--stack", "dev", "--plan", str(path), *no_charts]) == 0

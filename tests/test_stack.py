@@ -22,6 +22,8 @@ STATEFUL = {
     "random:index/randomPassword:RandomPassword",
     "gcp:pubsub/topic:Topic",
     "gcp:pubsub/subscription:Subscription",
+    "tls:index/privateKey:PrivateKey",
+    "harbor:index/project:Project",
 }
 LABEL_FIELDS = ("labels", "resource_labels", "user_labels")
 

@@ -488,12 +488,20 @@ RENDERED_FOR = "1.36"
 KUBERNETES_VERSIONS = (RENDERED_FOR, "1.37")
 
 
+SECRET_MAPS = ("data", "stringData")
+
+
 def _known(value: Any) -> Any:
     """The object as the API server would get it: secrets as a string, values unknown in preview left out."""
     if isinstance(value, dict):
         if SECRET_SIG in value:
             return "masked-secret"
-        return {k: _known(v) for k, v in value.items() if v != UNKNOWN}
+        # A Secret's data maps are masked whole: an empty map stands for them.
+        return {
+            k: {} if k in SECRET_MAPS and isinstance(v, dict) and SECRET_SIG in v else _known(v)
+            for k, v in value.items()
+            if v != UNKNOWN
+        }
     if isinstance(value, list):
         return [_known(v) for v in value if v != UNKNOWN]
     return value

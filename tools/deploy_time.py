@@ -134,12 +134,28 @@ _REQUIRED_AFTER = {
     # Topics and users: the cluster's entity operator reconciles them and removes their finalizers.
     "kubernetes:kafka.strimzi.io/v1:Kafka": "the cluster's entity operator reconciles it and outlives it",
 }
+# (predecessor, successor) pairs the software requires although no input names the predecessor.
+_REQUIRED_PAIRS = {
+    # A chart's pods start with what they mount and connect to (Harbor: its Secrets, certificates,
+    # service accounts and the database proxy); Chart v4 waits for them to be Ready.
+    ("kubernetes:external-secrets.io/v1:ExternalSecret", CHART): "its pods mount the Secret External Secrets writes",
+    ("kubernetes:cert-manager.io/v1:Certificate", CHART): "its pods mount the certificate's Secret",
+    ("kubernetes:core/v1:ServiceAccount", CHART): "its pods run as the account",
+    ("kubernetes:apps/v1:Deployment", CHART): "its pods connect to it at start-up",
+    # Harbor's API is served once its chart is Ready and reached through the gateway on its name.
+    (CHART, "harbor:index/project:Project"): "the provider calls the deployed Harbor",
+    ("kubernetes:cert-manager.io/v1:Certificate", "harbor:index/project:Project"): "Harbor serves that certificate",
+    ("gcp:dns/recordSet:RecordSet", "harbor:index/project:Project"): "the provider reaches Harbor by that name",
+    ("harbor:index/project:Project", "harbor:index/robotAccount:RobotAccount"): "its permissions name the project",
+}
 
 
 def required_order(before: str, after: str) -> str | None:
     """Why `after` must wait for `before` although no input of it names `before`; None: it need not."""
     if before in _REQUIRED_AFTER:
         return _REQUIRED_AFTER[before]
+    if (before, after) in _REQUIRED_PAIRS:
+        return _REQUIRED_PAIRS[(before, after)]
     if before.endswith(("IAMMember", "IamMember", "IAMBinding", "IamBinding")):
         return "the grant exists before its first use"
     if before == CHART and (after == CHART or (after.startswith("kubernetes:") and after.count(":") == 2)):

@@ -57,6 +57,9 @@ STATEFUL_TYPES = {
     "gcp:pubsub/subscription:Subscription",
     "gcp:iam/workloadIdentityPool:WorkloadIdentityPool",
     "random:index/randomPassword:RandomPassword",
+    # A new token key invalidates every registry token; a new project is an empty one.
+    "tls:index/privateKey:PrivateKey",
+    "harbor:index/project:Project",
     "kubernetes:core/v1:PersistentVolumeClaim",
     "kubernetes:core/v1:PersistentVolume",
     "kubernetes:apps/v1:StatefulSet",
@@ -221,6 +224,25 @@ REPLACE_ON.update(
         # pulumiverse-time bridges terraform-provider-time: time_sleep's `triggers` RequiresReplace, its
         # durations update in place (internal/provider/resource_time_sleep.go).
         "time:index/sleep:Sleep": ("triggers",),
+        # pulumi-tls bridges terraform-provider-tls (internal/provider/resource_private_key.go,
+        # resource_self_signed_cert.go): every argument the estate sets RequiresReplace.
+        "tls:index/privateKey:PrivateKey": ("algorithm", "rsaBits", "ecdsaCurve"),
+        "tls:index/selfSignedCert:SelfSignedCert": (
+            "privateKeyPem",
+            "subject",
+            "validityPeriodHours",
+            "allowedUses",
+            "dnsNames",
+            "ipAddresses",
+            "uris",
+            "isCaCertificate",
+        ),
+        # pulumiverse-harbor bridges goharbor/terraform-provider-harbor (provider/resource_*.go, the
+        # `ForceNew: true` fields): a renamed project or robot is a new one.
+        "harbor:index/project:Project": ("name", "registryId"),
+        "harbor:index/robotAccount:RobotAccount": ("name", "level"),
+        "harbor:index/immutableTagRule:ImmutableTagRule": ("projectId",),
+        "harbor:index/retentionPolicy:RetentionPolicy": ("scope",),
     }
 )
 

@@ -104,7 +104,8 @@ def _collect(result: GateResult, response: Any, subject: str) -> None:
         (result.unevaluated if PREVIEW_MARK in diag.message else result.findings).append(finding)
     for na in response.not_applicable:
         if na.reason.startswith("exempt: "):
-            pattern = na.reason.removeprefix("exempt: ").split(":", 1)[0]
+            # `exempt: <pattern>: <reason>`: a pattern may hold ":" (a chart child's name), never ": ".
+            pattern = na.reason.removeprefix("exempt: ").split(": ", 1)[0]
             result.exempted[(na.policy_name, pattern)].append(subject)
         else:
             result.not_applicable.setdefault(na.policy_name, na.reason)

@@ -37,6 +37,7 @@ from tools.planfile import ROOT, PlanFile, short_type
 COMPONENTS = ROOT / "components"
 # The layers in build order; layers found in the plan but not listed here come after them.
 LAYER_ORDER = ("cloud", "platform", "data")
+SHARED_PACKAGES = frozenset({"kube"})  # what every layer builds with: not a layer of its own
 LAYER_COLOURS = {"cloud": "#e8f0fe", "platform": "#e6f4ea", "data": "#fef7e0"}
 OTHER_COLOURS = ("#fef7e0", "#fce8e6", "#f3e8fd", "#e4f7fb")
 DPI = 96  # the PNG's resolution: 12 pt text is 16 px
@@ -61,7 +62,8 @@ def layer_packages() -> dict[str, str]:
 def layer_names() -> set[str]:
     if not COMPONENTS.is_dir():
         return set(LAYER_ORDER)
-    return set(LAYER_ORDER) | {p.name for p in COMPONENTS.iterdir() if (p / "__init__.py").is_file()}
+    packages = {p.name for p in COMPONENTS.iterdir() if (p / "__init__.py").is_file()}
+    return set(LAYER_ORDER) | (packages - SHARED_PACKAGES)
 
 
 def layer_of(plan: PlanFile, comp: dict[str, Any]) -> str:
@@ -76,7 +78,13 @@ def layer_of(plan: PlanFile, comp: dict[str, Any]) -> str:
             if sep in module:
                 return module.split(sep)[0]
         if comp["type"] in layer_packages():
-            return layer_packages()[comp["type"]]
+            package = layer_packages()[comp["type"]]
+            # A component of the shared package (components/kube) belongs to the layer that made it.
+            parent = plan.by_urn.get(comp.get("parent") or "")
+            if package in SHARED_PACKAGES and parent is not None:
+                return layer_of(plan, parent)
+            if package not in SHARED_PACKAGES:
+                return package
         if module in layer_names() or parts[2] == "Layer":
             return module
     kinds = {

@@ -46,6 +46,10 @@ class EstateMocks(pulumi.runtime.Mocks):
             "gcp:iam/workloadIdentityPool:WorkloadIdentityPool": self._wif_pool,
             "gcp:iam/workloadIdentityPoolProvider:WorkloadIdentityPoolProvider": self._wif_provider,
         }
+        # ---- Harbor (data layer): its token key pair and its API's ids (`/projects/<n>`, ...)
+        self._outputs["tls:index/privateKey:PrivateKey"] = self._pem("PRIVATE KEY")
+        self._outputs["tls:index/selfSignedCert:SelfSignedCert"] = self._pem("CERTIFICATE")
+        self._outputs["harbor:index/project:Project"] = lambda name, _s: {"id": f"/projects/{_digest(name)[:4]}"}
         # ---- mesh (platform layer): the ingress gateway's reserved regional address
         self._outputs["gcp:compute/address:Address"] = self._address
         # ---- Pub/Sub (data layer): ids as the provider writes them, `projects/<p>/<kind>/<name>`
@@ -158,7 +162,15 @@ class EstateMocks(pulumi.runtime.Mocks):
         return {"name": path, "id": path}
 
     def _password(self, name: str, state: dict[str, Any]) -> dict[str, Any]:
-        return {"result": "mock-" + hashlib.sha256(name.encode()).hexdigest()[: int(state.get("length", 32)) - 5]}
+        result = "mock-" + hashlib.sha256(name.encode()).hexdigest()[: int(state.get("length", 32)) - 5]
+        return {"result": result, "bcryptHash": "$2a$10$" + hashlib.sha256(result.encode()).hexdigest()[:53]}
+
+    def _pem(self, kind: str) -> Callable[[str, dict[str, Any]], dict[str, Any]]:
+        def outputs(name: str, _state: dict[str, Any]) -> dict[str, Any]:
+            body = f"-----BEGIN {kind}-----\nmock-{_digest(name)[:16]}\n-----END {kind}-----\n"
+            return {"privateKeyPem": body} if kind == "PRIVATE KEY" else {"certPem": body}
+
+        return outputs
 
     def _random_id(self, name: str, state: dict[str, Any]) -> dict[str, Any]:
         # As if the stack's state already held the suffix; a real first preview shows it unknown.

@@ -19,7 +19,8 @@ DATA = Path(__file__).resolve().parent / "data"
 DEFAULT_REGION = "europe-west4"
 
 # Types that are billed nothing by themselves (their cost, if any, is in what runs on them).
-FREE_PREFIXES = ("kubernetes:", "random:", "time:", "pulumi:providers:", "tls:", "command:")
+# Harbor's projects and robots are rows in its database: their cost is Harbor's (its pods, Cloud SQL).
+FREE_PREFIXES = ("kubernetes:", "random:", "time:", "pulumi:providers:", "tls:", "command:", "harbor:")
 FREE_TYPES = {
     "gcp:compute/network:Network",
     "gcp:compute/subnetwork:Subnetwork",

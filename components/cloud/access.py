@@ -1,7 +1,7 @@
 """Grants on the database: the Cloud SQL roles on the one instance, through IAM conditions.
 
 Secrets are granted one by one to the identity that syncs them into the workload's namespace
-(components.platform.credentials), never project-wide.
+(components.kube.credentials), never project-wide.
 """
 
 from __future__ import annotations

@@ -90,8 +90,9 @@ TYPE_API: Final = MappingProxyType(
     }
 )
 
-# Types that call no Google API: they need no Service (random values, the pause, Kubernetes).
-NO_API_PACKAGES: Final = ("random:", "time:", "kubernetes:", "pulumi:providers:")
+# Types that call no Google API: they need no Service (random values and keys made locally, the
+# pause, Kubernetes, and Harbor's own API).
+NO_API_PACKAGES: Final = ("random:", "tls:", "time:", "kubernetes:", "harbor:", "pulumi:providers:")
 SERVICE: Final = "gcp:projects/service:Service"
 # A service agent exists only once its own API is on, whatever API creates it.
 SERVICE_IDENTITY: Final = "gcp:projects/serviceIdentity:ServiceIdentity"

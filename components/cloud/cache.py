@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_gcp as gcp
 
-from components.cloud.secrets import SecretArgs, secret
 from components.common import child
+from components.secret_manager import SecretArgs, secret
 from stacks import secret_keys as keys
 from stacks.model import CacheConfig
 

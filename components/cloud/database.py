@@ -9,8 +9,8 @@ import pulumi
 import pulumi_gcp as gcp
 import pulumi_random as random
 
-from components.cloud.secrets import SecretArgs, secret
 from components.common import child
+from components.secret_manager import SecretArgs, secret
 from stacks import secret_keys as keys
 from stacks.model import DatabaseConfig
 
@@ -191,7 +191,7 @@ class Database(pulumi.ComponentResource):
                 user_password = random.RandomPassword(
                     f"{name}-user-{user}-password",
                     random.RandomPasswordArgs(length=32, special=False),
-                    opts=child(self, depends_on=apis),
+                    opts=child(self, depends_on=apis, protect=args.protect),
                 )
                 users.append(
                     sql.User(

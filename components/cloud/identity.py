@@ -3,7 +3,7 @@
 Grants are the narrowest that work: bucket roles on the bucket, never basic roles, and
 impersonation only on the workload's own account. Grants on the database instance come later,
 once it exists (components.cloud.access); secrets reach the workload's namespace through
-External Secrets (components.platform.credentials).
+External Secrets (components.kube.credentials).
 """
 
 from __future__ import annotations

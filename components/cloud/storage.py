@@ -10,6 +10,7 @@ import pulumi_gcp as gcp
 
 from components.common import child
 from stacks.model import Bucket
+from stacks.naming import bucket_name
 
 st = gcp.storage
 SOFT_DELETE_SECONDS = 7 * 24 * 3600
@@ -85,7 +86,7 @@ class Buckets(pulumi.ComponentResource):
             created[key] = st.Bucket(
                 f"{name}-{key}",
                 st.BucketArgs(
-                    name=f"{args.project}-{key}",
+                    name=bucket_name(args.project, key),
                     location=args.location,
                     storage_class=spec.storage_class,
                     uniform_bucket_level_access=True,

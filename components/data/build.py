@@ -10,10 +10,14 @@ from dataclasses import dataclass
 
 from components.cloud import CloudLayer
 from components.common import labels
+from components.data.harbor import Harbor, HarborArgs
 from components.data.kafka import Kafka, KafkaArgs
 from components.data.pubsub import PubSub, PubSubArgs
 from components.platform import PlatformLayer
+from stacks import secret_keys as keys
+from stacks.config_mesh import fqdn
 from stacks.model import EstateConfig
+from stacks.naming import bucket_name
 
 PUBSUB_TYPES = (
     "gcp:pubsub/schema:Schema",
@@ -28,6 +32,7 @@ PUBSUB_TYPES = (
 class DataLayer:
     pubsub: PubSub
     kafka: Kafka | None
+    harbor: Harbor | None
 
 
 def build_data(cfg: EstateConfig, cloud: CloudLayer, platform: PlatformLayer) -> DataLayer:
@@ -66,4 +71,50 @@ def build_data(cfg: EstateConfig, cloud: CloudLayer, platform: PlatformLayer) ->
                 nodes=cloud.pools,
             ),
         )
-    return DataLayer(pubsub=pubsub, kafka=kafka)
+    return DataLayer(pubsub=pubsub, kafka=kafka, harbor=_harbor(cfg, cloud, platform))
+
+
+def _harbor(cfg: EstateConfig, cloud: CloudLayer, platform: PlatformLayer) -> Harbor | None:
+    """Harbor reads its database, bucket and identities from the cloud layer, and its certificates,
+    secrets sync and gateway from the platform layer."""
+    h = cfg.harbor
+    if not h.enabled:
+        return None
+    workloads = cfg.identity.workloads
+    mesh = platform.mesh
+    return Harbor(
+        f"{cfg.prefix}-harbor",
+        HarborArgs(
+            ctx=platform.ctx,
+            config=h,
+            prefix=cfg.prefix,
+            host=fqdn(h.host, cfg.dns.domain or ""),
+            bucket=bucket_name(cfg.project, h.bucket),
+            pins=platform.pins,
+            provider=cloud.kube.provider,
+            namespaces=platform.namespaces.namespaces,
+            nodes=cloud.pools,
+            apis=cloud.apis,
+            cluster=cloud.cluster,
+            secrets_operator=platform.secrets,
+            database_secret=cloud.secrets[keys.db_user_password(h.database_user)],
+            connection_name=cloud.database.connection_name,
+            registry_gsa=cloud.workloads.emails[h.registry_workload],
+            registry_ksa=workloads[h.registry_workload].service_account,
+            proxy_gsa=cloud.workloads.emails[h.proxy_workload],
+            proxy_ksa=workloads[h.proxy_workload].service_account,
+            private_services=cloud.cidrs.private_services,
+            control_plane_ranges=cloud.cluster.control_plane_ranges,
+            cert_manager=platform.certs,
+            acme_issuer=platform.certs.acme_issuer,
+            internal_issuer=platform.certs.internal_issuer,
+            mesh_control_plane=mesh.control_plane,
+            mesh_data_plane=mesh.data_plane,
+            gateway_namespace=mesh.gateway_namespace,
+            gateway_selector=mesh.gateway_selector,
+            address=mesh.address,
+            dns_zone_name=platform.certs.zone_name,
+            labels=labels(cfg.environment, "harbor"),
+            force_destroy=cfg.storage.force_destroy,
+        ),
+    )

@@ -45,9 +45,14 @@ class Rule(Spec):
     to: list[RuleTo] | None = None
 
 
+class Selector(Spec):
+    match_labels: dict[str, str] = Field(min_length=1)
+
+
 class AuthorizationPolicySpec(Spec):
     """An empty spec is Istio's deny-all: an ALLOW policy that matches nothing."""
 
+    selector: Selector | None = None
     action: Literal["ALLOW"] | None = None
     rules: list[Rule] | None = None
 
@@ -65,11 +70,19 @@ def deny_all(namespace: str) -> dict[str, Any]:
     return _obj("deny-all", namespace, AuthorizationPolicySpec())
 
 
-def allow_principals(name: str, namespace: str, principals: Sequence[str], ports: Sequence[int] = ()) -> dict[str, Any]:
-    """ALLOW the given identities (on `ports` only, when given)."""
+def allow_principals(
+    name: str,
+    namespace: str,
+    principals: Sequence[str],
+    ports: Sequence[int] = (),
+    selector: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """ALLOW the given identities (on `ports` only, when given; to the pods `selector` matches only,
+    when given: ALLOW policies add up, so a narrow one must not be shadowed by a namespace-wide one)."""
     to = [RuleTo(operation=Operation(ports=[str(p) for p in ports]))] if ports else None
     rule = Rule(from_=[RuleFrom(source=Source(principals=list(principals)))], to=to)
-    return _obj(name, namespace, AuthorizationPolicySpec(action="ALLOW", rules=[rule]))
+    pods = Selector(match_labels=dict(selector)) if selector else None
+    return _obj(name, namespace, AuthorizationPolicySpec(selector=pods, action="ALLOW", rules=[rule]))
 
 
 def authorization_policies(namespace: str, callers: Mapping[str, str]) -> list[dict[str, Any]]:

@@ -7,7 +7,7 @@ override one under `ai-estate:charts` so an upgrade reaches dev before prod.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -32,6 +32,9 @@ class Release:
     # Wait for each webhook configuration's injected CA (components.kube.webhooks). Off only where
     # the CA comes from a later chart (that chart's own wait then covers it): say why.
     await_webhook_ca: bool = True
+    # Further transforms on the rendered children (components.kube.transforms), each a module-level
+    # function the plan can record by name.
+    transforms: tuple[Callable[[pulumi.ResourceTransformArgs], pulumi.ResourceTransformResult | None], ...] = ()
 
 
 def install(
@@ -60,6 +63,6 @@ def install(
             parent=parent,
             provider=provider,
             depends_on=list(depends_on),
-            transforms=[await_ca_bundle] if release.await_webhook_ca else None,
+            transforms=[*([await_ca_bundle] if release.await_webhook_ca else []), *release.transforms] or None,
         ),
     )

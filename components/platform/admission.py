@@ -48,6 +48,7 @@ def admission_verifier(
     key_id: pulumi.Input[str],
     cosign_key: pulumi.Input[str],
     verified_repositories: Sequence[str],
+    verified_globs: Sequence[str],
     cluster: pulumi.Resource,
     apis: pulumi.Resource,
     namespaces: Mapping[str, pulumi.Resource],
@@ -99,6 +100,7 @@ def admission_verifier(
         depends_on=[namespaces[NAMESPACE], *grants],
     )
     globs = [f"{ctx.region}-docker.pkg.dev/{ctx.project}/{repo}/**" for repo in verified_repositories]
+    globs += verified_globs
     policy = custom_object(
         parent,
         f"{name}-policy",

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from components.kube.netpol import (
+    CLOUD_SQL_PORT,
     Allow,
     Peer,
     dns,
@@ -20,7 +21,6 @@ from components.kube.netpol import (
 )
 from stacks.config_namespaces import NamespaceConfig
 
-CLOUD_SQL_PORT = 3307  # the Cloud SQL Auth Proxy's server-side port
 REDIS_TLS_PORT = 6378  # Memorystore with in-transit encryption
 INGRESS_NAMESPACE = "istio-ingress"
 

@@ -10,11 +10,11 @@ import pulumi
 from components.cloud import CloudLayer
 from components.common import labels
 from components.kube.charts import ChartPin
+from components.kube.credentials import Credentials, CredentialsArgs, Wanted
 from components.kube.values import ChartContext, PinnedImage
 from components.platform.backup import Backup, BackupArgs
 from components.platform.binauthz import Exemption
 from components.platform.certs import CertManager, CertManagerArgs, zone_name
-from components.platform.credentials import Credentials, CredentialsArgs, Wanted
 from components.platform.grants import generated_migrations
 from components.platform.issuers import LETSENCRYPT
 from components.platform.mesh import Mesh, MeshArgs
@@ -24,6 +24,7 @@ from components.platform.secrets import ExternalSecrets, ExternalSecretsArgs
 from components.platform.signing import Signing, SigningArgs
 from stacks import images
 from stacks import secret_keys as keys
+from stacks.config_harbor import signed_globs
 from stacks.model import EstateConfig
 from stacks.naming import cluster_location, cluster_name
 
@@ -186,6 +187,8 @@ def build_platform(cfg: EstateConfig, cloud: CloudLayer) -> PlatformLayer:
             apis=cloud.apis,
             namespaces=ns,
             exempt_images=image_exemptions(cfg, ctx.images),
+            # Harbor's projects (the data layer serves them; their names are config).
+            verified_globs=signed_globs(cfg.harbor, domain),
             labels=labels(env, "signing"),
             registry=cloud.registry,
         ),

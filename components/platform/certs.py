@@ -77,6 +77,8 @@ class CertManager(pulumi.ComponentResource):
     dns_service_account: pulumi.Output[str]
     chart: k8s.helm.v4.Chart
     issuers: dict[str, k8s.apiextensions.CustomResource]  # ClusterIssuer name -> resource
+    acme_issuer: str  # publicly trusted certificates for names in the domain (DNS-01)
+    internal_issuer: str  # the estate's internal CA: in-cluster TLS
 
     def __init__(self, name: str, args: CertManagerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("estate:certs:CertManager", name, None, opts)
@@ -183,6 +185,7 @@ class CertManager(pulumi.ComponentResource):
         self.name_servers = zone.name_servers
         self.dns_service_account = gsa.email
         self.issuers = {issuers.LETSENCRYPT: acme, issuers.INTERNAL_CA: ca}
+        self.acme_issuer, self.internal_issuer = issuers.LETSENCRYPT, issuers.INTERNAL_CA
         self.register_outputs(
             {
                 "zoneName": self.zone_name,

@@ -60,8 +60,11 @@ def _user_grants(user: str, access: str, schemas: list[str], admin: str, databas
 
 
 def generated_migrations(cfg: EstateConfig) -> dict[str, str]:
-    """One file per configured database: pgaudit, the estate's schemas, and every IAM user's access."""
+    """One file per configured database: pgaudit, the estate's schemas, and every IAM user's access.
+    A service's own database (Harbor's) gets pgaudit and is closed to everyone but its user: no
+    estate schema, no IAM user, and no CONNECT for PUBLIC (which Postgres grants by default)."""
     db = cfg.database
+    owned = {cfg.harbor.database: cfg.harbor.database_user} if cfg.harbor.enabled else {}
     users = sorted(
         (iam_user(cfg.environment, u.workload or "", cfg.project), u.access or "read-only")
         for u in db.users.values()
@@ -76,10 +79,16 @@ def generated_migrations(cfg: EstateConfig) -> dict[str, str]:
             f"\\connect {name}",
             "BEGIN;",
             "CREATE EXTENSION IF NOT EXISTS pgaudit;",
-            *(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(s)};" for s in db.schemas),
         ]
-        for user, access in users:
-            body += _user_grants(user, access, db.schemas, db.admin_user, name)
+        if name in owned:
+            body += [
+                f"REVOKE CONNECT, TEMPORARY ON DATABASE {quote_ident(name)} FROM PUBLIC;",
+                f"GRANT CONNECT, TEMPORARY ON DATABASE {quote_ident(name)} TO {quote_ident(owned[name])};",
+            ]
+        else:
+            body += [f"CREATE SCHEMA IF NOT EXISTS {quote_ident(s)};" for s in db.schemas]
+            for user, access in users:
+                body += _user_grants(user, access, db.schemas, db.admin_user, name)
         body.append("COMMIT;")
         files[f"{GENERATED_PREFIX}_estate_{name}.sql"] = "\n".join(body) + "\n"
     return files

@@ -25,6 +25,7 @@ from components.platform.values.istio import (
     INGRESS_NAMESPACE,
     INGRESS_PRINCIPAL,
     INGRESS_RELEASE,
+    INGRESS_SELECTOR,
     SYSTEM_NAMESPACE,
     base_values,
     istiod_values,
@@ -59,6 +60,8 @@ class Mesh(pulumi.ComponentResource):
     address_name: str
     hosts: dict[str, str]
     gateway: str  # namespace/name of the Istio Gateway that VirtualServices bind to
+    gateway_namespace: str  # where later layers put Gateways of their own (TLS passthrough)
+    gateway_selector: dict[str, str]  # the ingress gateway's pods
     ingress_principal: str  # the gateway's mesh identity, for AuthorizationPolicies of later layers
     control_plane: pulumi.Resource  # istiod: custom resources of later layers depend on it
     data_plane: list[pulumi.Resource]  # istio-cni and ztunnel: ambient workloads of later layers wait for them
@@ -69,6 +72,7 @@ class Mesh(pulumi.ComponentResource):
         self.hosts = resolved_hosts(cfg, args.domain)
         self.address_name = cfg.address_name(ctx.environment)
         self.gateway = objects.GATEWAY_REF
+        self.gateway_namespace, self.gateway_selector = INGRESS_NAMESPACE, dict(INGRESS_SELECTOR)
         self.ingress_principal = INGRESS_PRINCIPAL
 
         # ------------------------------------------------ the reserved address and its names

@@ -9,11 +9,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import Field
-
 from components.kube import authz
 from components.kube.authz import principal
+from components.kube.certificates import CertificateSpec, IssuerRef
 from components.kube.custom import Spec, deleted_in_foreground
+from components.kube.istio import (
+    GatewaySpec,
+    HttpRoute,
+    Port,
+    Server,
+    ServerTls,
+    VirtualServiceSpec,
+    service_destination,
+)
 from components.platform.values.istio import (
     INGRESS_NAMESPACE,
     INGRESS_PRINCIPAL,
@@ -33,74 +41,6 @@ class Mtls(Spec):
 
 class PeerAuthenticationSpec(Spec):
     mtls: Mtls
-
-
-# ---------------------------------------------------------------- networking.istio.io/v1
-class Port(Spec):
-    number: int
-    name: str
-    protocol: Literal["HTTP", "HTTPS"]
-
-
-class ServerTls(Spec):
-    mode: Literal["SIMPLE"] | None = None
-    credential_name: str | None = None
-    min_protocol_version: Literal["TLSV1_2", "TLSV1_3"] | None = None
-    https_redirect: bool | None = None
-
-
-class Server(Spec):
-    port: Port
-    hosts: list[str] = Field(min_length=1)
-    tls: ServerTls
-
-
-class GatewaySpec(Spec):
-    selector: dict[str, str]
-    servers: list[Server] = Field(min_length=1)
-
-
-class PortSelector(Spec):
-    number: int
-
-
-class Destination(Spec):
-    host: str
-    port: PortSelector
-
-
-class RouteDestination(Spec):
-    destination: Destination
-
-
-class HttpRoute(Spec):
-    route: list[RouteDestination] = Field(min_length=1)
-
-
-class VirtualServiceSpec(Spec):
-    hosts: list[str] = Field(min_length=1)
-    gateways: list[str] = Field(min_length=1)
-    http: list[HttpRoute] = Field(min_length=1)
-
-
-# ---------------------------------------------------------------- cert-manager.io/v1
-class IssuerRef(Spec):
-    name: str
-    kind: Literal["ClusterIssuer"] = "ClusterIssuer"
-    group: Literal["cert-manager.io"] = "cert-manager.io"
-
-
-class PrivateKey(Spec):
-    algorithm: Literal["ECDSA"] = "ECDSA"
-    size: Literal[256] = 256
-    rotation_policy: Literal["Always"] = "Always"
-
-
-class CertificateSpec(Spec):
-    secret_name: str
-    dns_names: list[str] = Field(min_length=1)
-    issuer_ref: IssuerRef
-    private_key: PrivateKey = PrivateKey()
 
 
 # ---------------------------------------------------------------- builders
@@ -159,8 +99,7 @@ def gateway(hosts: Mapping[str, str], min_tls: Literal["TLSV1_2", "TLSV1_3"]) ->
 
 
 def virtual_service(name: str, host: str, namespace: str, service: str, port: int) -> dict[str, Any]:
-    dest = Destination(host=f"{service}.{namespace}.svc.cluster.local", port=PortSelector(number=port))
     spec = VirtualServiceSpec(
-        hosts=[host], gateways=[GATEWAY_REF], http=[HttpRoute(route=[RouteDestination(destination=dest)])]
+        hosts=[host], gateways=[GATEWAY_REF], http=[HttpRoute(route=[service_destination(service, namespace, port)])]
     )
     return _obj("networking.istio.io/v1", "VirtualService", f"ingress-{name}", INGRESS_NAMESPACE, spec)

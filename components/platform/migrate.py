@@ -14,10 +14,10 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.common import child
+from components.kube.pods import SYSTEM_NODES, cloud_sql_proxy, container_security, pod_security, resources, scratch
 from components.platform.grants import GENERATED_PREFIX
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
-PROXY_UID = 65532  # distroless "nonroot" in the Cloud SQL Auth Proxy image
 PSQL_UID = 70  # "postgres" in the Alpine postgres image
 
 core, batch, meta = k8s.core.v1, k8s.batch.v1, k8s.meta.v1
@@ -44,23 +44,6 @@ def migrations_hash(files: dict[str, str]) -> str:
     for name, body in sorted(files.items()):
         digest.update(name.encode() + b"\0" + body.encode() + b"\0")
     return digest.hexdigest()[:10]
-
-
-def hardened(uid: int) -> core.SecurityContextArgs:
-    return core.SecurityContextArgs(
-        run_as_non_root=True,
-        run_as_user=uid,
-        run_as_group=uid,
-        allow_privilege_escalation=False,
-        privileged=False,
-        read_only_root_filesystem=True,
-        capabilities=core.CapabilitiesArgs(drop=["ALL"]),
-        seccomp_profile=core.SeccompProfileArgs(type="RuntimeDefault"),
-    )
-
-
-def resources(cpu: str, memory: str) -> core.ResourceRequirementsArgs:
-    return core.ResourceRequirementsArgs(requests={"cpu": cpu, "memory": memory}, limits={"cpu": cpu, "memory": memory})
 
 
 @dataclass(frozen=True)
@@ -116,33 +99,7 @@ class PgVectorMigration(pulumi.ComponentResource):
             opts=in_ns,
         )
         self.job_name = f"pgvector-migrate-{version}"
-        proxy = core.ContainerArgs(
-            name="cloud-sql-proxy",
-            image=args.proxy_image,
-            # A native sidecar: it starts first, and ends when the migration container ends.
-            restart_policy="Always",
-            args=[
-                "--private-ip",
-                "--structured-logs",
-                "--health-check",
-                "--http-address=0.0.0.0",
-                "--http-port=9090",
-                "--port=5432",
-                args.connection_name,
-            ],
-            ports=[core.ContainerPortArgs(name="health", container_port=9090)],
-            startup_probe=core.ProbeArgs(
-                http_get=core.HTTPGetActionArgs(path="/startup", port=9090), period_seconds=2, failure_threshold=60
-            ),
-            liveness_probe=core.ProbeArgs(
-                http_get=core.HTTPGetActionArgs(path="/liveness", port=9090), period_seconds=10
-            ),
-            readiness_probe=core.ProbeArgs(
-                http_get=core.HTTPGetActionArgs(path="/readiness", port=9090), period_seconds=5
-            ),
-            security_context=hardened(PROXY_UID),
-            resources=resources("250m", "256Mi"),
-        )
+        proxy = cloud_sql_proxy(args.proxy_image, args.connection_name, sidecar=True)
         psql = core.ContainerArgs(
             name="migrate",
             image=args.psql_image,
@@ -168,7 +125,7 @@ class PgVectorMigration(pulumi.ComponentResource):
                 core.VolumeMountArgs(name="migrations", mount_path="/migrations", read_only=True),
                 core.VolumeMountArgs(name="tmp", mount_path="/tmp"),
             ],
-            security_context=hardened(PSQL_UID),
+            security_context=container_security(PSQL_UID),
             resources=resources("100m", "128Mi"),
         )
         batch.Job(
@@ -188,22 +145,15 @@ class PgVectorMigration(pulumi.ComponentResource):
                             service_account_name=args.service_account,
                             automount_service_account_token=False,
                             restart_policy="Never",
-                            node_selector={"workload-class": "system"},
-                            security_context=core.PodSecurityContextArgs(
-                                run_as_non_root=True,
-                                fs_group=PSQL_UID,
-                                seccomp_profile=core.SeccompProfileArgs(type="RuntimeDefault"),
-                            ),
+                            node_selector=dict(SYSTEM_NODES),
+                            security_context=pod_security(PSQL_UID),
                             init_containers=[proxy],
                             containers=[psql],
                             volumes=[
                                 core.VolumeArgs(
                                     name="migrations", config_map=core.ConfigMapVolumeSourceArgs(name=sql.metadata.name)
                                 ),
-                                core.VolumeArgs(
-                                    name="tmp",
-                                    empty_dir=core.EmptyDirVolumeSourceArgs(medium="Memory", size_limit="16Mi"),
-                                ),
+                                scratch(),
                             ],
                         ),
                     ),

@@ -11,8 +11,8 @@ from pydantic import Field
 
 from components.kube.charts import ChartPin, Release, install
 from components.kube.custom import Manifest, Spec, custom_resource
+from components.kube.external_secret import API, STORE, SYNC_SERVICE_ACCOUNT
 from components.kube.values import ChartContext
-from components.platform.external_secret import API, STORE, SYNC_SERVICE_ACCOUNT
 from components.platform.values.external_secrets import NAMESPACE, RELEASE, external_secrets_values
 
 
@@ -73,7 +73,7 @@ class ExternalSecretsArgs:
 
 class ExternalSecrets(pulumi.ComponentResource):
     """The operator (its CRDs from the chart) and the store. No Google identity of its own: every
-    read is made as the asking namespace's `secret-sync` account (see components.platform.external_secret)."""
+    read is made as the asking namespace's `secret-sync` account (see components.kube.external_secret)."""
 
     chart: k8s.helm.v4.Chart
     store: k8s.apiextensions.CustomResource

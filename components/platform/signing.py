@@ -45,8 +45,10 @@ class SigningArgs:
     # upstream image path -> why Binary Authorization may admit it without an attestation, and its pin
     exempt_images: Mapping[str, Exemption]
     labels: Mapping[str, str]
-    # Artifact Registry repositories whose images must be signed (Harbor's projects later).
+    # Artifact Registry repositories whose images must be signed.
     verified_repositories: Sequence[str] = field(default=(OWN_REPOSITORY,))
+    # Other images that must be signed, as globs (Harbor's projects: `registry.<domain>/<project>/**`).
+    verified_globs: Sequence[str] = ()
     # What creates those repositories (the Registry component): their reader grants wait for it.
     registry: pulumi.Resource | None = None
 
@@ -106,6 +108,7 @@ class Signing(pulumi.ComponentResource):
             key_id=key.id,
             cosign_key=self.cosign_key,
             verified_repositories=args.verified_repositories,
+            verified_globs=args.verified_globs,
             cluster=args.cluster,
             apis=args.apis,
             namespaces=args.namespaces,

@@ -92,6 +92,8 @@ def _harbor(resources: list[PolicyResource], _c: Mapping[str, Any]) -> Iterable[
             yield f"Harbor {r.name}: values.expose.tls.enabled must be true", r.urn
         if not str(get(values, "externalURL", default="")).startswith("https://"):
             yield f"Harbor {r.name}: values.externalURL must be https://", r.urn
+        if get(values, "internalTLS", "enabled") is not True:
+            yield f"Harbor {r.name}: values.internalTLS.enabled must be true (TLS between its components)", r.urn
 
 
 _r = rules("estate-tls-")
@@ -156,10 +158,10 @@ POLICIES = [
     stack_policy(
         _r(
             "harbor",
-            "Harbor is exposed only over TLS.",
+            "Harbor is exposed only over TLS, and its components talk TLS to each other.",
             Severity.HIGH,
             f"{NIST_TLS}",
-            "Set expose.tls.enabled: true and an https:// externalURL.",
+            "Set expose.tls.enabled: true, an https:// externalURL and internalTLS.enabled: true.",
         ),
         _harbor_absent,
         _harbor,

@@ -15,7 +15,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 from components.common import child
-from components.platform.external_secret import (
+from components.kube.external_secret import (
     ExternalSecretSpec,
     Remote,
     external_secret,

@@ -1,4 +1,5 @@
-"""Secret Manager entries for generated credentials, kept in the stack's region."""
+"""Secret Manager entries for generated credentials, kept in the stack's region: shared by every
+layer that generates one (the cloud layer's database and cache passwords, the data layer's Harbor)."""
 
 from __future__ import annotations
 
