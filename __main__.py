@@ -4,6 +4,7 @@ import pulumi
 
 from components.cloud import build_cloud
 from components.data import build_data
+from components.observability import build_observability
 from components.platform import build_platform
 from stacks.load import from_pulumi
 
@@ -11,6 +12,7 @@ cfg = from_pulumi()
 cloud = build_cloud(cfg)
 platform = build_platform(cfg, cloud)
 data = build_data(cfg, cloud, platform)
+observability = build_observability(cfg, cloud, platform)
 
 pulumi.export("clusterName", cloud.cluster.name)
 pulumi.export("clusterDnsEndpoint", cloud.cluster.dns_endpoint)
@@ -40,3 +42,7 @@ if data.kafka is not None:
 if data.harbor is not None:
     pulumi.export("harborUrl", data.harbor.url)
     pulumi.export("harborRobotSecrets", data.harbor.robot_secrets)
+# The observability layer: where to look.
+if observability.metrics is not None:
+    pulumi.export("prometheusUrl", observability.metrics.prometheus_url)
+    pulumi.export("alertmanagerUrl", observability.metrics.alertmanager_url)

@@ -17,13 +17,13 @@ class SecretArgs:
     secret_id: str
     region: str
     labels: dict[str, str]
-    data: pulumi.Input[str]
+    data: pulumi.Input[str] | None  # None: the container only; a person adds the value
     protect: bool
     depends_on: Sequence[pulumi.Resource] = field(default=())
 
 
 def secret(parent: pulumi.Resource, name: str, args: SecretArgs) -> gcp.secretmanager.Secret:
-    """A secret and its current version, both children of `parent`."""
+    """A secret and its current version (when the program knows it), both children of `parent`."""
     sm = gcp.secretmanager
     entry = sm.Secret(
         name,
@@ -38,9 +38,10 @@ def secret(parent: pulumi.Resource, name: str, args: SecretArgs) -> gcp.secretma
         ),
         opts=child(parent, depends_on=args.depends_on, protect=args.protect),
     )
-    sm.SecretVersion(
-        f"{name}-version",
-        sm.SecretVersionArgs(secret=entry.id, secret_data=args.data),
-        opts=child(parent, depends_on=args.depends_on),
-    )
+    if args.data is not None:
+        sm.SecretVersion(
+            f"{name}-version",
+            sm.SecretVersionArgs(secret=entry.id, secret_data=args.data),
+            opts=child(parent, depends_on=args.depends_on),
+        )
     return entry

@@ -72,6 +72,14 @@ PINS: dict[str, ChartPin] = {
     ),
     # Harbor 2.15.1; no webhooks.
     "harbor": ChartPin(repository="https://helm.goharbor.io", chart="harbor", version="1.19.1"),
+    # The observability layer (components/observability): the operator serves its admission webhook
+    # on 10250 (`prometheusOperator.tls.internalPort`).
+    "kube-prometheus-stack": ChartPin(
+        repository="https://prometheus-community.github.io/helm-charts",
+        chart="kube-prometheus-stack",
+        version="88.5.3",
+        control_plane_ports=(10250,),
+    ),
 }
 
 # SemVer 2.0 with Helm's optional leading "v"; no ranges, wildcards or "latest".
@@ -120,6 +128,15 @@ CHART_IMAGES: dict[str, dict[str, str]] = {
     "harbor-exporter": {"image": "docker.io/goharbor/harbor-exporter", "tag": "v2.15.1"},
     "harbor-nginx": {"image": "docker.io/goharbor/nginx-photon", "tag": "v2.15.1"},
     "harbor-redis": {"image": "docker.io/goharbor/redis-photon", "tag": "v2.15.1"},
+    # kube-prometheus-stack 88.5.3 (operator v0.93.1) and its kube-state-metrics subchart (8.4.0).
+    "prometheus-operator": {"image": "quay.io/prometheus-operator/prometheus-operator", "tag": "v0.93.1"},
+    "prometheus-config-reloader": {"image": "quay.io/prometheus-operator/prometheus-config-reloader", "tag": "v0.93.1"},
+    "prometheus": {"image": "quay.io/prometheus/prometheus", "tag": "v3.14.0-distroless"},
+    "prometheus-alertmanager": {"image": "quay.io/prometheus/alertmanager", "tag": "v0.34.0"},
+    "prometheus-kube-state-metrics": {
+        "image": "registry.k8s.io/kube-state-metrics/kube-state-metrics",
+        "tag": "v2.20.0",
+    },
 }
 
 

@@ -9,7 +9,15 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from stacks import config_certs, config_harbor, config_kafka, config_mesh, config_pubsub, config_signing
+from stacks import (
+    config_certs,
+    config_harbor,
+    config_kafka,
+    config_mesh,
+    config_observability,
+    config_pubsub,
+    config_signing,
+)
 from stacks.charts import CHART_IMAGES
 
 _IMAGES = {
@@ -183,6 +191,8 @@ for _env, _areas in DEFAULTS.items():
     # The data layer's areas likewise.
     _areas.update(copy.deepcopy(config_pubsub.DEFAULTS[_env]))
     _areas.update(copy.deepcopy(config_kafka.DEFAULTS[_env]))
+    # and the observability layer's.
+    _areas.update(copy.deepcopy(config_observability.DEFAULTS[_env]))
 
 
 def merge(base: Any, override: Any) -> Any:

@@ -41,6 +41,8 @@ AREAS = (
     "pubsub",
     "kafka",
     "harbor",
+    # the observability layer
+    "observability",
 )
 _TOP = {"project": "gcp:project", "region": "gcp:region", "environment": "environment"}
 

@@ -19,6 +19,7 @@ from stacks.config_harbor import HarborConfig
 from stacks.config_kafka import KafkaConfig
 from stacks.config_mesh import MeshConfig
 from stacks.config_namespaces import NamespacesConfig
+from stacks.config_observability import ObservabilityConfig
 from stacks.config_pubsub import PubSubConfig
 from stacks.config_signing import BackupConfig, SigningConfig
 from stacks.gpu import GPU_TYPES
@@ -238,6 +239,8 @@ class EstateConfig(Model):
     pubsub: PubSubConfig = PubSubConfig()
     kafka: KafkaConfig = KafkaConfig()
     harbor: HarborConfig = HarborConfig()
+    # the observability layer
+    observability: ObservabilityConfig = ObservabilityConfig()
 
     @property
     def pins(self) -> dict[str, ChartPin]:

@@ -15,6 +15,7 @@ from stacks.base import ACCOUNT_ID_MAX
 from stacks.cidr import CidrPlanError, overlaps, plan_cidrs
 from stacks.config_harbor import check as check_harbor
 from stacks.config_kafka import check as check_kafka
+from stacks.config_observability import check as check_observability
 from stacks.model import EstateConfig
 from stacks.problem import Problem
 from stacks.rules_platform import check_platform
@@ -43,6 +44,7 @@ def check(cfg: EstateConfig) -> list[Problem]:
         cfg.kafka, cfg.environment, cfg.namespaces, cfg.identity.workloads, kafka_image.tag if kafka_image else None
     )
     problems += check_harbor(cfg.harbor, cfg)
+    problems += check_observability(cfg.observability, cfg.environment, cfg.namespaces)
     return problems
 
 

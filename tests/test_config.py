@@ -51,7 +51,8 @@ def test_unknown_area_key() -> None:
         "ai-estate:clustre = '{}': unknown key; allowed: ai-estate:environment, ai-estate:network, "
         "ai-estate:cluster, ai-estate:database, ai-estate:cache, ai-estate:storage, ai-estate:registry, "
         "ai-estate:identity, ai-estate:namespaces, ai-estate:charts, ai-estate:dns, ai-estate:certificates, "
-        "ai-estate:mesh, ai-estate:signing, ai-estate:backup, ai-estate:pubsub, ai-estate:kafka, ai-estate:harbor"
+        "ai-estate:mesh, ai-estate:signing, ai-estate:backup, ai-estate:pubsub, ai-estate:kafka, ai-estate:harbor, "
+        "ai-estate:observability"
     ]
 
 

@@ -69,7 +69,10 @@ NETPOL = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 def test_callers_open_both_sides(plan: Plan) -> None:
     inference = {r["inputs"]["metadata"]["name"]: r["inputs"]["spec"] for r in _in_ns(plan, NETPOL, "inference")}
     peers = inference["allow-callers"]["ingress"][0]["from"]
-    assert peers == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "cells"}}}]
+    # cells by its entry; the metrics stack's Prometheus in every application namespace.
+    assert peers == [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}}} for ns in ("cells", "observability")
+    ]
     cells = {r["inputs"]["metadata"]["name"]: r["inputs"]["spec"] for r in _in_ns(plan, NETPOL, "cells")}
     assert cells["allow-callees"]["egress"][0]["to"] == [
         {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}}} for ns in ("inference", "kafka")
@@ -201,7 +204,8 @@ def test_exemptions_are_scoped_to_platform_objects_with_reasons(stack: str) -> N
             # itself), or the ones where the data layer installs Strimzi's operators and Harbor.
             cfg = stack_cfg(stack)
             assert not set(resource) & set("*?[]"), resource
-            assert resource.split("/")[0] in {*PLATFORM_NAMESPACES, cfg.kafka.namespace, cfg.harbor.namespace}, resource
+            layers = {cfg.kafka.namespace, cfg.harbor.namespace, cfg.observability.namespace}
+            assert resource.split("/")[0] in {*PLATFORM_NAMESPACES, *layers}, resource
             assert len(ex["reason"]) > 40, ex
             exempted.append((policy, resource))
     # The mesh's TLS rules and the image rules for application namespaces are never exempted.
@@ -250,13 +254,18 @@ def _image_prefixes(values: object) -> list[str]:
             out.append(f"{values['defaultImageRegistry']}/{values['defaultImageRepository']}/")
         if {"registry", "repository", "name"} <= set(values):
             out.append(f"{values['registry']}/{values['repository']}/{values['name']}")
+        elif {"registry", "repository", "sha"} <= set(values):
+            # kube-prometheus-stack's: the digest as `sha`, bare hex or whole.
+            sha = str(values["sha"])
+            out.append(f"{values['registry']}/{values['repository']}@sha256:{sha.removeprefix('sha256:')}")
         out += [p for v in values.values() for p in _image_prefixes(v)]
     return out
 
 
 def test_every_chart_is_pinned_and_runs_only_our_images_by_digest(plan: Plan) -> None:
     charts = plan.by_type("kubernetes:helm.sh/v4:Chart")
-    assert len(charts) == 11  # the platform's 8, and the data layer's two Strimzi operators and Harbor
+    # the platform's 8, the data layer's two Strimzi operators and Harbor, the metrics stack
+    assert len(charts) == 12
     ours = f"{registry(plan.stack)}/"
     for chart in charts:
         inputs = chart["inputs"]

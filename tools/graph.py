@@ -36,9 +36,9 @@ from tools.planfile import ROOT, PlanFile, short_type
 
 COMPONENTS = ROOT / "components"
 # The layers in build order; layers found in the plan but not listed here come after them.
-LAYER_ORDER = ("cloud", "platform", "data")
+LAYER_ORDER = ("cloud", "platform", "data", "observability")
 SHARED_PACKAGES = frozenset({"kube"})  # what every layer builds with: not a layer of its own
-LAYER_COLOURS = {"cloud": "#e8f0fe", "platform": "#e6f4ea", "data": "#fef7e0"}
+LAYER_COLOURS = {"cloud": "#e8f0fe", "platform": "#e6f4ea", "data": "#fef7e0", "observability": "#fce8e6"}
 OTHER_COLOURS = ("#fef7e0", "#fce8e6", "#f3e8fd", "#e4f7fb")
 DPI = 96  # the PNG's resolution: 12 pt text is 16 px
 MAX_WIDTH_PX = 1200  # the README's picture; `size` scales a wider drawing down to it

@@ -9,7 +9,7 @@ any of its Secrets), so each namespace syncs as its own Google service account, 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_gcp as gcp
@@ -40,6 +40,12 @@ class CredentialsArgs:
     namespaces: Mapping[str, pulumi.Resource]
     secrets_operator: pulumi.Resource  # the ExternalSecrets component: CRDs and the store
     sources: Mapping[str, pulumi.Resource]  # secret id -> the Secret Manager secret (grants wait for it)
+    # namespace -> Kubernetes Secret -> its keys as ESO templates over the data (configuration
+    # written beside a credential); absent: the data as is.
+    templates: Mapping[str, Mapping[str, Mapping[str, str]]] = field(default_factory=dict)
+    # (namespace, Kubernetes Secret) whose first sync Pulumi does not wait for: a value a person
+    # sets after `up` (components.kube.external_secret.ExternalSecretSpec.wait).
+    unwaited: frozenset[tuple[str, str]] = frozenset()
 
 
 class Credentials(pulumi.ComponentResource):
@@ -85,7 +91,13 @@ class Credentials(pulumi.ComponentResource):
                     self,
                     f"{name}-{ns}-{target}",
                     target,
-                    ExternalSecretSpec(namespace=ns, target=target, data={k: Remote(v) for k, v in data.items()}),
+                    ExternalSecretSpec(
+                        namespace=ns,
+                        target=target,
+                        data={k: Remote(v) for k, v in data.items()},
+                        template=args.templates.get(ns, {}).get(target),
+                        wait=(ns, target) not in args.unwaited,
+                    ),
                     provider=args.provider,
                     depends_on=[args.secrets_operator, ksa, binding, *grants],
                 )

@@ -49,11 +49,21 @@ class ExternalSecretSpec:
     target: str  # the Kubernetes Secret ESO writes
     data: Mapping[str, Remote]  # key in the Kubernetes Secret -> where its value lives
     refresh_interval: str = "1h"  # rotations at the source reach pods within this
+    # The Secret's keys as templates over `data` (ESO template engine v2, `{{ .key }}`): plain
+    # configuration that sits beside a credential, written whole by ESO. None: the data as is.
+    template: Mapping[str, str] | None = None
+    # Pulumi waits for the first sync; off for a secret whose value a person sets after `up`.
+    wait: bool = True
 
 
 class StoreRef(Spec):
     kind: Literal["ClusterSecretStore"] = "ClusterSecretStore"
     name: str = STORE
+
+
+class Template(Spec):
+    engine_version: Literal["v2"] = "v2"
+    data: dict[str, str]
 
 
 class Target(Spec):
@@ -65,6 +75,7 @@ class Target(Spec):
     # slip), running workloads keep the last good value instead of losing their Secret mid-flight;
     # revocation is done by rotating the credential itself, not by deleting the Kubernetes copy.
     deletion_policy: Literal["Retain"] = "Retain"
+    template: Template | None = None
 
 
 class RemoteRef(Spec):
@@ -89,7 +100,7 @@ def manifest(name: str, spec: ExternalSecretSpec) -> Manifest:
         raise ValueError(f"ExternalSecret {spec.namespace}/{name}: data is empty")
     body = ExternalSecretCrSpec(
         refresh_interval=spec.refresh_interval,
-        target=Target(name=spec.target),
+        target=Target(name=spec.target, template=Template(data=dict(spec.template)) if spec.template else None),
         data=[
             Data(secret_key=key, remote_ref=RemoteRef(key=remote.secret_id, version=remote.version))
             for key, remote in sorted(spec.data.items())
@@ -97,7 +108,8 @@ def manifest(name: str, spec: ExternalSecretSpec) -> Manifest:
     )
     # Waited for: a Deployment or Job that depends on the ExternalSecret starts once ESO has
     # written the Secret, instead of failing its first start on a missing secretKeyRef.
-    return Manifest(API, "ExternalSecret", name, body, namespace=spec.namespace, wait_for_condition="Ready")
+    wait = "Ready" if spec.wait else None
+    return Manifest(API, "ExternalSecret", name, body, namespace=spec.namespace, wait_for_condition=wait)
 
 
 def external_secret(

@@ -25,6 +25,7 @@ from components.platform.signing import Signing, SigningArgs
 from stacks import images
 from stacks import secret_keys as keys
 from stacks.config_harbor import signed_globs
+from stacks.config_observability import scraped_namespaces
 from stacks.model import EstateConfig
 from stacks.naming import cluster_location, cluster_name
 
@@ -87,7 +88,7 @@ def image_exemptions(cfg: EstateConfig, pinned: Mapping[str, PinnedImage]) -> di
 def mesh_callers(cfg: EstateConfig) -> dict[str, dict[str, tuple[str, str]]]:
     """Application namespace -> caller name -> (namespace, service account); "ingress" is the gateway."""
     out: dict[str, dict[str, tuple[str, str]]] = {}
-    for ns, spec in cfg.namespaces.items():
+    for ns, spec in scraped_namespaces(cfg.observability, cfg.namespaces).items():
         callers = {name: (c.namespace, c.service_account) for name, c in spec.callers.items()}
         if spec.ingress:
             callers["ingress"] = ("istio-ingress", "istio-ingressgateway")
@@ -116,7 +117,8 @@ def build_platform(cfg: EstateConfig, cloud: CloudLayer) -> PlatformLayer:
     namespaces = Namespaces(
         f"{prefix}-namespaces",
         NamespacesArgs(
-            namespaces=cfg.namespaces,
+            # Each application namespace admits the metrics stack's Prometheus (its scraper).
+            namespaces=scraped_namespaces(cfg.observability, cfg.namespaces),
             private_services_range=cloud.cidrs.private_services,
             provider=provider,
             protect_data=prod,

@@ -1,0 +1,174 @@
+"""The metrics stack: kube-prometheus-stack (the Prometheus Operator, Prometheus, Alertmanager,
+kube-state-metrics), the estate's alert rules, Alertmanager's configuration with its credentials
+from Secret Manager, and what its namespace lets in and out.
+
+Prometheus runs in the ambient mesh and scrapes every application namespace, which admits it by
+identity (stacks.config_observability.scraped_namespaces); it reaches the kubelets and the API
+server directly. Alertmanager's peers gossip on 9094 over TCP and UDP (UDP bypasses ztunnel) and
+page through HTTPS.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.kube import authz
+from components.kube.authz import principal
+from components.kube.charts import ChartPin, Release, install
+from components.kube.credentials import Credentials, CredentialsArgs
+from components.kube.custom import custom_object
+from components.kube.netpol import CONTROL_PLANE, Allow, Peer, allow_policies, api_server, public_internet, tcp
+from components.kube.values import ChartContext
+from components.observability import alerting
+from components.observability.rules import rules
+from components.observability.transforms import rules_after_admission
+from components.observability.values_kps import RELEASE, kps_values
+from components.secret_manager import SecretArgs, secret
+from stacks import secret_keys as keys
+from stacks.config_observability import ObservabilityConfig
+
+KUBELET_PORT = 10250
+WEBHOOK_PORT = 10250  # the operator's (prometheusOperator.tls.internalPort)
+GOSSIP_PORT = 9094
+
+
+@dataclass(frozen=True)
+class MetricsArgs:
+    ctx: ChartContext
+    config: ObservabilityConfig
+    prefix: str
+    pins: Mapping[str, ChartPin]
+    provider: k8s.Provider
+    namespaces: Mapping[str, pulumi.Resource]
+    nodes: pulumi.Resource
+    cluster: pulumi.Resource
+    apis: pulumi.Resource
+    cert_manager: pulumi.Resource
+    internal_issuer: str
+    secrets_operator: pulumi.Resource
+    mesh_data_plane: Sequence[pulumi.Resource]
+    mesh_control_plane: pulumi.Resource  # istiod: the Istio CRDs
+    node_range: str  # the nodes' subnet: the kubelets Prometheus scrapes
+    control_plane_ranges: pulumi.Input[Sequence[str]]
+    labels: dict[str, str]
+
+
+def allows() -> list[Allow]:
+    """Beyond the namespace's defaults (DNS, metadata server, istiod, probes, and egress to every
+    namespace that admits Prometheus): the operator's webhook from the control plane, the API server
+    (the operator and Prometheus' discovery), the kubelets, the peers' gossip, and paging."""
+    alertmanager = (("app.kubernetes.io/name", "alertmanager"),)
+    peers = (Peer(same_namespace=True),)
+    gossip = (("TCP", GOSSIP_PORT), ("UDP", GOSSIP_PORT))
+    return [
+        Allow("allow-operator-webhook", "Ingress", (CONTROL_PLANE,), tcp(WEBHOOK_PORT)),
+        api_server(),
+        Allow("allow-same-namespace-in", "Ingress", peers),
+        Allow("allow-same-namespace-out", "Egress", peers),
+        Allow("allow-alertmanager-gossip", "Ingress", peers, gossip, pods=alertmanager),
+        Allow("allow-alertmanager-paging", "Egress", public_internet("x", tcp(443)).peers, tcp(443), pods=alertmanager),
+    ]
+
+
+class Metrics(pulumi.ComponentResource):
+    prometheus_url: str
+    alertmanager_url: str
+
+    def __init__(self, name: str, args: MetricsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("estate:observability:Metrics", name, None, opts)
+        cfg, ctx = args.config, args.ctx
+        ns = cfg.namespace
+        kubelets = Allow(
+            "allow-kubelets",
+            "Egress",
+            (Peer(cidr=args.node_range),),
+            tcp(KUBELET_PORT),
+            pods=(("app.kubernetes.io/name", "prometheus"),),
+        )
+        allow_policies(
+            self,
+            f"{name}-netpol",
+            ns,
+            [*allows(), kubelets],
+            provider=args.provider,
+            depends_on=[args.namespaces[ns]],
+            control_plane=args.control_plane_ranges,
+        )
+
+        # The namespace denies every caller but those its entry names: the stack's own pods (Prometheus,
+        # Alertmanager's peers, the operator, kube-state-metrics) call each other, by identity.
+        custom_object(
+            self,
+            f"{name}-authz-same-namespace",
+            authz.allow_principals("allow-same-namespace", ns, [principal(ns, "*")]),
+            provider=args.provider,
+            depends_on=[args.namespaces[ns], args.mesh_control_plane],
+        )
+
+        # ------------------------------------------------ paging: the key's container, set by a person
+        def secret_id(key: str) -> str:
+            return keys.secret_id(args.prefix, key)
+
+        sources: dict[str, pulumi.Resource] = {}
+        data = alerting.secret_data(cfg.paging, secret_id)
+        for key, sid in sorted(data.items()):
+            # No version: the operator adds the value (README, "Observability"); Alertmanager runs
+            # with the operator's empty configuration until External Secrets can sync it.
+            sources[sid] = secret(
+                self,
+                f"{name}-{key.replace('_', '-')}",
+                SecretArgs(
+                    secret_id=sid,
+                    region=ctx.region,
+                    labels=args.labels,
+                    data=None,
+                    protect=ctx.prod,
+                    depends_on=[args.apis],
+                ),
+            )
+        target = alerting.CONFIG_SECRET
+        Credentials(
+            f"{name}-sync",
+            CredentialsArgs(
+                project=ctx.project,
+                environment=ctx.environment,
+                wanted={ns: {target: data}},
+                provider=args.provider,
+                cluster=args.cluster,
+                apis=args.apis,
+                namespaces=args.namespaces,
+                secrets_operator=args.secrets_operator,
+                sources=sources,
+                templates={ns: {target: alerting.secret_templates(cfg.paging)}},
+                unwaited=frozenset({(ns, target)}),
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+        # ------------------------------------------------ the stack and the estate's rules
+        chart = install(
+            self,
+            f"{name}-chart",
+            Release(
+                args.pins["kube-prometheus-stack"],
+                ns,
+                kps_values(ctx, cfg, internal_issuer=args.internal_issuer),
+                release_name=RELEASE,
+                transforms=(rules_after_admission,),
+            ),
+            provider=args.provider,
+            # Its Certificate needs cert-manager's CRDs and the CA issuer; its pods need nodes and,
+            # in the ambient mesh, the node agents.
+            depends_on=[args.namespaces[ns], args.nodes, args.cert_manager, *args.mesh_data_plane],
+        )
+        for obj in rules(ns, cfg.thresholds):
+            custom_object(
+                self, f"{name}-rule-{obj['metadata']['name']}", obj, provider=args.provider, depends_on=[chart]
+            )
+        self.prometheus_url = f"http://kps-prometheus.{ns}.svc:9090"
+        self.alertmanager_url = f"http://kps-alertmanager.{ns}.svc:9093"
+        self.register_outputs({"prometheus": self.prometheus_url, "alertmanager": self.alertmanager_url})

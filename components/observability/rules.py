@@ -1,0 +1,171 @@
+"""The estate's alert rules as PrometheusRule objects (monitoring.coreos.com/v1): typed, built from
+config by pure functions, checked against the Prometheus Operator's CRD in the tests.
+
+Seed 004's four alerts keep their thresholds (from config) and durations; two of their
+expressions are rewritten to metrics that exist: GPU utilisation is DCGM's
+`DCGM_FI_DEV_GPU_UTIL` (no exporter emits the seed's `nvidia_gpu_utilization`), and a node's
+memory comes from the kubelet's cAdvisor (the root cgroup against the machine's memory), which
+Prometheus scrapes on every node without a node agent. Each alert says where its series come from.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field
+
+from components.kube.custom import Spec
+from stacks.config_observability import Thresholds
+
+API_VERSION = "monitoring.coreos.com/v1"
+# Namespaces whose Deployments are the estate's own controllers and services (platform and data).
+CONTROLLER_NAMESPACES = ("cert-manager", "external-secrets", "istio-system", "istio-ingress", "cosign-system")
+
+
+class Rule(Spec):
+    alert: str
+    expr: str
+    for_: str = Field(alias="for")
+    labels: dict[str, str]
+    annotations: dict[str, str]
+
+
+class RuleGroup(Spec):
+    name: str
+    rules: list[Rule] = Field(min_length=1)
+
+
+class PrometheusRuleSpec(Spec):
+    groups: list[RuleGroup] = Field(min_length=1)
+
+
+def _alert(
+    name: str,
+    expr: str,
+    duration: str,
+    severity: Literal["critical", "warning"],
+    summary: str,
+    description: str,
+    source: str,
+    runbook: str,
+) -> Rule:
+    return Rule(
+        alert=name,
+        expr=expr,
+        for_=duration,
+        labels={"severity": severity},
+        annotations={"summary": summary, "description": f"{description} Source: {source}.", "runbook": runbook},
+    )
+
+
+# Seed 002's runbooks, as the steps an on-call engineer takes.
+INCIDENT = (
+    "Declare an incident; check the latest release of the service (roll back to the previous tag if it "
+    "started with it); look at its logs and traces for the failing requests; write the post-mortem."
+)
+HIGH_LATENCY = (
+    "Check the service's saturation (CPU, memory, queue length) and its dependencies (database, cache, "
+    "Kafka); scale out if saturated; roll back if a release started it."
+)
+DB_RECOVERY = (
+    "Find who holds the connections (pg_stat_activity); restart a leaking client; if the database is "
+    "damaged, restore a backup or a point in time to a staging instance, verify, then promote."
+)
+
+
+def seed_alerts(t: Thresholds) -> RuleGroup:
+    """Seed 004's alerts, with their thresholds and durations."""
+    return RuleGroup(
+        name="estate-seed-alerts",
+        rules=[
+            _alert(
+                "HighErrorRate",
+                f'sum by (namespace, service) (rate(http_requests_total{{status=~"5.."}}[5m])) > {t.error_rate:g}',
+                "5m",
+                "critical",
+                "High error rate on {{ $labels.namespace }}/{{ $labels.service }}",
+                "{{ $value | humanize }} 5xx responses per second.",
+                "the services' own /metrics (http_requests_total), through their ServiceMonitors",
+                INCIDENT,
+            ),
+            _alert(
+                "HighMemoryUsage",
+                'sum by (node) (container_memory_working_set_bytes{id="/"}) / sum by (node) (machine_memory_bytes)'
+                f" > {t.memory_ratio:g}",
+                "5m",
+                "warning",
+                "High memory usage on node {{ $labels.node }}",
+                f"Memory in use is above {t.memory_ratio:.0%} of the node's memory.",
+                "the kubelet's cAdvisor on every node",
+                HIGH_LATENCY,
+            ),
+            _alert(
+                "GPUUtilizationHigh",
+                f"DCGM_FI_DEV_GPU_UTIL > {t.gpu_utilization_percent:g}",
+                "10m",
+                "warning",
+                "GPU utilization very high",
+                "GPU {{ $labels.gpu }} on {{ $labels.Hostname }} is at {{ $value }}%.",
+                "NVIDIA DCGM (DCGM_FI_DEV_GPU_UTIL), once its exporter is scraped",
+                "Check the model servers' queue and batch sizes; add replicas or a larger GPU pool if sustained.",
+            ),
+            _alert(
+                "DatabaseConnectionsHigh",
+                f"pg_stat_database_numbackends > {t.database_connections}",
+                "5m",
+                "warning",
+                "High database connections on {{ $labels.datname }}",
+                "{{ $value }} active connections.",
+                "postgres_exporter (pg_stat_database_numbackends), once it is scraped",
+                DB_RECOVERY,
+            ),
+        ],
+    )
+
+
+def estate_alerts() -> RuleGroup:
+    """What kube-state-metrics tells about the estate's own workloads."""
+    namespaces = "|".join(CONTROLLER_NAMESPACES)
+    return RuleGroup(
+        name="estate-workloads",
+        rules=[
+            _alert(
+                "EstateControllerDown",
+                f'kube_deployment_spec_replicas{{namespace=~"{namespaces}"}} > 0'
+                f' and kube_deployment_status_replicas_available{{namespace=~"{namespaces}"}} == 0',
+                "5m",
+                "critical",
+                "{{ $labels.namespace }}/{{ $labels.deployment }} has no available replica",
+                "A platform controller is down: webhooks it serves refuse or let through what they guard.",
+                "kube-state-metrics",
+                "Look at the Deployment's events and pods (image pull, admission, nodes); its chart's last change; "
+                "roll it back if a release started it.",
+            ),
+            _alert(
+                "GPUPodPending",
+                'sum by (namespace, pod) (kube_pod_status_phase{phase="Pending"})'
+                " * on (namespace, pod) group_left () (sum by (namespace, pod)"
+                ' (kube_pod_container_resource_requests{resource="nvidia_com_gpu"}) > 0) > 0',
+                "15m",
+                "warning",
+                "GPU pod {{ $labels.namespace }}/{{ $labels.pod }} pending",
+                "A pod that asks for a GPU has waited 15 minutes: the GPU pools are at their maximum or out of quota.",
+                "kube-state-metrics",
+                "Check the GPU pools' node counts against their maximum and the project's GPU quota; raise "
+                "either, or lower the pod's request.",
+            ),
+        ],
+    )
+
+
+def prometheus_rule(name: str, namespace: str, groups: list[RuleGroup]) -> dict[str, Any]:
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "PrometheusRule",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": PrometheusRuleSpec(groups=groups).dump(),
+    }
+
+
+def rules(namespace: str, thresholds: Thresholds) -> list[dict[str, Any]]:
+    return [prometheus_rule("estate-alerts", namespace, [seed_alerts(thresholds), estate_alerts()])]

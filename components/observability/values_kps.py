@@ -1,0 +1,166 @@
+"""Values for kube-prometheus-stack 88.5.3 (Prometheus Operator v0.93.1, Prometheus 3.14,
+Alertmanager 0.34): images from our caches by digest, nothing left to the chart's hooks, and only
+the components a GKE cluster has.
+
+- The operator's admission webhook gets its certificate from the estate's internal CA through
+  cert-manager (`certManager`), the patch Job is off, and `failurePolicy: Fail` (the chart would
+  render `Ignore` with the patch Job): a rule the operator would refuse never gets in.
+- GKE does not expose the controller manager, scheduler or etcd; Dataplane V2 has no kube-proxy;
+  the cluster runs kube-dns, not CoreDNS: those are off, so their bundled rules never page.
+- Rules, ServiceMonitors, PodMonitors, Probes and ScrapeConfigs the program (or a later layer)
+  creates are selected wherever they are (`...SelectorNilUsesHelmValues: false`).
+- Grafana and the node exporter are not part of this stack yet (README, "Observability").
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+from pydantic import Field
+
+from components.kube.values import CONTAINER_SECURITY, SYSTEM_NODES, ChartContext, PinnedImage, Values, resources
+from components.observability.alerting import CONFIG_SECRET
+from stacks.charts import chart_images
+from stacks.config_observability import PROMETHEUS_SERVICE_ACCOUNT, ObservabilityConfig
+
+RELEASE = "kube-prometheus-stack"
+FULLNAME = "kps"  # fullnameOverride: kps-operator, kps-prometheus, kps-alertmanager, kps-admission
+IMAGES = chart_images("prometheus-")
+STORAGE_CLASS = "premium-rwo"  # GKE's pd-ssd class (Persistent Disk CSI), volume expansion on
+# Rule groups of components this cluster does not have (templates gate them on these switches too).
+OFF_RULES = ("etcd", "kubeControllerManager", "kubeSchedulerAlerting", "kubeSchedulerRecording", "kubeProxy", "windows")
+
+
+def image(pinned: PinnedImage, *, sha: bool = True) -> dict[str, Any]:
+    """`registry`/`repository` split out of our cache's path; the digest as `sha` (bare hex, the chart
+    adds `@sha256:`) or, for kube-state-metrics, whole (`sha256:...`)."""
+    registry, _, repository = pinned.repository.partition("/")
+    digest = pulumi.Output.from_input(pinned.digest)
+    return {
+        "registry": registry,
+        "repository": repository,
+        "tag": pinned.tag,
+        "sha": digest.apply(lambda d: d.removeprefix("sha256:") if sha else d),
+    }
+
+
+class KubePrometheusStackValues(Values):
+    fullname_override: str
+    crds: dict[str, Any]
+    windows_monitoring: dict[str, Any]
+    kube_controller_manager: dict[str, Any]
+    kube_scheduler: dict[str, Any]
+    kube_etcd: dict[str, Any]
+    kube_proxy: dict[str, Any]
+    core_dns: dict[str, Any]
+    kube_dns: dict[str, Any]
+    node_exporter: dict[str, Any]
+    default_rules: dict[str, Any]
+    grafana: dict[str, Any]
+    kube_state_metrics: dict[str, Any] = Field(alias="kube-state-metrics")
+    prometheus_operator: dict[str, Any]
+    prometheus: dict[str, Any]
+    alertmanager: dict[str, Any]
+
+
+def _storage(gb: int) -> dict[str, Any]:
+    spec = {
+        "storageClassName": STORAGE_CLASS,
+        "accessModes": ["ReadWriteOnce"],
+        "resources": {"requests": {"storage": f"{gb}Gi"}},
+    }
+    return {"volumeClaimTemplate": {"spec": spec}}
+
+
+def _spread(prod: bool, name: str) -> list[dict[str, Any]]:
+    if not prod:
+        return []
+    return [
+        {
+            "maxSkew": 1,
+            "topologyKey": "topology.kubernetes.io/zone",
+            "whenUnsatisfiable": "DoNotSchedule",
+            "labelSelector": {"matchLabels": {"app.kubernetes.io/name": name}},
+        }
+    ]
+
+
+def kps_values(ctx: ChartContext, cfg: ObservabilityConfig, *, internal_issuer: str) -> KubePrometheusStackValues:
+    prod, imgs = ctx.prod, ctx.images
+    p, am = cfg.prometheus, cfg.alertmanager
+    return KubePrometheusStackValues(
+        fullname_override=FULLNAME,
+        crds={"enabled": True, "upgradeJob": {"enabled": False}},
+        windows_monitoring={"enabled": False},
+        kube_controller_manager={"enabled": False},
+        kube_scheduler={"enabled": False},
+        kube_etcd={"enabled": False},
+        kube_proxy={"enabled": False},
+        core_dns={"enabled": False},
+        kube_dns={"enabled": True},
+        node_exporter={"enabled": False},
+        default_rules={"rules": dict.fromkeys(OFF_RULES, False)},
+        grafana={"enabled": False},
+        kube_state_metrics={
+            "image": image(imgs["prometheus-kube-state-metrics"], sha=False),
+            "resources": resources("100m", "256Mi", cpu_limit="500m"),
+            "nodeSelector": dict(SYSTEM_NODES),
+        },
+        prometheus_operator={
+            "image": image(imgs["prometheus-operator"]),
+            "prometheusConfigReloader": {"image": image(imgs["prometheus-config-reloader"])},
+            "admissionWebhooks": {
+                "failurePolicy": "Fail",
+                "patch": {"enabled": False},
+                "certManager": {
+                    "enabled": True,
+                    "issuerRef": {"name": internal_issuer, "kind": "ClusterIssuer", "group": "cert-manager.io"},
+                },
+            },
+            "resources": resources("100m", "256Mi", cpu_limit="500m"),
+            "nodeSelector": dict(SYSTEM_NODES),
+            "containerSecurityContext": dict(CONTAINER_SECURITY),
+        },
+        prometheus={
+            "serviceAccount": {"name": PROMETHEUS_SERVICE_ACCOUNT},
+            "podDisruptionBudget": {"enabled": prod},
+            "prometheusSpec": {
+                "image": image(imgs["prometheus"]),
+                "replicas": p.replicas,
+                "retention": f"{p.retention_days}d",
+                # Leaves headroom on the volume: the TSDB's write-ahead log and compactions.
+                "retentionSize": f"{int(p.storage_gb * 0.85)}GB",
+                "storageSpec": _storage(p.storage_gb),
+                # The collectors push metrics over OTLP to each replica (the observability issue).
+                "enableOTLPReceiver": True,
+                "tsdb": {"outOfOrderTimeWindow": "30m"},
+                "resources": resources(p.cpu, p.memory),
+                "nodeSelector": dict(SYSTEM_NODES),
+                "podAntiAffinity": "hard" if prod else "soft",
+                "topologySpreadConstraints": _spread(prod, "prometheus"),
+                "ruleSelectorNilUsesHelmValues": False,
+                "serviceMonitorSelectorNilUsesHelmValues": False,
+                "podMonitorSelectorNilUsesHelmValues": False,
+                "probeSelectorNilUsesHelmValues": False,
+                "scrapeConfigSelectorNilUsesHelmValues": False,
+            },
+        },
+        alertmanager={
+            "podDisruptionBudget": {"enabled": prod},
+            "alertmanagerSpec": {
+                "image": image(imgs["prometheus-alertmanager"]),
+                "replicas": am.replicas,
+                # The configuration and its credentials come from one Secret External Secrets writes.
+                "useExistingSecret": True,
+                "configSecret": CONFIG_SECRET,
+                # AlertmanagerConfigs only from its own namespace: no namespace reroutes the pager.
+                "alertmanagerConfigNamespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": cfg.namespace}},
+                "storage": _storage(5),
+                "resources": resources("100m", "256Mi"),
+                "nodeSelector": dict(SYSTEM_NODES),
+                "topologySpreadConstraints": _spread(prod, "alertmanager"),
+                "automountServiceAccountToken": False,
+            },
+        },
+    )

@@ -1,0 +1,121 @@
+"""`ai-estate:observability`: the metrics stack (Prometheus, Alertmanager, Grafana), its alert
+thresholds and where alerts go.
+
+Thresholds are the seed's (004) unless a stack changes them; each is bounded so that an alert
+can fire and can stay silent. The PagerDuty routing key never appears here: it lives in a Secret
+Manager secret the program creates empty and the operator fills (README, "Observability").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import Field
+
+from stacks.base import Model, Name
+from stacks.config_namespaces import Caller, NamespaceConfig
+from stacks.problem import Problem
+
+# Prometheus' Kubernetes service account (the chart's `prometheus.serviceAccount.name`): every
+# namespace it scrapes admits it by this identity.
+PROMETHEUS_SERVICE_ACCOUNT = "prometheus"
+SCRAPER = "prometheus"  # its caller name in each namespace's callers
+
+
+class Prometheus(Model):
+    replicas: int = Field(1, ge=1, le=4, description="Prometheus servers, each scraping everything (prod: an HA pair).")
+    retention_days: int = Field(15, ge=1, le=365, description="How long samples are kept.")
+    storage_gb: int = Field(50, ge=10, le=16384, description="Persistent SSD volume per replica, in GiB.")
+    cpu: str = Field("1", description="CPU request and limit per replica.")
+    memory: str = Field("4Gi", description="Memory request and limit per replica.")
+
+
+class Alertmanager(Model):
+    replicas: int = Field(1, ge=1, le=5, description="Alertmanager peers (prod: 3, gossiping on 9094).")
+
+
+class Thresholds(Model):
+    """The seed 004 alerts' thresholds."""
+
+    error_rate: float = Field(0.1, gt=0, le=10000, description="HighErrorRate: 5xx responses per second, per service.")
+    memory_ratio: float = Field(0.9, gt=0, lt=1, description="HighMemoryUsage: a node's used memory share.")
+    gpu_utilization_percent: float = Field(95, gt=0, lt=100, description="GPUUtilizationHigh: DCGM GPU utilisation.")
+    database_connections: int = Field(
+        80, ge=1, le=100000, description="DatabaseConnectionsHigh: backends per database."
+    )
+
+
+class Paging(Model):
+    pagerduty_secret: Name = Field(
+        "pagerduty-routing-key",
+        description="Secret Manager secret (key, without the stack prefix) holding the PagerDuty routing key; "
+        "created empty by the program, its value set by the operator.",
+    )
+    warning_webhook_secret: Name | None = Field(
+        None,
+        description="Secret Manager secret holding the URL warnings are posted to (Alertmanager webhook); "
+        "warnings are only shown in Alertmanager when absent.",
+    )
+    repeat_hours: int = Field(4, ge=1, le=168, description="How often a firing alert is sent again.")
+
+
+class ObservabilityConfig(Model):
+    enabled: bool = Field(True, description="Install the metrics stack.")
+    namespace: Name = Field("observability", description="An ai-estate:namespaces entry that holds data.")
+    prometheus: Prometheus = Prometheus()
+    alertmanager: Alertmanager = Alertmanager()
+    thresholds: Thresholds = Thresholds()
+    paging: Paging = Paging()
+
+
+def scraped_namespaces(
+    cfg: ObservabilityConfig, namespaces: Mapping[str, NamespaceConfig]
+) -> dict[str, NamespaceConfig]:
+    """Every application namespace with Prometheus among its callers: under the ambient mesh it
+    scrapes over HBONE, so each namespace's AuthorizationPolicies and NetworkPolicies must admit it
+    (and its own namespace then reaches them all). Unchanged when the stack has no metrics stack."""
+    if not cfg.enabled or cfg.namespace not in namespaces:
+        return dict(namespaces)
+    caller = Caller(namespace=cfg.namespace, service_account=PROMETHEUS_SERVICE_ACCOUNT)
+    return {
+        name: spec if name == cfg.namespace else spec.model_copy(update={"callers": {**spec.callers, SCRAPER: caller}})
+        for name, spec in namespaces.items()
+    }
+
+
+def check(cfg: ObservabilityConfig, environment: str, namespaces: Mapping[str, Any]) -> list[Problem]:
+    if not cfg.enabled:
+        return []
+    at, out = "observability", []
+    ns = namespaces.get(cfg.namespace)
+    if ns is None:
+        known = sorted(namespaces)
+        out.append(Problem(f"{at}.namespace", cfg.namespace, f"must be an ai-estate:namespaces entry: {known}"))
+    elif not ns.holds_data:
+        out.append(Problem(f"{at}.namespace", cfg.namespace, "its ai-estate:namespaces entry must set holdsData: true"))
+    if environment == "prod":
+        if cfg.prometheus.replicas < 2:
+            out.append(Problem(f"{at}.prometheus.replicas", cfg.prometheus.replicas, "at least 2 in prod (an HA pair)"))
+        if cfg.alertmanager.replicas != 3:
+            out.append(Problem(f"{at}.alertmanager.replicas", cfg.alertmanager.replicas, "3 in prod"))
+    if cfg.paging.warning_webhook_secret == cfg.paging.pagerduty_secret:
+        out.append(
+            Problem(
+                f"{at}.paging.warningWebhookSecret",
+                cfg.paging.warning_webhook_secret,
+                "must differ from pagerdutySecret",
+            )
+        )
+    return out
+
+
+DEFAULTS: dict[str, dict[str, Any]] = {
+    "dev": {"observability": {"prometheus": {"replicas": 1, "retentionDays": 7, "storageGb": 20}}},
+    "prod": {
+        "observability": {
+            "prometheus": {"replicas": 2, "retentionDays": 30, "storageGb": 200, "cpu": "2", "memory": "8Gi"},
+            "alertmanager": {"replicas": 3},
+        }
+    },
+}

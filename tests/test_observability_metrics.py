@@ -1,0 +1,202 @@
+"""The metrics stack: config rules, the alert rules and Alertmanager's configuration (pure), the
+chart's values, and the dev and prod plans; the rendered chart where the cache is filled."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import yaml
+
+from components.kube.authz import principal
+from components.observability import alerting
+from components.observability.rules import rules
+from components.observability.transforms import DEPENDS_ON
+from stacks import ConfigError, load
+from stacks.config_observability import PROMETHEUS_SERVICE_ACCOUNT, Paging, Thresholds
+from tests.conftest import config_with, stack_cfg
+from tests.upstream import crd_problems
+from tools.plan import Plan, run_plan
+
+CHART = "kubernetes:helm.sh/v4:Chart"
+AUTHZ = "kubernetes:security.istio.io/v1:AuthorizationPolicy"
+NETPOL = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+
+
+def problems(stack: str, **observability: Any) -> list[str]:
+    with pytest.raises(ConfigError) as err:
+        load(stack, config_with(stack, observability=observability))
+    return [p.render() for p in err.value.problems]
+
+
+def _values(plan: Plan) -> dict[str, Any]:
+    (chart,) = [c for c in plan.by_type(CHART) if c["name"].endswith("-metrics-chart")]
+    values: dict[str, Any] = chart["inputs"]["values"]
+    return values
+
+
+def _alerts(thresholds: Thresholds) -> dict[str, dict[str, Any]]:
+    (obj,) = rules("observability", thresholds)
+    return {r["alert"]: r for g in obj["spec"]["groups"] for r in g["rules"]}
+
+
+# ---------------------------------------------------------------- bad input
+def test_a_threshold_out_of_range_names_its_key() -> None:
+    (message,) = problems("dev", thresholds={"memoryRatio": 1.5})
+    assert message.startswith("observability.thresholds.memoryRatio = 1.5: ")
+
+
+def test_a_bad_receiver_names_its_key() -> None:
+    (message,) = problems("dev", paging={"pagerdutySecret": "PagerDuty Key"})
+    assert message.startswith("observability.paging.pagerdutySecret = 'PagerDuty Key': ")
+    same = problems("dev", paging={"warningWebhookSecret": "pagerduty-routing-key"})
+    assert same == [
+        "observability.paging.warningWebhookSecret = 'pagerduty-routing-key': must differ from pagerdutySecret"
+    ]
+
+
+def test_a_bad_threshold_stops_the_program_before_any_resource() -> None:
+    plan = run_plan("dev", config=config_with("dev", observability={"thresholds": {"gpuUtilizationPercent": 120}}))
+    assert plan.resources == [] and plan.error is not None
+    assert "observability.thresholds.gpuUtilizationPercent = 120" in plan.error and "Traceback" not in plan.error
+
+
+def test_prod_runs_an_ha_pair_and_three_alertmanagers() -> None:
+    found = problems("prod", prometheus={"replicas": 1}, alertmanager={"replicas": 2})
+    assert found == [
+        "observability.prometheus.replicas = 1: at least 2 in prod (an HA pair)",
+        "observability.alertmanager.replicas = 2: 3 in prod",
+    ]
+
+
+# ---------------------------------------------------------------- rules and routing (pure)
+def test_the_seed_alerts_keep_their_thresholds_and_durations() -> None:
+    alerts = _alerts(Thresholds(error_rate=0.5, memory_ratio=0.8, gpu_utilization_percent=90, database_connections=70))
+    assert {a: (r["for"], r["labels"]["severity"]) for a, r in alerts.items() if a in _alerts(Thresholds())} == {
+        "HighErrorRate": ("5m", "critical"),
+        "HighMemoryUsage": ("5m", "warning"),
+        "GPUUtilizationHigh": ("10m", "warning"),
+        "DatabaseConnectionsHigh": ("5m", "warning"),
+        "EstateControllerDown": ("5m", "critical"),
+        "GPUPodPending": ("15m", "warning"),
+    }
+    assert alerts["HighErrorRate"]["expr"].endswith("> 0.5")
+    assert alerts["HighMemoryUsage"]["expr"].endswith("> 0.8")
+    # The metric DCGM really emits, not the seed's nvidia_gpu_utilization.
+    assert alerts["GPUUtilizationHigh"]["expr"] == "DCGM_FI_DEV_GPU_UTIL > 90"
+    assert alerts["DatabaseConnectionsHigh"]["expr"] == "pg_stat_database_numbackends > 70"
+    for rule in alerts.values():
+        assert {"summary", "description", "runbook"} <= set(rule["annotations"]), rule["alert"]
+        assert "Source: " in rule["annotations"]["description"]
+    assert crd_problems(rules("observability", Thresholds())[0]) == []
+
+
+def test_critical_alerts_page_and_silence_their_warnings() -> None:
+    cfg = alerting.config(Paging())
+    (page, default_route) = cfg["route"]["routes"][1], cfg["route"]["receiver"]
+    assert page == {"matchers": ['severity = "critical"'], "receiver": "pagerduty"} and default_route == "warnings"
+    receivers = {r["name"]: r for r in cfg["receivers"]}
+    (pd,) = receivers["pagerduty"]["pagerduty_configs"]
+    assert pd["routing_key_file"] == f"{alerting.CONFIG_DIR}/{alerting.ROUTING_KEY}"
+    assert "webhook_configs" not in receivers["warnings"]
+    assert cfg["inhibit_rules"][0]["source_matchers"] == ['severity = "critical"']
+    assert cfg["route"]["repeat_interval"] == "4h"
+    with_webhook = alerting.config(Paging(warning_webhook_secret="alerts-webhook"))
+    (hook,) = {r["name"]: r for r in with_webhook["receivers"]}["warnings"]["webhook_configs"]
+    assert hook["url_file"] == f"{alerting.CONFIG_DIR}/{alerting.WARNING_URL}"
+
+
+def test_the_config_secret_holds_the_configuration_and_the_keys_as_files() -> None:
+    paging = Paging(warning_webhook_secret="alerts-webhook")
+    templates = alerting.secret_templates(paging)
+    assert yaml.safe_load(templates[alerting.CONFIG_KEY]) == alerting.config(paging)
+    assert templates[alerting.ROUTING_KEY] == "{{ .pagerduty_routing_key }}"
+    assert alerting.secret_data(paging, lambda k: f"estate-dev-{k}") == {
+        alerting.ROUTING_KEY: "estate-dev-pagerduty-routing-key",
+        alerting.WARNING_URL: "estate-dev-alerts-webhook",
+    }
+
+
+# ---------------------------------------------------------------- the plans
+def test_the_stack_fits_gke_and_takes_nothing_from_hooks(plan: Plan) -> None:
+    values = _values(plan)
+    hooks = values["prometheusOperator"]["admissionWebhooks"]
+    assert hooks["failurePolicy"] == "Fail" and hooks["patch"] == {"enabled": False}
+    assert hooks["certManager"]["enabled"] is True and hooks["certManager"]["issuerRef"]["kind"] == "ClusterIssuer"
+    for off in ("kubeControllerManager", "kubeScheduler", "kubeEtcd", "kubeProxy", "coreDns"):
+        assert values[off] == {"enabled": False}, off
+    assert values["kubeDns"] == {"enabled": True} and values["crds"]["upgradeJob"] == {"enabled": False}
+    spec = values["prometheus"]["prometheusSpec"]
+    for kind in ("rule", "serviceMonitor", "podMonitor", "probe", "scrapeConfig"):
+        assert spec[f"{kind}SelectorNilUsesHelmValues"] is False, kind
+    cfg = stack_cfg(plan.stack).observability
+    assert spec["replicas"] == cfg.prometheus.replicas and spec["retention"] == f"{cfg.prometheus.retention_days}d"
+    claim = spec["storageSpec"]["volumeClaimTemplate"]["spec"]
+    assert claim["resources"]["requests"]["storage"] == f"{cfg.prometheus.storage_gb}Gi"
+    assert spec["enableOTLPReceiver"] is True
+    am = values["alertmanager"]["alertmanagerSpec"]
+    assert am["replicas"] == cfg.alertmanager.replicas
+    assert am["useExistingSecret"] is True and am["configSecret"] == alerting.CONFIG_SECRET
+    assert values["prometheus"]["podDisruptionBudget"]["enabled"] is (plan.stack == "prod")
+
+
+def test_the_paging_key_is_a_container_a_person_fills(plan: Plan) -> None:
+    cfg = stack_cfg(plan.stack)
+    secret_id = f"{cfg.prefix}-{cfg.observability.paging.pagerduty_secret}"
+    (secret,) = [s for s in plan.by_type("gcp:secretmanager/secret:Secret") if s["inputs"]["secretId"] == secret_id]
+    assert secret["options"]["protect"] is (plan.stack == "prod")
+    versions = plan.by_type("gcp:secretmanager/secretVersion:SecretVersion")
+    assert not [v for v in versions if secret_id in str(v["inputs"].get("secret"))]
+    (es,) = [
+        e
+        for e in plan.by_type("kubernetes:external-secrets.io/v1:ExternalSecret")
+        if e["inputs"]["spec"]["target"]["name"] == alerting.CONFIG_SECRET
+    ]
+    # Not waited for: the first `up` does not hang until someone sets the key.
+    assert "pulumi.com/waitFor" not in (es["inputs"]["metadata"].get("annotations") or {})
+    assert set(es["inputs"]["spec"]["target"]["template"]["data"]) == {alerting.CONFIG_KEY, alerting.ROUTING_KEY}
+    assert es["inputs"]["spec"]["data"] == [
+        {"secretKey": alerting.ROUTING_KEY, "remoteRef": {"key": secret_id, "version": "latest"}}
+    ]
+    assert crd_problems(es["inputs"]) == []
+
+
+def test_every_application_namespace_admits_prometheus(plan: Plan) -> None:
+    cfg = stack_cfg(plan.stack)
+    ns = cfg.observability.namespace
+    prom = principal(ns, PROMETHEUS_SERVICE_ACCOUNT)
+    admitted = {
+        p["inputs"]["metadata"]["namespace"]
+        for p in plan.by_type(AUTHZ)
+        if p["inputs"]["metadata"]["name"] == "allow-prometheus"
+        and p["inputs"]["spec"]["rules"][0]["from"][0]["source"]["principals"] == [prom]
+    }
+    assert admitted == set(cfg.namespaces) - {ns}
+    own = {p["inputs"]["metadata"]["name"] for p in plan.by_type(NETPOL) if p["inputs"]["metadata"]["namespace"] == ns}
+    assert {"allow-operator-webhook", "allow-kubelets", "allow-alertmanager-gossip", "allow-callees"} <= own
+    (gossip,) = [
+        p["inputs"]["spec"]
+        for p in plan.by_type(NETPOL)
+        if p["inputs"]["metadata"]["namespace"] == ns and p["inputs"]["metadata"]["name"] == "allow-alertmanager-gossip"
+    ]
+    assert {(q["protocol"], q["port"]) for q in gossip["ingress"][0]["ports"]} == {("TCP", 9094), ("UDP", 9094)}
+
+
+def test_the_rendered_rules_wait_for_the_operators_webhook(dev_plan: Plan) -> None:
+    from tests.upstream import require_charts
+    from tools.charts.chart import render_charts
+
+    cache = require_charts("kube-prometheus-stack")
+    (chart,) = [c for c in dev_plan.by_type(CHART) if c["name"].endswith("-metrics-chart")]
+    (outcome,) = render_charts([chart], cache)
+    objects = [c["inputs"] for c in outcome.children]
+    rules_ = [o for o in objects if o["kind"] == "PrometheusRule"]
+    assert rules_ and all(DEPENDS_ON in o["metadata"]["annotations"] for o in rules_)
+    hooks = [o for o in objects if o["kind"] in ("ValidatingWebhookConfiguration", "MutatingWebhookConfiguration")]
+    assert len(hooks) == 2 and all(w["failurePolicy"] == "Fail" for h in hooks for w in h["webhooks"])
+    needed = set(rules_[0]["metadata"]["annotations"][DEPENDS_ON].split(","))
+    names = {f"admissionregistration.k8s.io/{h['kind']}/{h['metadata']['name']}" for h in hooks}
+    assert names <= needed
+    (cert,) = [o for o in objects if o["kind"] == "Certificate"]
+    assert cert["spec"]["issuerRef"]["kind"] == "ClusterIssuer" and not [o for o in objects if o["kind"] == "Issuer"]
+    assert not [o for o in objects if o["kind"] in ("Job", "DaemonSet")]
