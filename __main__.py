@@ -46,3 +46,4 @@ if data.harbor is not None:
 if observability.metrics is not None:
     pulumi.export("prometheusUrl", observability.metrics.prometheus_url)
     pulumi.export("alertmanagerUrl", observability.metrics.alertmanager_url)
+    pulumi.export("grafanaUrl", observability.metrics.grafana_url)

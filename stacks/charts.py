@@ -133,10 +133,10 @@ CHART_IMAGES: dict[str, dict[str, str]] = {
     "prometheus-config-reloader": {"image": "quay.io/prometheus-operator/prometheus-config-reloader", "tag": "v0.93.1"},
     "prometheus": {"image": "quay.io/prometheus/prometheus", "tag": "v3.14.0-distroless"},
     "prometheus-alertmanager": {"image": "quay.io/prometheus/alertmanager", "tag": "v0.34.0"},
-    "prometheus-kube-state-metrics": {
-        "image": "registry.k8s.io/kube-state-metrics/kube-state-metrics",
-        "tag": "v2.20.0",
-    },
+    "prometheus-ksm": {"image": "registry.k8s.io/kube-state-metrics/kube-state-metrics", "tag": "v2.20.0"},
+    # Its grafana subchart (12.11.1): Grafana and the sidecar that loads dashboards and datasources.
+    "grafana": {"image": "docker.io/grafana/grafana", "tag": "13.2.0"},
+    "grafana-sidecar": {"image": "quay.io/kiwigrid/k8s-sidecar", "tag": "2.10.1"},
 }
 
 

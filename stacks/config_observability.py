@@ -60,6 +60,22 @@ class Paging(Model):
     repeat_hours: int = Field(4, ge=1, le=168, description="How often a firing alert is sent again.")
 
 
+class GoogleSignIn(Model):
+    """Grafana's Google sign-in. Its OAuth client is made by hand in the Google Cloud console (Google
+    shut down the API that created them); its id and secret go into the two Secret Manager secrets
+    the program creates empty, and only then is this turned on (README, "Observability")."""
+
+    enabled: bool = False
+    allowed_domains: list[str] = Field([], description="Google Workspace domains whose users may sign in.")
+
+
+class Grafana(Model):
+    enabled: bool = True
+    host: Name = Field("grafana", description="The mesh.hosts entry that routes Grafana's name to it.")
+    storage_gb: int = Field(10, ge=1, le=1024, description="Persistent SSD volume for Grafana's own database.")
+    google_sign_in: GoogleSignIn = GoogleSignIn()
+
+
 class ObservabilityConfig(Model):
     enabled: bool = Field(True, description="Install the metrics stack.")
     namespace: Name = Field("observability", description="An ai-estate:namespaces entry that holds data.")
@@ -67,6 +83,7 @@ class ObservabilityConfig(Model):
     alertmanager: Alertmanager = Alertmanager()
     thresholds: Thresholds = Thresholds()
     paging: Paging = Paging()
+    grafana: Grafana = Grafana()
 
 
 def scraped_namespaces(
@@ -84,10 +101,45 @@ def scraped_namespaces(
     }
 
 
-def check(cfg: ObservabilityConfig, environment: str, namespaces: Mapping[str, Any]) -> list[Problem]:
+GRAFANA_SERVICE = "grafana"  # grafana.fullnameOverride: its Service, port 80
+GRAFANA_PORT = 80
+
+
+def check(
+    cfg: ObservabilityConfig, environment: str, namespaces: Mapping[str, Any], mesh_hosts: Mapping[str, Any]
+) -> list[Problem]:
     if not cfg.enabled:
         return []
     at, out = "observability", []
+    g = cfg.grafana
+    if g.enabled:
+        host = mesh_hosts.get(g.host)
+        want = (cfg.namespace, GRAFANA_SERVICE, GRAFANA_PORT)
+        got = (host.backend.namespace, host.backend.service, host.backend.port) if host and host.backend else None
+        if got != want:
+            out.append(
+                Problem(
+                    f"{at}.grafana.host",
+                    g.host,
+                    f"must be a mesh.hosts entry with backend {{namespace: {want[0]}, service: {want[1]}, "
+                    f"port: {want[2]}}}",
+                )
+            )
+        ns_spec = namespaces.get(cfg.namespace)
+        if ns_spec is not None and not ns_spec.ingress:
+            out.append(
+                Problem(
+                    f"{at}.namespace", cfg.namespace, "its ai-estate:namespaces entry must set ingress: true (Grafana)"
+                )
+            )
+        if g.google_sign_in.enabled and not g.google_sign_in.allowed_domains:
+            out.append(
+                Problem(
+                    f"{at}.grafana.googleSignIn.allowedDomains",
+                    [],
+                    "name at least one domain: any Google account could sign in",
+                )
+            )
     ns = namespaces.get(cfg.namespace)
     if ns is None:
         known = sorted(namespaces)
@@ -110,12 +162,26 @@ def check(cfg: ObservabilityConfig, environment: str, namespaces: Mapping[str, A
     return out
 
 
+# Grafana's name on the gateway and its namespace open to the gateway, beside the stack's own defaults
+# (merged into those areas, like Harbor's).
+_SHARED: dict[str, Any] = {
+    "mesh": {
+        "hosts": {
+            "grafana": {
+                "host": "grafana",
+                "backend": {"namespace": "observability", "service": GRAFANA_SERVICE, "port": GRAFANA_PORT},
+            }
+        }
+    },
+    "namespaces": {"observability": {"ingress": True}},
+}
 DEFAULTS: dict[str, dict[str, Any]] = {
-    "dev": {"observability": {"prometheus": {"replicas": 1, "retentionDays": 7, "storageGb": 20}}},
+    "dev": {"observability": {"prometheus": {"replicas": 1, "retentionDays": 7, "storageGb": 20}}, **_SHARED},
     "prod": {
         "observability": {
             "prometheus": {"replicas": 2, "retentionDays": 30, "storageGb": 200, "cpu": "2", "memory": "8Gi"},
             "alertmanager": {"replicas": 3},
-        }
+        },
+        **_SHARED,
     },
 }

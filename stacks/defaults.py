@@ -191,8 +191,6 @@ for _env, _areas in DEFAULTS.items():
     # The data layer's areas likewise.
     _areas.update(copy.deepcopy(config_pubsub.DEFAULTS[_env]))
     _areas.update(copy.deepcopy(config_kafka.DEFAULTS[_env]))
-    # and the observability layer's.
-    _areas.update(copy.deepcopy(config_observability.DEFAULTS[_env]))
 
 
 def merge(base: Any, override: Any) -> Any:
@@ -211,3 +209,5 @@ def merge(base: Any, override: Any) -> Any:
 # Harbor also declares its database, user, namespace and identities in those areas: merged, not replaced.
 for _env in DEFAULTS:
     DEFAULTS[_env] = merge(DEFAULTS[_env], config_harbor.DEFAULTS[_env])
+    # The observability layer's too (Grafana's gateway host and its namespace's ingress).
+    DEFAULTS[_env] = merge(DEFAULTS[_env], config_observability.DEFAULTS[_env])

@@ -44,7 +44,7 @@ def check(cfg: EstateConfig) -> list[Problem]:
         cfg.kafka, cfg.environment, cfg.namespaces, cfg.identity.workloads, kafka_image.tag if kafka_image else None
     )
     problems += check_harbor(cfg.harbor, cfg)
-    problems += check_observability(cfg.observability, cfg.environment, cfg.namespaces)
+    problems += check_observability(cfg.observability, cfg.environment, cfg.namespaces, cfg.mesh.hosts)
     return problems
 
 

@@ -45,8 +45,9 @@ def test_each_namespace_syncs_only_the_secrets_its_workloads_name(plan: Plan) ->
         (_sync(plan, "cells"), f"{p}-redis-ca"),
         (_sync(plan, "estate-data"), f"{p}-db-admin-password"),
         *harbor_grants,
-        # Alertmanager's paging key (the metrics stack syncs its own).
+        # Alertmanager's paging key and Grafana's admin password (the metrics stack syncs its own).
         (_sync(plan, stack_cfg(plan.stack).observability.namespace), f"{p}-pagerduty-routing-key"),
+        (_sync(plan, stack_cfg(plan.stack).observability.namespace), f"{p}-grafana-admin-password"),
     }
     assert {g["inputs"]["role"] for g in plan.by_type(SECRET_IAM)} == {SECRET_ACCESSOR}
     secrets = {s["inputs"]["secretId"] for s in plan.by_type("gcp:secretmanager/secret:Secret")}

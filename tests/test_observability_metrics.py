@@ -200,3 +200,66 @@ def test_the_rendered_rules_wait_for_the_operators_webhook(dev_plan: Plan) -> No
     (cert,) = [o for o in objects if o["kind"] == "Certificate"]
     assert cert["spec"]["issuerRef"]["kind"] == "ClusterIssuer" and not [o for o in objects if o["kind"] == "Issuer"]
     assert not [o for o in objects if o["kind"] in ("Job", "DaemonSet")]
+
+
+# ---------------------------------------------------------------- Grafana
+def test_grafana_is_reached_over_the_gateway_and_never_anonymously(plan: Plan) -> None:
+    cfg = stack_cfg(plan.stack)
+    host = f"grafana.{cfg.dns.domain}"
+    g = _values(plan)["grafana"]
+    assert g["admin"] == {"existingSecret": "grafana-admin", "userKey": "admin-user", "passwordKey": "admin-password"}
+    assert g["testFramework"] == {"enabled": False} and g["initChownData"] == {"enabled": False}
+    assert g["persistence"]["lookupVolumeName"] is False and g["deploymentStrategy"] == {"type": "Recreate"}
+    assert g["containerSecurityContext"]["readOnlyRootFilesystem"] is True
+    ini = g["grafana.ini"]
+    assert ini["server"]["root_url"] == f"https://{host}" and ini["auth.anonymous"] == {"enabled": False}
+    assert ini["analytics"]["reporting_enabled"] is False and "auth.google" not in ini
+    (route,) = [
+        v for v in plan.by_type("kubernetes:networking.istio.io/v1:VirtualService") if v["name"].endswith("-grafana")
+    ]
+    dest = route["inputs"]["spec"]["http"][0]["route"][0]["destination"]
+    assert dest == {"host": f"grafana.{cfg.observability.namespace}.svc.cluster.local", "port": {"number": 80}}
+    (admin,) = [
+        e
+        for e in plan.by_type("kubernetes:external-secrets.io/v1:ExternalSecret")
+        if e["inputs"]["spec"]["target"]["name"] == "grafana-admin"
+    ]
+    assert admin["inputs"]["spec"]["target"]["template"]["data"]["admin-user"] == "admin"
+    assert admin["inputs"]["metadata"]["annotations"]["pulumi.com/waitFor"] == "condition=Ready"
+
+
+def test_google_sign_in_needs_its_domains_and_reads_its_client_from_files() -> None:
+    (message,) = problems("dev", grafana={"googleSignIn": {"enabled": True}})
+    assert message.startswith("observability.grafana.googleSignIn.allowedDomains = []: name at least one domain")
+    from components.observability.grafana import OAUTH_DIR, grafana_values
+    from stacks.config_observability import Grafana
+
+    cfg = Grafana.model_validate({"googleSignIn": {"enabled": True, "allowedDomains": ["example.org"]}})
+    values = grafana_values(stack_ctx("dev"), cfg, host="grafana.example.org")
+    google = values["grafana.ini"]["auth.google"]
+    assert (
+        google["client_secret"] == f"$__file{{{OAUTH_DIR}/client_secret}}"
+        and google["allowed_domains"] == "example.org"
+    )
+    assert values["extraSecretMounts"][0]["mountPath"] == OAUTH_DIR
+
+
+def test_grafanas_host_must_route_to_grafana() -> None:
+    mesh = stack_cfg("dev").mesh.model_dump(by_alias=True, exclude_none=True)
+    mesh["hosts"]["grafana"]["backend"]["port"] = 3000
+    with pytest.raises(ConfigError) as err:
+        load("dev", config_with("dev", mesh=mesh))
+    (message,) = [p.render() for p in err.value.problems]
+    assert message.startswith("observability.grafana.host = 'grafana': must be a mesh.hosts entry with backend")
+
+
+def stack_ctx(stack: str) -> Any:
+    """A chart context with placeholder digests, for value builders called outside a plan."""
+    from components.kube.values import ChartContext, PinnedImage
+
+    cfg = stack_cfg(stack)
+    images = {
+        k: PinnedImage(repository=f"r.example/{k}", digest="sha256:" + "0" * 64, tag=v.tag)
+        for k, v in cfg.registry.images.items()
+    }
+    return ChartContext(cfg.environment, cfg.project, cfg.region, "c", "l", images)

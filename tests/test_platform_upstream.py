@@ -13,6 +13,7 @@ from tests.upstream import (
     KUBERNETES_VERSIONS,
     RENDERED_FOR,
     RENDERED_WHOLE,
+    RENDERED_WHOLE_KEYS,
     builtin_problems,
     chart_data,
     chart_source,
@@ -157,6 +158,14 @@ def test_blocks_rendered_whole_are_read_by_a_template() -> None:
         read = {tuple(p) for p in chart_data(chart)["template_paths"]}
         unread = [p for p in prefixes if not any(tuple(p.split("."))[:n] in read for n in (1, 2, 3))]
         assert unread == [], chart
+
+
+def test_blocks_with_dotted_keys_are_read_whole_by_a_template() -> None:
+    for chart, paths in RENDERED_WHOLE_KEYS.items():
+        texts = chart_source(chart).texts
+        for path in paths:
+            prefix, key = path[:-1], path[-1]
+            assert any(p == prefix and f'index .Values "{key}"' in text for _, text, p in texts), path
 
 
 def test_template_reading_follows_with_variables_index_and_serialised_blocks() -> None:

@@ -160,10 +160,14 @@ def _nest(path: Path_, value: Any) -> dict[str, Any]:
     return {path[0]: value}
 
 
-def _archive_texts(archive: Path, dependencies: Mapping[str, str]) -> tuple[str, list[tuple[str, str, Path_]]]:
-    """values.yaml's text, and every template and file (subcharts' included) with its values prefix."""
+def _archive_texts(
+    archive: Path, dependencies: Mapping[str, str]
+) -> tuple[str, list[tuple[str, str, Path_]], dict[str, Any]]:
+    """values.yaml's text, every template and file (subcharts' included) with its values prefix, and
+    the subcharts' own defaults under their keys."""
     texts: list[tuple[str, str, Path_]] = []
     values_yaml = ""
+    nested: dict[str, Any] = {}
     with tarfile.open(archive) as tar:
         for member in tar.getmembers():
             if not member.isfile():
@@ -180,7 +184,10 @@ def _archive_texts(archive: Path, dependencies: Mapping[str, str]) -> tuple[str,
             elif m := re.match(r"charts/([^/]+)/templates/", path):
                 # A subchart reads its values under its alias (or name) in the parent's values.
                 texts.append((path, raw.decode(errors="replace"), (dependencies.get(m[1], m[1]),)))
-    return values_yaml, texts
+            elif m := re.fullmatch(r"charts/([^/]+)/values\.yaml", path):
+                # An unpacked subchart's defaults, under its key (helm package stores them so).
+                nested[dependencies.get(m[1], m[1])] = yaml.safe_load(raw) or {}
+    return values_yaml, texts, nested
 
 
 @cache
@@ -202,7 +209,9 @@ def _chart_source(cache: Path, key: str, ref: ChartRef | None = None) -> ChartSo
         ]
     objects = helm.render(archive, switches, release=key, namespace="upstream-check", include_crds=True)
     crds = [o for o in objects if o.get("kind") == "CustomResourceDefinition"]
-    values_yaml, texts = _archive_texts(archive, aliases)
+    values_yaml, texts, subchart_values = _archive_texts(archive, aliases)
+    # A packaged subchart's defaults under its key, the parent's values over them (as Helm coalesces).
+    values = merge(subchart_values, values)
     return ChartSource(key, values, schema, crds, texts, values_yaml, profiles)
 
 
@@ -595,12 +604,21 @@ READ_BY_DIG: dict[str, tuple[str, ...]] = {
 }
 
 
+# The same, for blocks whose own key holds a dot (a path as a tuple of keys).
+RENDERED_WHOLE_KEYS: dict[str, tuple[Path_, ...]] = {
+    # grafana _config.tpl: `range ... index .Values "grafana.ini"` writes every section and key of it
+    # into grafana.ini (kube-prometheus-stack's grafana subchart).
+    "kube-prometheus-stack": (("grafana", "grafana.ini"),),
+}
+
+
 def unknown_value_keys(chart: str, values: Mapping[str, Any], ref: ChartRef | None = None) -> list[str]:
     """Key paths set in `values` that the chart (at its pin, or `ref`) neither declares, reads in a
     template, nor leaves free-form."""
     data = chart_data(chart, ref)
     freeform = [tuple(p) for p in data.get("freeform_paths", [])]
     freeform += [tuple(p.split(".")) for p in RENDERED_WHOLE.get(chart, ())]
+    freeform += list(RENDERED_WHOLE_KEYS.get(chart, ()))
     # Keys values.yaml documents in comments (e.g. `image.digest`) are read by the templates too.
     read = {tuple(p) for key in ("template_paths", "profile_paths", "commented_paths") for p in data.get(key, [])}
     read |= {tuple(p.split(".")) for p in READ_BY_DIG.get(chart, ())}

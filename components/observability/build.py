@@ -9,6 +9,7 @@ from components.cloud import CloudLayer
 from components.common import labels
 from components.observability.metrics import Metrics, MetricsArgs
 from components.platform import PlatformLayer
+from stacks.config_mesh import fqdn
 from stacks.model import EstateConfig
 
 
@@ -39,6 +40,7 @@ def build_observability(cfg: EstateConfig, cloud: CloudLayer, platform: Platform
             mesh_data_plane=platform.mesh.data_plane,
             mesh_control_plane=platform.mesh.control_plane,
             node_range=cloud.cidrs.nodes,
+            grafana_host=fqdn(cfg.mesh.hosts[o.grafana.host].host, cfg.dns.domain or "") if o.grafana.enabled else "",
             control_plane_ranges=cloud.cluster.control_plane_ranges,
             labels=labels(cfg.environment, "observability"),
         ),

@@ -15,7 +15,9 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_kubernetes as k8s
+import pulumi_random as random
 
+from components.common import child
 from components.kube import authz
 from components.kube.authz import principal
 from components.kube.charts import ChartPin, Release, install
@@ -23,7 +25,7 @@ from components.kube.credentials import Credentials, CredentialsArgs
 from components.kube.custom import custom_object
 from components.kube.netpol import CONTROL_PLANE, Allow, Peer, allow_policies, api_server, public_internet, tcp
 from components.kube.values import ChartContext
-from components.observability import alerting
+from components.observability import alerting, grafana
 from components.observability.rules import rules
 from components.observability.transforms import rules_after_admission
 from components.observability.values_kps import RELEASE, kps_values
@@ -53,6 +55,7 @@ class MetricsArgs:
     mesh_data_plane: Sequence[pulumi.Resource]
     mesh_control_plane: pulumi.Resource  # istiod: the Istio CRDs
     node_range: str  # the nodes' subnet: the kubelets Prometheus scrapes
+    grafana_host: str  # Grafana's full name (the mesh.hosts entry's)
     control_plane_ranges: pulumi.Input[Sequence[str]]
     labels: dict[str, str]
 
@@ -77,6 +80,7 @@ def allows() -> list[Allow]:
 class Metrics(pulumi.ComponentResource):
     prometheus_url: str
     alertmanager_url: str
+    grafana_url: str | None
 
     def __init__(self, name: str, args: MetricsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("estate:observability:Metrics", name, None, opts)
@@ -118,32 +122,38 @@ class Metrics(pulumi.ComponentResource):
         for key, sid in sorted(data.items()):
             # No version: the operator adds the value (README, "Observability"); Alertmanager runs
             # with the operator's empty configuration until External Secrets can sync it.
-            sources[sid] = secret(
-                self,
-                f"{name}-{key.replace('_', '-')}",
-                SecretArgs(
-                    secret_id=sid,
-                    region=ctx.region,
-                    labels=args.labels,
-                    data=None,
-                    protect=ctx.prod,
-                    depends_on=[args.apis],
-                ),
+            sources[sid] = self._secret(name, key, sid, None, args)
+        wanted: dict[str, dict[str, str]] = {alerting.CONFIG_SECRET: data}
+        templates = {alerting.CONFIG_SECRET: alerting.secret_templates(cfg.paging)}
+        if cfg.grafana.enabled:
+            # Grafana's admin password, generated once; its OAuth client's id and secret, set by a
+            # person (made by hand in the console) before Google sign-in is turned on.
+            password = random.RandomPassword(
+                f"{name}-grafana-admin-password",
+                random.RandomPasswordArgs(length=32, special=False, min_upper=2, min_lower=2, min_numeric=2),
+                opts=child(self, protect=ctx.prod),
             )
+            sid = secret_id(grafana.ADMIN_PASSWORD)
+            sources[sid] = self._secret(name, grafana.ADMIN_PASSWORD, sid, password.result, args)
+            for key in (grafana.OAUTH_CLIENT_ID, grafana.OAUTH_CLIENT_SECRET):
+                sources[secret_id(key)] = self._secret(name, key, secret_id(key), None, args)
+            grafana_data, grafana_templates = grafana.wanted(secret_id, cfg.grafana)
+            wanted |= grafana_data
+            templates |= grafana_templates
         target = alerting.CONFIG_SECRET
-        Credentials(
+        synced = Credentials(
             f"{name}-sync",
             CredentialsArgs(
                 project=ctx.project,
                 environment=ctx.environment,
-                wanted={ns: {target: data}},
+                wanted={ns: wanted},
                 provider=args.provider,
                 cluster=args.cluster,
                 apis=args.apis,
                 namespaces=args.namespaces,
                 secrets_operator=args.secrets_operator,
                 sources=sources,
-                templates={ns: {target: alerting.secret_templates(cfg.paging)}},
+                templates={ns: templates},
                 unwaited=frozenset({(ns, target)}),
             ),
             opts=pulumi.ResourceOptions(parent=self),
@@ -156,14 +166,26 @@ class Metrics(pulumi.ComponentResource):
             Release(
                 args.pins["kube-prometheus-stack"],
                 ns,
-                kps_values(ctx, cfg, internal_issuer=args.internal_issuer),
+                kps_values(
+                    ctx,
+                    cfg,
+                    internal_issuer=args.internal_issuer,
+                    grafana=grafana.grafana_values(ctx, cfg.grafana, host=args.grafana_host),
+                ),
                 release_name=RELEASE,
                 transforms=(rules_after_admission,),
             ),
             provider=args.provider,
             # Its Certificate needs cert-manager's CRDs and the CA issuer; its pods need nodes and,
             # in the ambient mesh, the node agents.
-            depends_on=[args.namespaces[ns], args.nodes, args.cert_manager, *args.mesh_data_plane],
+            # Grafana's pod mounts its admin Secret (External Secrets writes it first).
+            depends_on=[
+                args.namespaces[ns],
+                args.nodes,
+                args.cert_manager,
+                *args.mesh_data_plane,
+                *(s for t, s in synced.secrets[ns].items() if t != target),
+            ],
         )
         for obj in rules(ns, cfg.thresholds):
             custom_object(
@@ -171,4 +193,24 @@ class Metrics(pulumi.ComponentResource):
             )
         self.prometheus_url = f"http://kps-prometheus.{ns}.svc:9090"
         self.alertmanager_url = f"http://kps-alertmanager.{ns}.svc:9093"
-        self.register_outputs({"prometheus": self.prometheus_url, "alertmanager": self.alertmanager_url})
+        self.grafana_url = f"https://{args.grafana_host}" if cfg.grafana.enabled else None
+        self.register_outputs(
+            {"prometheus": self.prometheus_url, "alertmanager": self.alertmanager_url, "grafana": self.grafana_url}
+        )
+
+    def _secret(
+        self, name: str, key: str, secret_id: str, data: pulumi.Input[str] | None, args: MetricsArgs
+    ) -> pulumi.Resource:
+        ctx = args.ctx
+        return secret(
+            self,
+            f"{name}-{key.replace('_', '-')}",
+            SecretArgs(
+                secret_id=secret_id,
+                region=ctx.region,
+                labels=args.labels,
+                data=data,
+                protect=ctx.prod,
+                depends_on=[args.apis],
+            ),
+        )

@@ -9,7 +9,8 @@ the components a GKE cluster has.
   the cluster runs kube-dns, not CoreDNS: those are off, so their bundled rules never page.
 - Rules, ServiceMonitors, PodMonitors, Probes and ScrapeConfigs the program (or a later layer)
   creates are selected wherever they are (`...SelectorNilUsesHelmValues: false`).
-- Grafana and the node exporter are not part of this stack yet (README, "Observability").
+- Grafana comes from its subchart (components.observability.grafana); the node exporter is not part
+  of this stack yet (README, "Observability").
 """
 
 from __future__ import annotations
@@ -21,12 +22,10 @@ from pydantic import Field
 
 from components.kube.values import CONTAINER_SECURITY, SYSTEM_NODES, ChartContext, PinnedImage, Values, resources
 from components.observability.alerting import CONFIG_SECRET
-from stacks.charts import chart_images
 from stacks.config_observability import PROMETHEUS_SERVICE_ACCOUNT, ObservabilityConfig
 
 RELEASE = "kube-prometheus-stack"
 FULLNAME = "kps"  # fullnameOverride: kps-operator, kps-prometheus, kps-alertmanager, kps-admission
-IMAGES = chart_images("prometheus-")
 STORAGE_CLASS = "premium-rwo"  # GKE's pd-ssd class (Persistent Disk CSI), volume expansion on
 # Rule groups of components this cluster does not have (templates gate them on these switches too).
 OFF_RULES = ("etcd", "kubeControllerManager", "kubeSchedulerAlerting", "kubeSchedulerRecording", "kubeProxy", "windows")
@@ -86,7 +85,9 @@ def _spread(prod: bool, name: str) -> list[dict[str, Any]]:
     ]
 
 
-def kps_values(ctx: ChartContext, cfg: ObservabilityConfig, *, internal_issuer: str) -> KubePrometheusStackValues:
+def kps_values(
+    ctx: ChartContext, cfg: ObservabilityConfig, *, internal_issuer: str, grafana: dict[str, Any]
+) -> KubePrometheusStackValues:
     prod, imgs = ctx.prod, ctx.images
     p, am = cfg.prometheus, cfg.alertmanager
     return KubePrometheusStackValues(
@@ -101,9 +102,9 @@ def kps_values(ctx: ChartContext, cfg: ObservabilityConfig, *, internal_issuer: 
         kube_dns={"enabled": True},
         node_exporter={"enabled": False},
         default_rules={"rules": dict.fromkeys(OFF_RULES, False)},
-        grafana={"enabled": False},
+        grafana=grafana,
         kube_state_metrics={
-            "image": image(imgs["prometheus-kube-state-metrics"], sha=False),
+            "image": image(imgs["prometheus-ksm"], sha=False),
             "resources": resources("100m", "256Mi", cpu_limit="500m"),
             "nodeSelector": dict(SYSTEM_NODES),
         },
