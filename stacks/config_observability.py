@@ -60,6 +60,23 @@ class Paging(Model):
     repeat_hours: int = Field(4, ge=1, le=168, description="How often a firing alert is sent again.")
 
 
+# The ingress gateway's request-duration buckets, in milliseconds (its pods' statsHistogramBuckets):
+# Envoy's defaults (..., 100, 250, ...) have no 200 ms edge for seed 002's latency SLO.
+GATEWAY_BUCKETS_MS = (1, 5, 10, 25, 50, 100, 150, 200, 250, 300, 500, 1000, 2500, 5000, 10000, 30000)
+
+
+class Slo(Model):
+    """A service's objectives, measured at the ingress gateway (its requests to the service)."""
+
+    namespace: Name = Field(description="The service's namespace.")
+    service: Name = Field(description="The Kubernetes Service the gateway routes to.")
+    availability_percent: float = Field(
+        99.9, ge=90, lt=100, description="Share of requests without a 5xx, per 30 days."
+    )
+    latency_ms: int = Field(200, description="The latency objective: one of the gateway's histogram buckets.")
+    latency_percent: float = Field(95, ge=50, lt=100, description="Share of requests faster than latencyMs.")
+
+
 class GoogleSignIn(Model):
     """Grafana's Google sign-in. Its OAuth client is made by hand in the Google Cloud console (Google
     shut down the API that created them); its id and secret go into the two Secret Manager secrets
@@ -84,6 +101,7 @@ class ObservabilityConfig(Model):
     thresholds: Thresholds = Thresholds()
     paging: Paging = Paging()
     grafana: Grafana = Grafana()
+    slos: dict[Name, Slo] = Field({}, description="Service level objectives with burn-rate alerts, keyed by name.")
 
 
 def scraped_namespaces(
@@ -146,6 +164,20 @@ def check(
         out.append(Problem(f"{at}.namespace", cfg.namespace, f"must be an ai-estate:namespaces entry: {known}"))
     elif not ns.holds_data:
         out.append(Problem(f"{at}.namespace", cfg.namespace, "its ai-estate:namespaces entry must set holdsData: true"))
+    for name, slo in sorted(cfg.slos.items()):
+        if slo.latency_ms not in GATEWAY_BUCKETS_MS:
+            out.append(
+                Problem(
+                    f"{at}.slos.{name}.latencyMs",
+                    slo.latency_ms,
+                    f"must be one of the gateway's histogram buckets (ms): {list(GATEWAY_BUCKETS_MS)}",
+                )
+            )
+        if slo.namespace not in namespaces:
+            known = sorted(namespaces)
+            out.append(
+                Problem(f"{at}.slos.{name}.namespace", slo.namespace, f"must be an ai-estate:namespaces entry: {known}")
+            )
     if environment == "prod":
         if cfg.prometheus.replicas < 2:
             out.append(Problem(f"{at}.prometheus.replicas", cfg.prometheus.replicas, "at least 2 in prod (an HA pair)"))
@@ -175,12 +207,18 @@ _SHARED: dict[str, Any] = {
     },
     "namespaces": {"observability": {"ingress": True}},
 }
+# Seed 002: 99.9% monthly availability of the API gateway, p95 under 200 ms (the cells' api-gateway).
+_SLOS = {"api-gateway": {"namespace": "cells", "service": "api-gateway", "availabilityPercent": 99.9, "latencyMs": 200}}
 DEFAULTS: dict[str, dict[str, Any]] = {
-    "dev": {"observability": {"prometheus": {"replicas": 1, "retentionDays": 7, "storageGb": 20}}, **_SHARED},
+    "dev": {
+        "observability": {"prometheus": {"replicas": 1, "retentionDays": 7, "storageGb": 20}, "slos": _SLOS},
+        **_SHARED,
+    },
     "prod": {
         "observability": {
             "prometheus": {"replicas": 2, "retentionDays": 30, "storageGb": 200, "cpu": "2", "memory": "8Gi"},
             "alertmanager": {"replicas": 3},
+            "slos": _SLOS,
         },
         **_SHARED,
     },

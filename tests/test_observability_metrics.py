@@ -263,3 +263,89 @@ def stack_ctx(stack: str) -> Any:
         for k, v in cfg.registry.images.items()
     }
     return ChartContext(cfg.environment, cfg.project, cfg.region, "c", "l", images)
+
+
+# ---------------------------------------------------------------- SLOs and PromQL
+def test_every_promql_expression_of_the_plan_parses(plan: Plan) -> None:
+    import promql_parser
+
+    exprs = [
+        r["expr"]
+        for obj in plan.by_type("kubernetes:monitoring.coreos.com/v1:PrometheusRule")
+        for g in obj["inputs"]["spec"]["groups"]
+        for r in g["rules"]
+    ]
+    assert len(exprs) >= 20  # the estate alerts, and the SLO records and alerts
+    for expr in exprs:
+        promql_parser.parse(expr)
+    with pytest.raises(ValueError):
+        promql_parser.parse("sum by (namespace (rate(x[5m]))")
+
+
+def test_every_promql_expression_the_chart_renders_parses(dev_plan: Plan) -> None:
+    import promql_parser
+
+    from tests.upstream import require_charts
+    from tools.charts.chart import render_charts
+
+    cache = require_charts("kube-prometheus-stack")
+    (chart,) = [c for c in dev_plan.by_type(CHART) if c["name"].endswith("-metrics-chart")]
+    (outcome,) = render_charts([chart], cache)
+    exprs = [
+        r["expr"]
+        for o in outcome.children
+        if o["inputs"]["kind"] == "PrometheusRule"
+        for g in o["inputs"]["spec"]["groups"]
+        for r in g["rules"]
+    ]
+    assert len(exprs) > 100
+    for expr in exprs:
+        promql_parser.parse(expr)
+
+
+def test_slos_burn_their_budget_over_two_windows_each(plan: Plan) -> None:
+    from components.observability.slo import BURNS, WINDOWS
+
+    cfg = stack_cfg(plan.stack).observability
+    (slo_rule,) = [
+        r
+        for r in plan.by_type("kubernetes:monitoring.coreos.com/v1:PrometheusRule")
+        if r["name"].endswith("slo-api-gateway")
+    ]
+    records, alerts = slo_rule["inputs"]["spec"]["groups"]
+    assert {r["record"] for r in records["rules"]} == {
+        f"slo:api_gateway:{kind}_ratio:rate{w}" for kind in ("error", "slow") for w in WINDOWS
+    }
+    slow = next(r["expr"] for r in records["rules"] if r["record"] == "slo:api_gateway:slow_ratio:rate5m")
+    assert f'le="{cfg.slos["api-gateway"].latency_ms}"' in slow and 'source_workload="istio-ingressgateway"' in slow
+    assert len(alerts["rules"]) == 2 * len(BURNS)
+    page = alerts["rules"][0]
+    assert page["labels"]["severity"] == "critical" and "(14.4 * 0.001)" in page["expr"]
+    assert crd_problems(slo_rule["inputs"]) == []
+
+
+def test_an_slo_latency_must_be_a_gateway_bucket() -> None:
+    (message,) = problems("dev", slos={"api-gateway": {"latencyMs": 180}})
+    assert message.startswith(
+        "observability.slos.api-gateway.latencyMs = 180: must be one of the gateway's histogram buckets"
+    )
+
+
+def test_the_gateway_measures_the_slo_edge_and_lets_prometheus_read_it(plan: Plan) -> None:
+    import json
+
+    from stacks.config_observability import GATEWAY_BUCKETS_MS
+
+    (gw,) = [c for c in plan.by_type(CHART) if c["name"].endswith("-mesh-istio-gateway")]
+    buckets = json.loads(gw["inputs"]["values"]["podAnnotations"]["sidecar.istio.io/statsHistogramBuckets"])
+    assert buckets == {"istiocustom": list(GATEWAY_BUCKETS_MS)} and 200 in buckets["istiocustom"]
+    (scrape,) = [
+        p["inputs"]["spec"]
+        for p in plan.by_type(NETPOL)
+        if p["inputs"]["metadata"]["namespace"] == "istio-ingress"
+        and p["inputs"]["metadata"]["name"] == "allow-metrics-scrape"
+    ]
+    assert scrape["ingress"][0]["ports"] == [{"protocol": "TCP", "port": 15090}]
+    (monitor,) = plan.by_type("kubernetes:monitoring.coreos.com/v1:PodMonitor")
+    assert monitor["inputs"]["spec"]["podMetricsEndpoints"][0]["port"] == "http-envoy-prom"
+    assert crd_problems(monitor["inputs"]) == []

@@ -39,6 +39,8 @@ def build_observability(cfg: EstateConfig, cloud: CloudLayer, platform: Platform
             secrets_operator=platform.secrets,
             mesh_data_plane=platform.mesh.data_plane,
             mesh_control_plane=platform.mesh.control_plane,
+            gateway_namespace=platform.mesh.gateway_namespace,
+            gateway_selector=platform.mesh.gateway_selector,
             node_range=cloud.cidrs.nodes,
             grafana_host=fqdn(cfg.mesh.hosts[o.grafana.host].host, cfg.dns.domain or "") if o.grafana.enabled else "",
             control_plane_ranges=cloud.cluster.control_plane_ranges,

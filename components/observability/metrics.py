@@ -25,7 +25,7 @@ from components.kube.credentials import Credentials, CredentialsArgs
 from components.kube.custom import custom_object
 from components.kube.netpol import CONTROL_PLANE, Allow, Peer, allow_policies, api_server, public_internet, tcp
 from components.kube.values import ChartContext
-from components.observability import alerting, grafana
+from components.observability import alerting, grafana, slo
 from components.observability.rules import rules
 from components.observability.transforms import rules_after_admission
 from components.observability.values_kps import RELEASE, kps_values
@@ -56,6 +56,8 @@ class MetricsArgs:
     mesh_control_plane: pulumi.Resource  # istiod: the Istio CRDs
     node_range: str  # the nodes' subnet: the kubelets Prometheus scrapes
     grafana_host: str  # Grafana's full name (the mesh.hosts entry's)
+    gateway_namespace: str  # the ingress gateway's: the SLOs are measured on its requests
+    gateway_selector: Mapping[str, str]
     control_plane_ranges: pulumi.Input[Sequence[str]]
     labels: dict[str, str]
 
@@ -187,9 +189,14 @@ class Metrics(pulumi.ComponentResource):
                 *(s for t, s in synced.secrets[ns].items() if t != target),
             ],
         )
-        for obj in rules(ns, cfg.thresholds):
+        monitors = [slo.gateway_pod_monitor(ns, args.gateway_namespace, args.gateway_selector)]
+        for obj in [*rules(ns, cfg.thresholds), *slo.slo_rules(ns, cfg.slos), *monitors]:
             custom_object(
-                self, f"{name}-rule-{obj['metadata']['name']}", obj, provider=args.provider, depends_on=[chart]
+                self,
+                f"{name}-{obj['kind'].lower()}-{obj['metadata']['name']}",
+                obj,
+                provider=args.provider,
+                depends_on=[chart],
             )
         self.prometheus_url = f"http://kps-prometheus.{ns}.svc:9090"
         self.alertmanager_url = f"http://kps-alertmanager.{ns}.svc:9093"

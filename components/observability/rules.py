@@ -35,8 +35,18 @@ class RuleGroup(Spec):
     rules: list[Rule] = Field(min_length=1)
 
 
+class RecordingRule(Spec):
+    record: str = Field(pattern=r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
+    expr: str
+
+
+class RecordGroup(Spec):
+    name: str
+    rules: list[RecordingRule] = Field(min_length=1)
+
+
 class PrometheusRuleSpec(Spec):
-    groups: list[RuleGroup] = Field(min_length=1)
+    groups: list[RuleGroup | RecordGroup] = Field(min_length=1)
 
 
 def _alert(
@@ -158,7 +168,7 @@ def estate_alerts() -> RuleGroup:
     )
 
 
-def prometheus_rule(name: str, namespace: str, groups: list[RuleGroup]) -> dict[str, Any]:
+def prometheus_rule(name: str, namespace: str, groups: list[RuleGroup | RecordGroup]) -> dict[str, Any]:
     return {
         "apiVersion": API_VERSION,
         "kind": "PrometheusRule",

@@ -124,6 +124,7 @@ def build_platform(cfg: EstateConfig, cloud: CloudLayer) -> PlatformLayer:
             protect_data=prod,
             pins=pins,
             control_plane_ranges=cloud.cluster.control_plane_ranges,
+            scraper=cfg.observability.namespace if cfg.observability.enabled else None,
         ),
     )
     ns = namespaces.namespaces

@@ -61,6 +61,7 @@ class NamespacesArgs:
     pins: Mapping[str, ChartPin]
     # Where the control plane connects from (the cluster's output): API server and webhook allows.
     control_plane_ranges: pulumi.Input[Sequence[str]]
+    scraper: str | None = None  # the metrics stack's namespace, which scrapes the gateway
 
 
 class Namespaces(pulumi.ComponentResource):
@@ -87,7 +88,7 @@ class Namespaces(pulumi.ComponentResource):
                 self,
                 f"{name}-{ns}",
                 ns,
-                platform_allows(ns, args.pins, backends),
+                platform_allows(ns, args.pins, backends, args.scraper),
                 provider=args.provider,
                 depends_on=[self.namespaces[ns]],
                 control_plane=args.control_plane_ranges,

@@ -39,8 +39,14 @@ WEBHOOK_CHARTS = {
 GATEWAY_STATUS_PORT = 15021
 
 
-def platform_allows(namespace: str, pins: Mapping[str, ChartPin], backends: list[str]) -> list[Allow]:
-    """The allows of one platform namespace. `backends`: application namespaces behind the gateway."""
+ENVOY_METRICS_PORT = 15090  # the gateway's `http-envoy-prom` container port
+
+
+def platform_allows(
+    namespace: str, pins: Mapping[str, ChartPin], backends: list[str], scraper: str | None = None
+) -> list[Allow]:
+    """The allows of one platform namespace. `backends`: application namespaces behind the gateway;
+    `scraper`: the namespace whose Prometheus reads the gateway's metrics (None: no metrics stack)."""
     if namespace in WEBHOOK_CHARTS:
         out = [dns(), api_server(), metadata_server(), google_apis()]
         ports = pins[WEBHOOK_CHARTS[namespace]].control_plane_ports
@@ -66,6 +72,9 @@ def platform_allows(namespace: str, pins: Mapping[str, ChartPin], backends: list
         ]
         if backends:
             out.append(Allow("allow-backends", "Egress", tuple(Peer(namespace=ns) for ns in sorted(backends))))
+        if scraper:
+            # Envoy's Prometheus endpoint: the SLOs are measured on the gateway's requests.
+            out.append(Allow("allow-metrics-scrape", "Ingress", (Peer(namespace=scraper),), tcp(ENVOY_METRICS_PORT)))
         return out
     raise ValueError(f"{namespace}: no network rules for this platform namespace")
 

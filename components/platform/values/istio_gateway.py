@@ -9,6 +9,7 @@ gate checked.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from components.kube.values import (
@@ -21,6 +22,7 @@ from components.kube.values import (
 )
 from components.platform.values.istio import GATEWAY_POD_SECURITY, INGRESS_RELEASE, INGRESS_SELECTOR
 from stacks.config_mesh import MeshConfig
+from stacks.config_observability import GATEWAY_BUCKETS_MS
 
 # Envoy listens on unprivileged ports, so the pod needs neither root, NET_BIND_SERVICE nor the
 # chart's default `net.ipv4.ip_unprivileged_port_start=0` sysctl. The Service maps 80/443 to
@@ -56,6 +58,10 @@ class GatewayValues(Values):
     topology_spread_constraints: list[dict[str, Any]] | None = None
     pod_disruption_budget: dict[str, Any] | None = None
     readiness_probe: dict[str, Any]
+    pod_annotations: dict[str, str]
+
+
+HISTOGRAM_BUCKETS = "sidecar.istio.io/statsHistogramBuckets"
 
 
 def gateway_labels() -> dict[str, str]:
@@ -89,4 +95,7 @@ def gateway_values(ctx: ChartContext, cfg: MeshConfig) -> GatewayValues:
         readiness_probe=READINESS_PROBE,
         # templates/poddisruptionbudget.yaml renders it only with more than one replica.
         pod_disruption_budget={"minAvailable": 1} if ctx.prod else None,
+        # Request-duration buckets with the SLOs' edges (stacks.config_observability), read by the
+        # proxy at start-up.
+        pod_annotations={HISTOGRAM_BUCKETS: json.dumps({"istiocustom": list(GATEWAY_BUCKETS_MS)})},
     )
