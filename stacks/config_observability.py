@@ -44,6 +44,9 @@ class Thresholds(Model):
     database_connections: int = Field(
         80, ge=1, le=100000, description="DatabaseConnectionsHigh: backends per database."
     )
+    kafka_consumer_lag: int = Field(
+        10000, ge=1, le=1_000_000_000, description="KafkaConsumerLagHigh: messages a group is behind on a topic."
+    )
 
 
 class Paging(Model):

@@ -346,6 +346,53 @@ def test_the_gateway_measures_the_slo_edge_and_lets_prometheus_read_it(plan: Pla
         and p["inputs"]["metadata"]["name"] == "allow-metrics-scrape"
     ]
     assert scrape["ingress"][0]["ports"] == [{"protocol": "TCP", "port": 15090}]
-    (monitor,) = plan.by_type("kubernetes:monitoring.coreos.com/v1:PodMonitor")
+    (monitor,) = [
+        m
+        for m in plan.by_type("kubernetes:monitoring.coreos.com/v1:PodMonitor")
+        if m["name"].endswith("ingress-gateway")
+    ]
     assert monitor["inputs"]["spec"]["podMetricsEndpoints"][0]["port"] == "http-envoy-prom"
     assert crd_problems(monitor["inputs"]) == []
+
+
+def test_kafka_and_harbor_are_scraped_and_alerted_on(plan: Plan) -> None:
+    cfg = stack_cfg(plan.stack)
+    monitors = {
+        m["inputs"]["metadata"]["name"]: m["inputs"]
+        for t in ("PodMonitor", "ServiceMonitor")
+        for m in plan.by_type(f"kubernetes:monitoring.coreos.com/v1:{t}")
+    }
+    assert monitors["kafka"]["spec"]["namespaceSelector"] == {"matchNames": [cfg.kafka.namespace]}
+    assert monitors["kafka"]["spec"]["podMetricsEndpoints"][0]["port"] == "tcp-prometheus"
+    assert monitors["harbor"]["spec"]["endpoints"][0]["port"] == "https-metrics"
+    assert [crd_problems(m) for m in monitors.values()] == [[]] * len(monitors)
+    (rule,) = [
+        r
+        for r in plan.by_type("kubernetes:monitoring.coreos.com/v1:PrometheusRule")
+        if r["name"].endswith("estate-alerts")
+    ]
+    alerts = {r["alert"]: r for g in rule["inputs"]["spec"]["groups"] for r in g["rules"]}
+    assert {
+        "KafkaUnderReplicatedPartitions",
+        "KafkaOfflinePartitions",
+        "KafkaConsumerLagHigh",
+        "HarborComponentDown",
+    } <= set(alerts)
+    assert alerts["KafkaConsumerLagHigh"]["expr"].endswith(f"> {cfg.observability.thresholds.kafka_consumer_lag}")
+    assert f"{cfg.kafka.namespace}|{cfg.harbor.namespace}" in alerts["EstateControllerDown"]["expr"]
+
+
+def test_harbors_metrics_services_carry_the_port_the_monitor_names(dev_plan: Plan) -> None:
+    """Against the rendered Harbor chart: the ServiceMonitor's selector and port exist."""
+    from tests.upstream import require_charts
+    from tools.charts.chart import render_charts
+
+    cache = require_charts("harbor")
+    (chart,) = [c for c in dev_plan.by_type(CHART) if c["name"].endswith("-harbor-chart")]
+    (outcome,) = render_charts([chart], cache)
+    services = [c["inputs"] for c in outcome.children if c["inputs"]["kind"] == "Service"]
+    matched = [s for s in services if {"app": "harbor", "release": "harbor"}.items() <= s["metadata"]["labels"].items()]
+    with_port = [
+        s["metadata"]["name"] for s in matched if any(p.get("name") == "https-metrics" for p in s["spec"]["ports"])
+    ]
+    assert {"harbor-core", "harbor-exporter", "harbor-jobservice", "harbor-registry"} <= set(with_port)

@@ -41,6 +41,8 @@ def build_observability(cfg: EstateConfig, cloud: CloudLayer, platform: Platform
             mesh_control_plane=platform.mesh.control_plane,
             gateway_namespace=platform.mesh.gateway_namespace,
             gateway_selector=platform.mesh.gateway_selector,
+            kafka_namespace=cfg.kafka.namespace if cfg.kafka.enabled else None,
+            harbor_namespace=cfg.harbor.namespace if cfg.harbor.enabled else None,
             node_range=cloud.cidrs.nodes,
             grafana_host=fqdn(cfg.mesh.hosts[o.grafana.host].host, cfg.dns.domain or "") if o.grafana.enabled else "",
             control_plane_ranges=cloud.cluster.control_plane_ranges,

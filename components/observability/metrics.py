@@ -25,7 +25,7 @@ from components.kube.credentials import Credentials, CredentialsArgs
 from components.kube.custom import custom_object
 from components.kube.netpol import CONTROL_PLANE, Allow, Peer, allow_policies, api_server, public_internet, tcp
 from components.kube.values import ChartContext
-from components.observability import alerting, grafana, slo
+from components.observability import alerting, grafana, monitors, slo
 from components.observability.rules import rules
 from components.observability.transforms import rules_after_admission
 from components.observability.values_kps import RELEASE, kps_values
@@ -60,6 +60,8 @@ class MetricsArgs:
     gateway_selector: Mapping[str, str]
     control_plane_ranges: pulumi.Input[Sequence[str]]
     labels: dict[str, str]
+    kafka_namespace: str | None = None  # the data layer's, when it runs Kafka
+    harbor_namespace: str | None = None  # and Harbor
 
 
 def allows() -> list[Allow]:
@@ -189,8 +191,13 @@ class Metrics(pulumi.ComponentResource):
                 *(s for t, s in synced.secrets[ns].items() if t != target),
             ],
         )
-        monitors = [slo.gateway_pod_monitor(ns, args.gateway_namespace, args.gateway_selector)]
-        for obj in [*rules(ns, cfg.thresholds), *slo.slo_rules(ns, cfg.slos), *monitors]:
+        scraped = [monitors.gateway(ns, args.gateway_namespace, args.gateway_selector)]
+        if args.kafka_namespace:
+            scraped.append(monitors.kafka(ns, args.kafka_namespace))
+        if args.harbor_namespace:
+            scraped.append(monitors.harbor(ns, args.harbor_namespace))
+        estate = rules(ns, cfg.thresholds, kafka=args.kafka_namespace, harbor=args.harbor_namespace)
+        for obj in [*estate, *slo.slo_rules(ns, cfg.slos), *scraped]:
             custom_object(
                 self,
                 f"{name}-{obj['kind'].lower()}-{obj['metadata']['name']}",

@@ -10,6 +10,7 @@ Prometheus scrapes on every node without a node agent. Each alert says where its
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Literal
 
 from pydantic import Field
@@ -133,9 +134,10 @@ def seed_alerts(t: Thresholds) -> RuleGroup:
     )
 
 
-def estate_alerts() -> RuleGroup:
-    """What kube-state-metrics tells about the estate's own workloads."""
-    namespaces = "|".join(CONTROLLER_NAMESPACES)
+def estate_alerts(data_namespaces: Sequence[str] = ()) -> RuleGroup:
+    """What kube-state-metrics tells about the estate's own workloads (the platform's controllers,
+    and the data layer's operators and services in `data_namespaces`)."""
+    namespaces = "|".join((*CONTROLLER_NAMESPACES, *data_namespaces))
     return RuleGroup(
         name="estate-workloads",
         rules=[
@@ -168,6 +170,66 @@ def estate_alerts() -> RuleGroup:
     )
 
 
+def kafka_alerts(t: Thresholds) -> RuleGroup:
+    source = "the Kafka exporter (Strimzi's kafkaExporter)"
+    return RuleGroup(
+        name="estate-kafka",
+        rules=[
+            _alert(
+                "KafkaUnderReplicatedPartitions",
+                "sum by (namespace, topic) (kafka_topic_partition_under_replicated_partition) > 0",
+                "10m",
+                "warning",
+                "Topic {{ $labels.topic }} has under-replicated partitions",
+                "{{ $value }} partitions have fewer in-sync replicas than their replication factor.",
+                source,
+                "Check the brokers (pods, disks, zone); a broker down or lagging: restart or replace it; "
+                "the partitions catch up once it is back.",
+            ),
+            _alert(
+                "KafkaOfflinePartitions",
+                "count by (namespace, topic) (kafka_topic_partition_leader == -1) > 0",
+                "1m",
+                "critical",
+                "Topic {{ $labels.topic }} has partitions without a leader",
+                "{{ $value }} partitions accept no reads or writes.",
+                source,
+                "Bring the brokers holding the partitions' replicas back; never enable unclean leader election "
+                "without deciding to lose data.",
+            ),
+            _alert(
+                "KafkaConsumerLagHigh",
+                f"sum by (namespace, consumergroup, topic) (kafka_consumergroup_lag) > {t.kafka_consumer_lag}",
+                "15m",
+                "warning",
+                "Consumer group {{ $labels.consumergroup }} is behind on {{ $labels.topic }}",
+                "{{ $value }} messages behind.",
+                source,
+                "Check the consumers (replicas, errors, processing time); scale them out if they keep up otherwise.",
+            ),
+        ],
+    )
+
+
+def harbor_alerts() -> RuleGroup:
+    return RuleGroup(
+        name="estate-harbor",
+        rules=[
+            _alert(
+                "HarborComponentDown",
+                "harbor_up == 0",
+                "5m",
+                "critical",
+                "Harbor's {{ $labels.component }} is down",
+                "Pushes, pulls or scans fail while it is down.",
+                "Harbor's exporter (harbor_up)",
+                "Check the component's pods and logs in Harbor's namespace, its database (the Cloud SQL Auth "
+                "Proxy) and Redis; roll back Harbor's chart if an upgrade started it.",
+            ),
+        ],
+    )
+
+
 def prometheus_rule(name: str, namespace: str, groups: list[RuleGroup | RecordGroup]) -> dict[str, Any]:
     return {
         "apiVersion": API_VERSION,
@@ -177,5 +239,14 @@ def prometheus_rule(name: str, namespace: str, groups: list[RuleGroup | RecordGr
     }
 
 
-def rules(namespace: str, thresholds: Thresholds) -> list[dict[str, Any]]:
-    return [prometheus_rule("estate-alerts", namespace, [seed_alerts(thresholds), estate_alerts()])]
+def rules(
+    namespace: str, thresholds: Thresholds, *, kafka: str | None = None, harbor: str | None = None
+) -> list[dict[str, Any]]:
+    """The estate's rules; `kafka`/`harbor`: their namespaces, when the data layer runs them."""
+    data = [ns for ns in (kafka, harbor) if ns]
+    groups: list[RuleGroup | RecordGroup] = [seed_alerts(thresholds), estate_alerts(data)]
+    if kafka:
+        groups.append(kafka_alerts(thresholds))
+    if harbor:
+        groups.append(harbor_alerts())
+    return [prometheus_rule("estate-alerts", namespace, groups)]

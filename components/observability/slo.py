@@ -9,10 +9,8 @@ gateway's Envoy, whose request-duration buckets include each objective's edge (2
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
-from components.kube.custom import Spec
 from components.observability.rules import RecordGroup, RecordingRule, Rule, RuleGroup, prometheus_rule
 from stacks.config_observability import Slo
 
@@ -99,38 +97,3 @@ def slo_rules(namespace: str, slos: dict[str, Slo]) -> list[dict[str, Any]]:
         )
         for name, slo in sorted(slos.items())
     ]
-
-
-class PodMetricsEndpoint(Spec):
-    port: str
-    path: str
-    interval: str = "30s"
-
-
-class NamespaceSelector(Spec):
-    match_names: list[str]
-
-
-class LabelSelector(Spec):
-    match_labels: dict[str, str]
-
-
-class PodMonitorSpec(Spec):
-    namespace_selector: NamespaceSelector
-    selector: LabelSelector
-    pod_metrics_endpoints: list[PodMetricsEndpoint]
-
-
-def gateway_pod_monitor(namespace: str, gateway_namespace: str, selector: Mapping[str, str]) -> dict[str, Any]:
-    """Prometheus reads the gateway's Envoy (`http-envoy-prom`, 15090) for the SLOs."""
-    spec = PodMonitorSpec(
-        namespace_selector=NamespaceSelector(match_names=[gateway_namespace]),
-        selector=LabelSelector(match_labels=dict(selector)),
-        pod_metrics_endpoints=[PodMetricsEndpoint(port="http-envoy-prom", path="/stats/prometheus")],
-    )
-    return {
-        "apiVersion": "monitoring.coreos.com/v1",
-        "kind": "PodMonitor",
-        "metadata": {"name": "ingress-gateway", "namespace": namespace},
-        "spec": spec.dump(),
-    }

@@ -1,0 +1,87 @@
+"""What Prometheus scrapes beyond the chart's own targets: PodMonitors and ServiceMonitors
+(monitoring.coreos.com/v1) for the estate's sources, typed and checked against the CRDs in tests.
+
+- The ingress gateway's Envoy (the SLOs' source).
+- Kafka: the brokers' and controllers' Strimzi metrics reporter and the Kafka exporter (consumer
+  lag, partitions), all on `tcp-prometheus` (9404), as Strimzi's own examples scrape them.
+- Harbor: core, jobservice, registry and its exporter on 8001 (`metrics.enabled`), as the chart's
+  own ServiceMonitor would (which cannot be used: its CRD comes from this later layer).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import Field
+
+from components.kube.custom import Spec
+
+API_VERSION = "monitoring.coreos.com/v1"
+
+
+class Endpoint(Spec):
+    port: str
+    path: str = "/metrics"
+    interval: str = "30s"
+    honor_labels: bool | None = None
+
+
+class NamespaceSelector(Spec):
+    match_names: list[str] = Field(min_length=1)
+
+
+class LabelSelector(Spec):
+    match_labels: dict[str, str] = Field(min_length=1)
+
+
+class PodMonitorSpec(Spec):
+    job_label: str | None = None
+    namespace_selector: NamespaceSelector
+    selector: LabelSelector
+    pod_metrics_endpoints: list[Endpoint] = Field(min_length=1)
+
+
+class ServiceMonitorSpec(Spec):
+    job_label: str | None = None
+    namespace_selector: NamespaceSelector
+    selector: LabelSelector
+    endpoints: list[Endpoint] = Field(min_length=1)
+
+
+def _obj(kind: str, name: str, namespace: str, spec: Spec) -> dict[str, Any]:
+    return {
+        "apiVersion": API_VERSION,
+        "kind": kind,
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": spec.dump(),
+    }
+
+
+def gateway(namespace: str, gateway_namespace: str, selector: Mapping[str, str]) -> dict[str, Any]:
+    """The gateway's Envoy (`http-envoy-prom`, 15090), for the SLOs."""
+    spec = PodMonitorSpec(
+        namespace_selector=NamespaceSelector(match_names=[gateway_namespace]),
+        selector=LabelSelector(match_labels=dict(selector)),
+        pod_metrics_endpoints=[Endpoint(port="http-envoy-prom", path="/stats/prometheus")],
+    )
+    return _obj("PodMonitor", "ingress-gateway", namespace, spec)
+
+
+def kafka(namespace: str, kafka_namespace: str) -> dict[str, Any]:
+    spec = PodMonitorSpec(
+        namespace_selector=NamespaceSelector(match_names=[kafka_namespace]),
+        selector=LabelSelector(match_labels={"strimzi.io/kind": "Kafka"}),
+        pod_metrics_endpoints=[Endpoint(port="tcp-prometheus")],
+    )
+    return _obj("PodMonitor", "kafka", namespace, spec)
+
+
+def harbor(namespace: str, harbor_namespace: str) -> dict[str, Any]:
+    spec = ServiceMonitorSpec(
+        job_label="app.kubernetes.io/name",
+        namespace_selector=NamespaceSelector(match_names=[harbor_namespace]),
+        selector=LabelSelector(match_labels={"app": "harbor", "release": "harbor"}),
+        endpoints=[Endpoint(port="https-metrics", honor_labels=True)],
+    )
+    return _obj("ServiceMonitor", "harbor", namespace, spec)
