@@ -396,3 +396,36 @@ def test_harbors_metrics_services_carry_the_port_the_monitor_names(dev_plan: Pla
         s["metadata"]["name"] for s in matched if any(p.get("name") == "https-metrics" for p in s["spec"]["ports"])
     ]
     assert {"harbor-core", "harbor-exporter", "harbor-jobservice", "harbor-registry"} <= set(with_port)
+
+
+# ---------------------------------------------------------------- dashboards as code
+def test_dashboards_are_code_with_the_seeds_panels_and_parse(plan: Plan) -> None:
+    import json
+
+    import promql_parser
+
+    from components.observability import dashboards
+
+    maps = [
+        c["inputs"]
+        for c in plan.by_type("kubernetes:core/v1:ConfigMap")
+        if c["inputs"]["metadata"].get("labels", {}).get("grafana_dashboard") == "1"
+    ]
+    models = {name: json.loads(text) for m in maps for name, text in m["data"].items()}
+    assert set(models) == {"estate-overview.json", "estate-slo-burn.json", "estate-kafka.json"}
+    overview = models["estate-overview.json"]
+    assert [p["title"] for p in overview["panels"]] == [
+        "Request rate",
+        "Response time (p95)",
+        "Active WebSocket connections",
+        "GPU utilization",
+        "Model inference time",
+    ]
+    assert all(t["refId"] for p in overview["panels"] for t in p["targets"])
+    assert all(p["datasource"] == {"type": "prometheus", "uid": "prometheus"} for p in overview["panels"])
+    for model in models.values():
+        exprs = dashboards.expressions(model)
+        assert exprs and not [e for e in exprs if "$" in e]
+        for expr in exprs:
+            promql_parser.parse(expr)
+    assert "DCGM_FI_DEV_GPU_UTIL" in json.dumps(overview) and "nvidia_gpu_utilization" not in json.dumps(overview)

@@ -10,6 +10,7 @@ page through HTTPS.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -17,7 +18,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from components.common import child
+from components.common import K8S_LABELS, child
 from components.kube import authz
 from components.kube.authz import principal
 from components.kube.charts import ChartPin, Release, install
@@ -25,7 +26,7 @@ from components.kube.credentials import Credentials, CredentialsArgs
 from components.kube.custom import custom_object
 from components.kube.netpol import CONTROL_PLANE, Allow, Peer, allow_policies, api_server, public_internet, tcp
 from components.kube.values import ChartContext
-from components.observability import alerting, grafana, monitors, slo
+from components.observability import alerting, dashboards, grafana, monitors, slo
 from components.observability.rules import rules
 from components.observability.transforms import rules_after_admission
 from components.observability.values_kps import RELEASE, kps_values
@@ -205,6 +206,21 @@ class Metrics(pulumi.ComponentResource):
                 provider=args.provider,
                 depends_on=[chart],
             )
+        if cfg.grafana.enabled:
+            # Dashboards as code: one ConfigMap each, which Grafana's sidecar loads.
+            for file, model in sorted(dashboards.dashboards(cfg.slos, with_kafka=bool(args.kafka_namespace)).items()):
+                k8s.core.v1.ConfigMap(
+                    f"{name}-dashboard-{model['uid']}",
+                    k8s.core.v1.ConfigMapInitArgs(
+                        metadata=k8s.meta.v1.ObjectMetaArgs(
+                            name=f"dashboard-{model['uid']}",
+                            namespace=ns,
+                            labels={**K8S_LABELS, **dashboards.LABEL},
+                        ),
+                        data={file: json.dumps(model, sort_keys=True)},
+                    ),
+                    opts=child(self, provider=args.provider, depends_on=[args.namespaces[ns]]),
+                )
         self.prometheus_url = f"http://kps-prometheus.{ns}.svc:9090"
         self.alertmanager_url = f"http://kps-alertmanager.{ns}.svc:9093"
         self.grafana_url = f"https://{args.grafana_host}" if cfg.grafana.enabled else None
