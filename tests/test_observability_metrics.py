@@ -235,7 +235,7 @@ def test_google_sign_in_needs_its_domains_and_reads_its_client_from_files() -> N
     from stacks.config_observability import Grafana
 
     cfg = Grafana.model_validate({"googleSignIn": {"enabled": True, "allowedDomains": ["example.org"]}})
-    values = grafana_values(stack_ctx("dev"), cfg, host="grafana.example.org")
+    values = grafana_values(stack_ctx("dev"), cfg, host="grafana.example.org", namespace="observability")
     google = values["grafana.ini"]["auth.google"]
     assert (
         google["client_secret"] == f"$__file{{{OAUTH_DIR}/client_secret}}"
@@ -429,3 +429,19 @@ def test_dashboards_are_code_with_the_seeds_panels_and_parse(plan: Plan) -> None
         for expr in exprs:
             promql_parser.parse(expr)
     assert "DCGM_FI_DEV_GPU_UTIL" in json.dumps(overview) and "nvidia_gpu_utilization" not in json.dumps(overview)
+
+
+def test_grafana_reads_only_its_own_namespaces_configmaps(dev_plan: Plan) -> None:
+    from tests.upstream import require_charts
+    from tools.charts.chart import render_charts
+
+    cache = require_charts("kube-prometheus-stack")
+    (chart,) = [c for c in dev_plan.by_type(CHART) if c["name"].endswith("-metrics-chart")]
+    (outcome,) = render_charts([chart], cache)
+    objects = [c["inputs"] for c in outcome.children]
+    assert not [o for o in objects if o["kind"] == "ClusterRole" and "grafana" in o["metadata"]["name"]]
+    (deployment,) = [o for o in objects if o["kind"] == "Deployment" and o["metadata"]["name"] == "grafana"]
+    for container in deployment["spec"]["template"]["spec"]["containers"]:
+        env = {e["name"]: e.get("value") for e in container.get("env", [])}
+        if container["name"].startswith("grafana-sc-"):
+            assert env["RESOURCE"] == "configmap" and env.get("NAMESPACE") in (None, "observability")

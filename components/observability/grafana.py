@@ -52,7 +52,7 @@ def grafana_ini(host: str, cfg: Grafana) -> dict[str, Any]:
     return ini
 
 
-def grafana_values(ctx: ChartContext, cfg: Grafana, *, host: str) -> dict[str, Any]:
+def grafana_values(ctx: ChartContext, cfg: Grafana, *, host: str, namespace: str) -> dict[str, Any]:
     """The subchart's values (under `grafana` in kube-prometheus-stack's)."""
     if not cfg.enabled:
         return {"enabled": False}
@@ -80,7 +80,12 @@ def grafana_values(ctx: ChartContext, cfg: Grafana, *, host: str) -> dict[str, A
             "image": image(ctx.images["grafana-sidecar"]),
             "securityContext": hardened,
             "resources": resources("50m", "128Mi", cpu_limit="200m"),
+            # Its own namespace's ConfigMaps only (kube-prometheus-stack's default watches every
+            # namespace's ConfigMaps and Secrets, through a ClusterRole that can read all Secrets).
+            "dashboards": {"searchNamespace": namespace, "resource": "configmap"},
+            "datasources": {"resource": "configmap"},
         },
+        "rbac": {"namespaced": True},
         "grafana.ini": grafana_ini(host, cfg),
         "resources": resources("200m", "512Mi", cpu_limit="1"),
         "nodeSelector": dict(SYSTEM_NODES),

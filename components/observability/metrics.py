@@ -175,7 +175,7 @@ class Metrics(pulumi.ComponentResource):
                     ctx,
                     cfg,
                     internal_issuer=args.internal_issuer,
-                    grafana=grafana.grafana_values(ctx, cfg.grafana, host=args.grafana_host),
+                    grafana=grafana.grafana_values(ctx, cfg.grafana, host=args.grafana_host, namespace=ns),
                 ),
                 release_name=RELEASE,
                 transforms=(rules_after_admission,),
