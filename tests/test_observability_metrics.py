@@ -440,6 +440,14 @@ def test_grafana_reads_only_its_own_namespaces_configmaps(dev_plan: Plan) -> Non
     (outcome,) = render_charts([chart], cache)
     objects = [c["inputs"] for c in outcome.children]
     assert not [o for o in objects if o["kind"] == "ClusterRole" and "grafana" in o["metadata"]["name"]]
+    # Only the operator, which writes Prometheus' and Alertmanager's configuration, touches Secrets
+    # cluster-wide; kube-state-metrics' secrets collector is off.
+    secret_readers = {
+        o["metadata"]["name"]
+        for o in objects
+        if o["kind"] == "ClusterRole" and any("secrets" in r.get("resources", []) for r in o["rules"])
+    }
+    assert secret_readers == {"kps-operator"}
     (deployment,) = [o for o in objects if o["kind"] == "Deployment" and o["metadata"]["name"] == "grafana"]
     for container in deployment["spec"]["template"]["spec"]["containers"]:
         env = {e["name"]: e.get("value") for e in container.get("env", [])}

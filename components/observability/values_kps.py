@@ -105,6 +105,9 @@ def kps_values(
         grafana=grafana,
         kube_state_metrics={
             "image": image(imgs["prometheus-ksm"], sha=False),
+            # Its secrets collector needs list/watch on every Secret of the cluster (RBAC cannot grant
+            # metadata only); no alert or dashboard of the estate uses kube_secret_*.
+            "collectorsExclude": ["secrets"],
             "resources": resources("100m", "256Mi", cpu_limit="500m"),
             "nodeSelector": dict(SYSTEM_NODES),
         },
