@@ -453,3 +453,22 @@ def test_grafana_reads_only_its_own_namespaces_configmaps(dev_plan: Plan) -> Non
         env = {e["name"]: e.get("value") for e in container.get("env", [])}
         if container["name"].startswith("grafana-sc-"):
             assert env["RESOURCE"] == "configmap" and env.get("NAMESPACE") in (None, "observability")
+
+
+def test_each_node_pool_alerts_at_its_maximum_per_zone(plan: Plan) -> None:
+    cfg = stack_cfg(plan.stack)
+    values = _values(plan)
+    assert values["kube-state-metrics"]["metricLabelsAllowlist"] == [
+        "nodes=[cloud.google.com/gke-nodepool,topology.kubernetes.io/zone]"
+    ]
+    (rule,) = [
+        r
+        for r in plan.by_type("kubernetes:monitoring.coreos.com/v1:PrometheusRule")
+        if r["name"].endswith("estate-alerts")
+    ]
+    (group,) = [g for g in rule["inputs"]["spec"]["groups"] if g["name"] == "estate-node-pools"]
+    by_pool = {r["labels"]["pool"]: r["expr"] for r in group["rules"]}
+    assert set(by_pool) == set(cfg.cluster.node_pools)
+    for pool, spec in cfg.cluster.node_pools.items():
+        assert by_pool[pool].startswith("count by (label_topology_kubernetes_io_zone) (kube_node_labels{")
+        assert f"'{pool}'" in by_pool[pool] and by_pool[pool].endswith(f">= {spec.max_nodes}")

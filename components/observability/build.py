@@ -41,6 +41,7 @@ def build_observability(cfg: EstateConfig, cloud: CloudLayer, platform: Platform
             mesh_control_plane=platform.mesh.control_plane,
             gateway_namespace=platform.mesh.gateway_namespace,
             gateway_selector=platform.mesh.gateway_selector,
+            pools={name: pool.max_nodes for name, pool in cfg.cluster.node_pools.items()},
             kafka_namespace=cfg.kafka.namespace if cfg.kafka.enabled else None,
             harbor_namespace=cfg.harbor.namespace if cfg.harbor.enabled else None,
             node_range=cloud.cidrs.nodes,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -61,6 +61,7 @@ class MetricsArgs:
     gateway_selector: Mapping[str, str]
     control_plane_ranges: pulumi.Input[Sequence[str]]
     labels: dict[str, str]
+    pools: Mapping[str, int] = field(default_factory=dict)  # node pool -> its maximum per zone
     kafka_namespace: str | None = None  # the data layer's, when it runs Kafka
     harbor_namespace: str | None = None  # and Harbor
 
@@ -197,7 +198,7 @@ class Metrics(pulumi.ComponentResource):
             scraped.append(monitors.kafka(ns, args.kafka_namespace))
         if args.harbor_namespace:
             scraped.append(monitors.harbor(ns, args.harbor_namespace))
-        estate = rules(ns, cfg.thresholds, kafka=args.kafka_namespace, harbor=args.harbor_namespace)
+        estate = rules(ns, cfg.thresholds, pools=args.pools, kafka=args.kafka_namespace, harbor=args.harbor_namespace)
         for obj in [*estate, *slo.slo_rules(ns, cfg.slos), *scraped]:
             custom_object(
                 self,

@@ -10,7 +10,7 @@ Prometheus scrapes on every node without a node agent. Each alert says where its
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from pydantic import Field
@@ -211,6 +211,28 @@ def kafka_alerts(t: Thresholds) -> RuleGroup:
     )
 
 
+def pool_alerts(pools: Mapping[str, int]) -> RuleGroup:
+    """A node pool at its maximum in a zone (GKE's autoscaler maximum is per zone): nothing more
+    can be scheduled there. `pools`: pool name -> its maximum per zone (cluster.nodePools)."""
+    zone = "label_topology_kubernetes_io_zone"
+    return RuleGroup(
+        name="estate-node-pools",
+        rules=[
+            _alert(
+                "NodePoolAtMaxSize",
+                f"count by ({zone}) (kube_node_labels{{label_cloud_google_com_gke_nodepool={pool!r}}}) >= {maximum}",
+                "15m",
+                "warning",
+                f"Node pool {pool} is at its maximum ({maximum}) in {{{{ $labels.{zone} }}}}",
+                "Pods that need this pool wait until a node frees up.",
+                "kube-state-metrics (kube_node_labels with the pool and zone labels)",
+                "Raise the pool's maxNodes (and the project's quota, for GPUs), or lower what runs on it.",
+            ).model_copy(update={"labels": {"severity": "warning", "pool": pool}})
+            for pool, maximum in sorted(pools.items())
+        ],
+    )
+
+
 def harbor_alerts() -> RuleGroup:
     return RuleGroup(
         name="estate-harbor",
@@ -240,11 +262,19 @@ def prometheus_rule(name: str, namespace: str, groups: list[RuleGroup | RecordGr
 
 
 def rules(
-    namespace: str, thresholds: Thresholds, *, kafka: str | None = None, harbor: str | None = None
+    namespace: str,
+    thresholds: Thresholds,
+    *,
+    pools: Mapping[str, int] | None = None,
+    kafka: str | None = None,
+    harbor: str | None = None,
 ) -> list[dict[str, Any]]:
-    """The estate's rules; `kafka`/`harbor`: their namespaces, when the data layer runs them."""
+    """The estate's rules; `pools`: node pools and their per-zone maxima; `kafka`/`harbor`: their
+    namespaces, when the data layer runs them."""
     data = [ns for ns in (kafka, harbor) if ns]
     groups: list[RuleGroup | RecordGroup] = [seed_alerts(thresholds), estate_alerts(data)]
+    if pools:
+        groups.append(pool_alerts(pools))
     if kafka:
         groups.append(kafka_alerts(thresholds))
     if harbor:

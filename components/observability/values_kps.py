@@ -26,6 +26,8 @@ from stacks.config_observability import PROMETHEUS_SERVICE_ACCOUNT, Observabilit
 
 RELEASE = "kube-prometheus-stack"
 FULLNAME = "kps"  # fullnameOverride: kps-operator, kps-prometheus, kps-alertmanager, kps-admission
+POOL_LABEL = "cloud.google.com/gke-nodepool"
+ZONE_LABEL = "topology.kubernetes.io/zone"
 STORAGE_CLASS = "premium-rwo"  # GKE's pd-ssd class (Persistent Disk CSI), volume expansion on
 # Rule groups of components this cluster does not have (templates gate them on these switches too).
 OFF_RULES = ("etcd", "kubeControllerManager", "kubeSchedulerAlerting", "kubeSchedulerRecording", "kubeProxy", "windows")
@@ -108,6 +110,8 @@ def kps_values(
             # Its secrets collector needs list/watch on every Secret of the cluster (RBAC cannot grant
             # metadata only); no alert or dashboard of the estate uses kube_secret_*.
             "collectorsExclude": ["secrets"],
+            # Each node's pool and zone as labels of kube_node_labels: a pool's maximum is per zone.
+            "metricLabelsAllowlist": [f"nodes=[{POOL_LABEL},{ZONE_LABEL}]"],
             "resources": resources("100m", "256Mi", cpu_limit="500m"),
             "nodeSelector": dict(SYSTEM_NODES),
         },
