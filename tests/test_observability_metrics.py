@@ -79,6 +79,9 @@ def test_the_seed_alerts_keep_their_thresholds_and_durations() -> None:
         "DatabaseConnectionsHigh": ("5m", "warning"),
         "EstateControllerDown": ("5m", "critical"),
         "GPUPodPending": ("15m", "warning"),
+        "CertificateExpiringSoon": ("1h", "warning"),
+        "CertificateExpiringVerySoon": ("10m", "critical"),
+        "CertificateNotReady": ("30m", "warning"),
     }
     assert alerts["HighErrorRate"]["expr"].endswith("> 0.5")
     assert alerts["HighMemoryUsage"]["expr"].endswith("> 0.8")
@@ -472,3 +475,42 @@ def test_each_node_pool_alerts_at_its_maximum_per_zone(plan: Plan) -> None:
     for pool, spec in cfg.cluster.node_pools.items():
         assert by_pool[pool].startswith("count by (label_topology_kubernetes_io_zone) (kube_node_labels{")
         assert f"'{pool}'" in by_pool[pool] and by_pool[pool].endswith(f">= {spec.max_nodes}")
+
+
+def test_certificates_are_watched_through_cert_managers_metrics(plan: Plan) -> None:
+    monitors = {
+        m["inputs"]["metadata"]["name"]: m["inputs"]
+        for m in plan.by_type("kubernetes:monitoring.coreos.com/v1:ServiceMonitor")
+    }
+    cm = monitors["cert-manager"]["spec"]
+    assert cm["namespaceSelector"] == {"matchNames": ["cert-manager"]} and cm["endpoints"][0]["port"] == "http-metrics"
+    (scrape,) = [
+        p["inputs"]["spec"]
+        for p in plan.by_type(NETPOL)
+        if p["inputs"]["metadata"]["namespace"] == "cert-manager"
+        and p["inputs"]["metadata"]["name"] == "allow-metrics-scrape"
+    ]
+    assert scrape["ingress"][0]["ports"] == [{"protocol": "TCP", "port": 9402}]
+    (rule,) = [
+        r
+        for r in plan.by_type("kubernetes:monitoring.coreos.com/v1:PrometheusRule")
+        if r["name"].endswith("estate-alerts")
+    ]
+    alerts = {r["alert"] for g in rule["inputs"]["spec"]["groups"] for r in g["rules"]}
+    assert {"CertificateExpiringSoon", "CertificateExpiringVerySoon", "CertificateNotReady"} <= alerts
+
+
+def test_cert_managers_controller_service_carries_the_monitors_labels_and_port(dev_plan: Plan) -> None:
+    from tests.upstream import require_charts
+    from tools.charts.chart import render_charts
+
+    cache = require_charts("cert-manager")
+    (chart,) = [c for c in dev_plan.by_type(CHART) if c["name"].endswith("-certs-chart")]
+    (outcome,) = render_charts([chart], cache)
+    wanted = {"app.kubernetes.io/name": "cert-manager", "app.kubernetes.io/component": "controller"}
+    (service,) = [
+        c["inputs"]
+        for c in outcome.children
+        if c["inputs"]["kind"] == "Service" and wanted.items() <= c["inputs"]["metadata"]["labels"].items()
+    ]
+    assert {("http-metrics", 9402)} <= {(p.get("name"), p["port"]) for p in service["spec"]["ports"]}

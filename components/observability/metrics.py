@@ -193,7 +193,7 @@ class Metrics(pulumi.ComponentResource):
                 *(s for t, s in synced.secrets[ns].items() if t != target),
             ],
         )
-        scraped = [monitors.gateway(ns, args.gateway_namespace, args.gateway_selector)]
+        scraped = [monitors.gateway(ns, args.gateway_namespace, args.gateway_selector), monitors.cert_manager(ns)]
         if args.kafka_namespace:
             scraped.append(monitors.kafka(ns, args.kafka_namespace))
         if args.harbor_namespace:

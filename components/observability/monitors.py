@@ -1,7 +1,7 @@
 """What Prometheus scrapes beyond the chart's own targets: PodMonitors and ServiceMonitors
 (monitoring.coreos.com/v1) for the estate's sources, typed and checked against the CRDs in tests.
 
-- The ingress gateway's Envoy (the SLOs' source).
+- The ingress gateway's Envoy (the SLOs' source), and cert-manager's controller (certificates).
 - Kafka: the brokers' and controllers' Strimzi metrics reporter and the Kafka exporter (consumer
   lag, partitions), all on `tcp-prometheus` (9404), as Strimzi's own examples scrape them.
 - Harbor: core, jobservice, registry and its exporter on 8001 (`metrics.enabled`), as the chart's
@@ -66,6 +66,21 @@ def gateway(namespace: str, gateway_namespace: str, selector: Mapping[str, str])
         pod_metrics_endpoints=[Endpoint(port="http-envoy-prom", path="/stats/prometheus")],
     )
     return _obj("PodMonitor", "ingress-gateway", namespace, spec)
+
+
+CERT_MANAGER_NAMESPACE = "cert-manager"  # the platform's (stacks.config_namespaces.PLATFORM_NAMESPACES)
+
+
+def cert_manager(namespace: str) -> dict[str, Any]:
+    """cert-manager's controller (`http-metrics`, 9402): certificates' expiry and readiness."""
+    spec = ServiceMonitorSpec(
+        namespace_selector=NamespaceSelector(match_names=[CERT_MANAGER_NAMESPACE]),
+        selector=LabelSelector(
+            match_labels={"app.kubernetes.io/name": "cert-manager", "app.kubernetes.io/component": "controller"}
+        ),
+        endpoints=[Endpoint(port="http-metrics")],
+    )
+    return _obj("ServiceMonitor", "cert-manager", namespace, spec)
 
 
 def kafka(namespace: str, kafka_namespace: str) -> dict[str, Any]:

@@ -233,6 +233,49 @@ def pool_alerts(pools: Mapping[str, int]) -> RuleGroup:
     )
 
 
+def certificate_alerts() -> RuleGroup:
+    source = "cert-manager's controller"
+    renew = (
+        "Look at the Certificate's events and its CertificateRequest/Order (`kubectl describe`); for ACME, "
+        "the DNS-01 challenge in the estate's zone; for the internal CA, the CA Certificate."
+    )
+    return RuleGroup(
+        name="estate-certificates",
+        rules=[
+            _alert(
+                "CertificateExpiringSoon",
+                "certmanager_certificate_expiration_timestamp_seconds - time() < 14 * 86400",
+                "1h",
+                "warning",
+                "Certificate {{ $labels.namespace }}/{{ $labels.name }} expires within 14 days",
+                "cert-manager renews 30 days ahead (Let's Encrypt's 90-day certificates): renewal is failing.",
+                source,
+                renew,
+            ),
+            _alert(
+                "CertificateExpiringVerySoon",
+                "certmanager_certificate_expiration_timestamp_seconds - time() < 3 * 86400",
+                "10m",
+                "critical",
+                "Certificate {{ $labels.namespace }}/{{ $labels.name }} expires within 3 days",
+                "Clients will refuse the name it serves once it expires.",
+                source,
+                renew,
+            ),
+            _alert(
+                "CertificateNotReady",
+                'certmanager_certificate_ready_status{condition="False"} == 1',
+                "30m",
+                "warning",
+                "Certificate {{ $labels.namespace }}/{{ $labels.name }} is not ready",
+                "Its Secret is missing or stale.",
+                source,
+                renew,
+            ),
+        ],
+    )
+
+
 def harbor_alerts() -> RuleGroup:
     return RuleGroup(
         name="estate-harbor",
@@ -272,7 +315,7 @@ def rules(
     """The estate's rules; `pools`: node pools and their per-zone maxima; `kafka`/`harbor`: their
     namespaces, when the data layer runs them."""
     data = [ns for ns in (kafka, harbor) if ns]
-    groups: list[RuleGroup | RecordGroup] = [seed_alerts(thresholds), estate_alerts(data)]
+    groups: list[RuleGroup | RecordGroup] = [seed_alerts(thresholds), estate_alerts(data), certificate_alerts()]
     if pools:
         groups.append(pool_alerts(pools))
     if kafka:

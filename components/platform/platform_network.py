@@ -40,6 +40,7 @@ GATEWAY_STATUS_PORT = 15021
 
 
 ENVOY_METRICS_PORT = 15090  # the gateway's `http-envoy-prom` container port
+CERT_MANAGER_METRICS_PORT = 9402  # cert-manager's controller (`http-metrics`)
 
 
 def platform_allows(
@@ -56,6 +57,11 @@ def platform_allows(
             # ACME (Let's Encrypt) is on 443 like the Google APIs; the DNS-01 self-check asks the
             # zone's public authoritative name servers directly on 53 before telling ACME to look.
             out.append(public_internet("allow-dns01-self-check", (("UDP", 53), ("TCP", 53))))
+            if scraper:
+                # The controller's metrics: certificate expiry and readiness alerts.
+                out.append(
+                    Allow("allow-metrics-scrape", "Ingress", (Peer(namespace=scraper),), tcp(CERT_MANAGER_METRICS_PORT))
+                )
         return out
     if namespace == "istio-ingress":
         out = [
