@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from stacks.load import load
+from stacks.load import ConfigError, load
 from stacks.model import EstateConfig
 from tools.analyzer import Analyzer
 from tools.gate import PACK_DIR
@@ -46,6 +46,13 @@ def config_with(stack: str, **areas: Any) -> dict[str, str]:
         else:
             raw[full] = value if isinstance(value, str) else json.dumps(value)
     return raw
+
+
+def config_problems(stack: str, **areas: Any) -> list[str]:
+    """Each problem the loader reports for the stack's config with `areas` replaced, rendered."""
+    with pytest.raises(ConfigError) as err:
+        load(stack, config_with(stack, **areas))
+    return [p.render() for p in err.value.problems]
 
 
 @functools.cache

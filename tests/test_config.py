@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from stacks import ConfigError, load
+from stacks import load
 from stacks.gpu import pool_zones
 from stacks.model import EstateConfig
-from tests.conftest import area, config_with, stack_cfg
+from tests.conftest import area, config_problems, config_with, stack_cfg
 from tools.plan import run_plan, stack_config
 
 
@@ -32,10 +32,7 @@ def test_environment_defaults_fill_the_stack() -> None:
     assert set(prod.storage.buckets) == {"artifacts", "registry", "logs", "traces", "models", "backups"}
 
 
-def problems(stack: str, **areas: Any) -> list[str]:
-    with pytest.raises(ConfigError) as err:
-        load(stack, config_with(stack, **areas))
-    return [p.render() for p in err.value.problems]
+problems = config_problems
 
 
 def cluster(stack: str, **changes: Any) -> dict[str, Any]:

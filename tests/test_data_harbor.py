@@ -6,18 +6,16 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import pytest
-
 from components.data import harbor_objects as ho
 from components.data import harbor_secrets as hs
 from components.data.values_harbor import REGISTRY_USER, SERVICE
 from components.kube.authz import principal
 from components.kube.netpol import HBONE_PORT
 from components.kube.transforms import without_empty_data
-from stacks import ConfigError, load
+from stacks import load
 from stacks.config_harbor import signed_globs
 from stacks.config_mesh import fqdn
-from tests.conftest import config_with, stack_cfg
+from tests.conftest import config_problems, config_with, stack_cfg
 from tests.upstream import crd_problems, unknown_value_keys
 from tools.plan import SECRET_SIG, UNKNOWN, Plan, run_plan
 
@@ -27,9 +25,7 @@ ROBOT = "harbor:index/robotAccount:RobotAccount"
 
 
 def problems(stack: str, **harbor: Any) -> list[str]:
-    with pytest.raises(ConfigError) as err:
-        load(stack, config_with(stack, harbor=harbor))
-    return [p.render() for p in err.value.problems]
+    return config_problems(stack, harbor=harbor)
 
 
 def _harbor_chart(plan: Plan) -> dict[str, Any]:
@@ -71,9 +67,7 @@ def test_prod_runs_harbor_with_replicas() -> None:
 def test_harbors_host_may_not_be_a_gateway_host() -> None:
     mesh = stack_cfg("dev").mesh.model_dump(by_alias=True, exclude_none=True)
     mesh["hosts"] = {**mesh.get("hosts", {}), "reg": {"host": "registry"}}
-    with pytest.raises(ConfigError) as err:
-        load("dev", config_with("dev", mesh=mesh))
-    (message,) = [p.render() for p in err.value.problems]
+    (message,) = config_problems("dev", mesh=mesh)
     assert message.startswith("harbor.host = 'registry': is mesh.hosts.reg: Harbor is served in TLS passthrough")
 
 

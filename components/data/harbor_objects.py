@@ -9,7 +9,7 @@ internal CA (`internalTLS`), and the mesh adds mTLS and identity on every hop.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from components.data.values_harbor import HTTPS_PORT, RELEASE, SERVICE, service_account
@@ -29,7 +29,7 @@ from components.kube.istio import (
     VirtualServiceSpec,
     service_destination,
 )
-from components.kube.netpol import CLOUD_SQL_PORT, HBONE_PORT, Allow, Peer, google_apis, public_internet, tcp
+from components.kube.netpol import CLOUD_SQL_PORT, HBONE_PORT, Allow, Peer, for_pods, google_apis, public_internet, tcp
 
 PUBLIC_TLS = "estate-harbor-public-tls"
 CA_BUNDLE = "estate-harbor-ca-bundle"
@@ -145,14 +145,12 @@ def network_allows(namespace: str, private_services: str) -> list[Allow]:
             "allow-harbor-db-proxy-cloud-sql", "Egress", (Peer(cidr=private_services),), tcp(CLOUD_SQL_PORT), pods=proxy
         ),
         # The proxy asks the Cloud SQL Admin API for the instance's address and certificates.
-        _scoped(google_apis("allow-harbor-db-proxy-google-apis"), proxy),
+        for_pods(google_apis("allow-harbor-db-proxy-google-apis"), proxy),
         # Blobs in Cloud Storage.
-        _scoped(google_apis("allow-harbor-registry-google-apis"), (("app", "harbor"), ("component", "registry"))),
+        for_pods(google_apis("allow-harbor-registry-google-apis"), (("app", "harbor"), ("component", "registry"))),
         # Trivy's vulnerability databases (one host by default, mirror.gcr.io): a NetworkPolicy
         # cannot name a host, so HTTPS to public addresses, from the Trivy pods only.
-        _scoped(public_internet("allow-harbor-trivy-databases", tcp(443)), (("app", "harbor"), ("component", "trivy"))),
+        for_pods(
+            public_internet("allow-harbor-trivy-databases", tcp(443)), (("app", "harbor"), ("component", "trivy"))
+        ),
     ]
-
-
-def _scoped(allow: Allow, pods: Sequence[tuple[str, str]]) -> Allow:
-    return Allow(allow.name, allow.direction, allow.peers, allow.ports, tuple(pods))

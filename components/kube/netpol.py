@@ -8,7 +8,7 @@ own, so a review reads them one by one.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -54,6 +54,12 @@ class Allow:
     peers: tuple[Peer, ...]  # empty: from/to anywhere (only with ports)
     ports: tuple[tuple[str, int], ...] = ()  # (protocol, port); empty: every port
     pods: tuple[tuple[str, str], ...] = ()  # which pods of the namespace it applies to; empty: all
+
+
+def for_pods(allow: Allow, pods: Sequence[tuple[str, str]]) -> Allow:
+    """`allow` applied to the pods with these labels only (a namespace-wide building block scoped
+    to the workload that needs it)."""
+    return replace(allow, pods=tuple(pods))
 
 
 def tcp(*ports: int) -> tuple[tuple[str, int], ...]:

@@ -24,7 +24,16 @@ from components.kube.authz import principal
 from components.kube.charts import ChartPin, Release, install
 from components.kube.credentials import Credentials, CredentialsArgs
 from components.kube.custom import custom_object
-from components.kube.netpol import CONTROL_PLANE, Allow, Peer, allow_policies, api_server, public_internet, tcp
+from components.kube.netpol import (
+    CONTROL_PLANE,
+    Allow,
+    Peer,
+    allow_policies,
+    api_server,
+    for_pods,
+    public_internet,
+    tcp,
+)
 from components.kube.values import ChartContext
 from components.observability import alerting, dashboards, grafana, monitors, slo
 from components.observability.rules import rules
@@ -79,7 +88,7 @@ def allows() -> list[Allow]:
         Allow("allow-same-namespace-in", "Ingress", peers),
         Allow("allow-same-namespace-out", "Egress", peers),
         Allow("allow-alertmanager-gossip", "Ingress", peers, gossip, pods=alertmanager),
-        Allow("allow-alertmanager-paging", "Egress", public_internet("x", tcp(443)).peers, tcp(443), pods=alertmanager),
+        for_pods(public_internet("allow-alertmanager-paging", tcp(443)), alertmanager),
     ]
 
 
