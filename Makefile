@@ -15,7 +15,7 @@ help:                               ## list the targets with what they do
 	@echo "usage: make <target> [STACK=dev|prod]"
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-setup: $(VENV)/.installed           ## create .venv and install requirements.txt
+setup: $(VENV)/.installed $(VENV)/bin/promtool  ## create .venv, install requirements.txt, promtool and amtool
 
 # Says what it does, step by step, with pip's own output (each package collected, downloaded and
 # installed). Idempotent: the stamp is written last, so a finished setup is skipped until
@@ -29,6 +29,10 @@ $(VENV)/.installed: requirements.txt
 	$(PY) -m pip install --progress-bar on -r requirements.txt
 	@touch $@
 	@echo "setup done: $(VENV) is ready (make setup does nothing more until requirements.txt changes)"
+
+# promtool and amtool for the rule tests, from Debian's signed archive (tools/rule_tools.py says why).
+$(VENV)/bin/promtool: tools/rule_tools.py | $(VENV)/.installed
+	$(PY) -m tools.rule_tools --dest $(VENV)/bin
 
 plan: setup                         ## offline plan: make plan STACK=dev|prod
 	$(PY) -m tools.plan --stack $(STACK)

@@ -43,11 +43,14 @@ def metric_name(name: str) -> str:
 
 def recording_rules(name: str, slo: Slo) -> list[RecordingRule]:
     sel, base = _selector(slo), metric_name(name)
+    # Prometheus 3 stores a classic histogram's `le` as a float (`200.0`, whatever the target wrote),
+    # so a bucket matched by its integer spelling would select nothing.
+    bucket = f"{float(slo.latency_ms)!r}"
     out = []
     for w in WINDOWS:
         total = f"sum(rate(istio_requests_total{{{sel}}}[{w}]))"
         errors = f'sum(rate(istio_requests_total{{{sel},response_code=~"5.."}}[{w}]))'
-        fast = f'sum(rate(istio_request_duration_milliseconds_bucket{{{sel},le="{slo.latency_ms}"}}[{w}]))'
+        fast = f'sum(rate(istio_request_duration_milliseconds_bucket{{{sel},le="{bucket}"}}[{w}]))'
         count = f"sum(rate(istio_request_duration_milliseconds_count{{{sel}}}[{w}]))"
         out.append(RecordingRule(record=f"{base}:error_ratio:rate{w}", expr=f"{errors} / {total}"))
         out.append(RecordingRule(record=f"{base}:slow_ratio:rate{w}", expr=f"1 - ({fast} / {count})"))
