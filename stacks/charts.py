@@ -80,6 +80,23 @@ PINS: dict[str, ChartPin] = {
         version="88.5.3",
         control_plane_ports=(10250,),
     ),
+    # Logs, traces and their collectors (no webhooks).
+    "loki": ChartPin(repository="https://grafana-community.github.io/helm-charts", chart="loki", version="18.11.0"),
+    "tempo-distributed": ChartPin(
+        repository="https://grafana-community.github.io/helm-charts", chart="tempo-distributed", version="2.26.2"
+    ),
+    "opentelemetry-collector": ChartPin(
+        repository="https://open-telemetry.github.io/opentelemetry-helm-charts",
+        chart="opentelemetry-collector",
+        version="0.170.0",
+    ),
+}
+
+# Pins kept on an older major line on purpose, with why; the upgrade is a reviewed change of both.
+HELD_BACK: dict[str, str] = {
+    "tempo-distributed": "its 3.x line (Tempo 3) writes spans through Kafka, and Tempo 3.0 reaches Kafka only "
+    "without TLS (its TLS settings are unreleased), while the estate's Kafka listener is mutual TLS only: "
+    "the 2.x line (Tempo 2.10, ingesters) until a Tempo 3 release speaks TLS to Kafka",
 }
 
 # SemVer 2.0 with Helm's optional leading "v"; no ranges, wildcards or "latest".
@@ -137,6 +154,13 @@ CHART_IMAGES: dict[str, dict[str, str]] = {
     # Its grafana subchart (12.11.1): Grafana and the sidecar that loads dashboards and datasources.
     "grafana": {"image": "docker.io/grafana/grafana", "tag": "13.2.0"},
     "grafana-sidecar": {"image": "quay.io/kiwigrid/k8s-sidecar", "tag": "2.10.1"},
+    # loki 18.11.0 (Loki 3.7.6) and memcached for its caches and Tempo's; tempo-distributed 2.26.2
+    # (Tempo 2.10.7).
+    "loki": {"image": "docker.io/grafana/loki", "tag": "3.7.6"},
+    "memcached": {"image": "docker.io/library/memcached", "tag": "1.6.45-alpine"},
+    "tempo": {"image": "docker.io/grafana/tempo", "tag": "2.10.7"},
+    # opentelemetry-collector 0.170.0: the Kubernetes distribution of the collector.
+    "otel-collector": {"image": "docker.io/otel/opentelemetry-collector-k8s", "tag": "0.158.0"},
 }
 
 

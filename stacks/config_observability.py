@@ -13,8 +13,10 @@ from typing import Any
 
 from pydantic import Field
 
+from stacks import config_telemetry
 from stacks.base import Model, Name
 from stacks.config_namespaces import Caller, NamespaceConfig
+from stacks.config_telemetry import Collectors, Logs, Traces
 from stacks.problem import Problem
 
 # Prometheus' Kubernetes service account (the chart's `prometheus.serviceAccount.name`): every
@@ -105,6 +107,9 @@ class ObservabilityConfig(Model):
     paging: Paging = Paging()
     grafana: Grafana = Grafana()
     slos: dict[Name, Slo] = Field({}, description="Service level objectives with burn-rate alerts, keyed by name.")
+    logs: Logs = Logs()
+    traces: Traces = Traces()
+    collectors: Collectors = Collectors()
 
 
 def scraped_namespaces(
@@ -120,6 +125,18 @@ def scraped_namespaces(
         name: spec if name == cfg.namespace else spec.model_copy(update={"callers": {**spec.callers, SCRAPER: caller}})
         for name, spec in namespaces.items()
     }
+
+
+def collector_namespace(cfg: ObservabilityConfig) -> str | None:
+    """The namespace of the gateway collector that receives OTLP (workloads' telemetry, the mesh's
+    spans), or None when the stack runs no collectors."""
+    return cfg.namespace if cfg.enabled and cfg.collectors.enabled else None
+
+
+def tracing_service(cfg: ObservabilityConfig) -> str | None:
+    """The collector's host for istiod's OpenTelemetry tracing provider, when traces are kept."""
+    ns = collector_namespace(cfg)
+    return f"{config_telemetry.GATEWAY}.{ns}.svc.cluster.local" if ns and cfg.traces.enabled else None
 
 
 GRAFANA_SERVICE = "grafana"  # grafana.fullnameOverride: its Service, port 80
@@ -209,12 +226,17 @@ _SHARED: dict[str, Any] = {
         }
     },
     "namespaces": {"observability": {"ingress": True}},
+    "identity": {"workloads": config_telemetry.WORKLOADS},
 }
 # Seed 002: 99.9% monthly availability of the API gateway, p95 under 200 ms (the cells' api-gateway).
 _SLOS = {"api-gateway": {"namespace": "cells", "service": "api-gateway", "availabilityPercent": 99.9, "latencyMs": 200}}
 DEFAULTS: dict[str, dict[str, Any]] = {
     "dev": {
-        "observability": {"prometheus": {"replicas": 1, "retentionDays": 7, "storageGb": 20}, "slos": _SLOS},
+        "observability": {
+            "prometheus": {"replicas": 1, "retentionDays": 7, "storageGb": 20},
+            "slos": _SLOS,
+            **config_telemetry.DEFAULTS["dev"],
+        },
         **_SHARED,
     },
     "prod": {
@@ -222,6 +244,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
             "prometheus": {"replicas": 2, "retentionDays": 30, "storageGb": 200, "cpu": "2", "memory": "8Gi"},
             "alertmanager": {"replicas": 3},
             "slos": _SLOS,
+            **config_telemetry.DEFAULTS["prod"],
         },
         **_SHARED,
     },

@@ -51,11 +51,9 @@ _WORKLOADS = {
         "buckets": {"artifacts": "writer"},
         "secrets": ["redis-auth", "redis-ca"],
     },
-    "observability": {
-        "namespace": "observability",
-        "serviceAccount": "observability",
-        "buckets": {"logs": "creator", "traces": "writer"},
-    },
+    # What exports the audit stream and watches the dead letters (Pub/Sub grants); Loki and Tempo
+    # have identities of their own (stacks/config_telemetry.py).
+    "observability": {"namespace": "observability", "serviceAccount": "observability"},
     "backup": {"namespace": "estate-data", "serviceAccount": "backup", "buckets": {"backups": "writer"}},
 }
 

@@ -18,3 +18,9 @@ def cluster_location(region: str, regional: bool, zones: Sequence[str]) -> str:
 def bucket_name(project: str, key: str) -> str:
     """A storage.buckets entry's bucket: prefixed with the project, bucket names being global."""
     return f"{project}-{key}"
+
+
+def workload_account_id(environment: str, key: str) -> str:
+    """The Google service account id of `identity.workloads.<key>` (Workload Identity's target),
+    known from config so chart values can name it during preview."""
+    return f"{environment}-wl-{key}"

@@ -16,6 +16,7 @@ from stacks.cidr import CidrPlanError, overlaps, plan_cidrs
 from stacks.config_harbor import check as check_harbor
 from stacks.config_kafka import check as check_kafka
 from stacks.config_observability import check as check_observability
+from stacks.config_telemetry import check as check_telemetry
 from stacks.model import EstateConfig
 from stacks.problem import Problem
 from stacks.rules_platform import check_platform
@@ -45,6 +46,18 @@ def check(cfg: EstateConfig) -> list[Problem]:
     )
     problems += check_harbor(cfg.harbor, cfg)
     problems += check_observability(cfg.observability, cfg.environment, cfg.namespaces, cfg.mesh.hosts)
+    o = cfg.observability
+    if o.enabled:
+        problems += check_telemetry(
+            o.logs,
+            o.traces,
+            o.collectors,
+            environment=cfg.environment,
+            namespace=o.namespace,
+            buckets=cfg.storage.buckets,
+            workloads=cfg.identity.workloads,
+            namespaces=cfg.namespaces,
+        )
     return problems
 
 

@@ -69,15 +69,22 @@ def test_cloud_sql_roles_are_scoped_to_the_instance(plan: Plan) -> None:
     assert by_member == client | instance_user
 
 
-def test_observability_only_creates_objects_in_logs(plan: Plan) -> None:
-    grants = {
-        (g["inputs"]["bucket"], g["inputs"]["role"])
-        for g in plan.by_type("gcp:storage/bucketIAMMember:BucketIAMMember")
-        if g["inputs"]["member"] == _email(plan, "observability")
-    }
-    logs = f"{stack_cfg(plan.stack).project}-logs"
-    assert (logs, "roles/storage.objectCreator") in grants
-    assert (logs, "roles/storage.objectAdmin") not in grants
+def test_loki_and_tempo_each_manage_their_own_bucket_only(plan: Plan) -> None:
+    """Each backend deletes what its retention drops (objectAdmin), in its own bucket only; the
+    `observability` identity (Pub/Sub exports) holds no bucket role."""
+    cfg = stack_cfg(plan.stack)
+
+    def grants(workload: str) -> set[tuple[str, str]]:
+        return {
+            (g["inputs"]["bucket"], g["inputs"]["role"])
+            for g in plan.by_type("gcp:storage/bucketIAMMember:BucketIAMMember")
+            if g["inputs"]["member"] == _email(plan, workload)
+        }
+
+    o = cfg.observability
+    assert grants(o.logs.workload) == {(f"{cfg.project}-{o.logs.bucket}", "roles/storage.objectAdmin")}
+    assert grants(o.traces.workload) == {(f"{cfg.project}-{o.traces.bucket}", "roles/storage.objectAdmin")}
+    assert grants("observability") == set()
 
 
 def test_service_agents_exist_before_their_key_grant_and_users_wait_for_it(plan: Plan) -> None:

@@ -171,7 +171,8 @@ def test_every_application_namespace_admits_prometheus(plan: Plan) -> None:
         if p["inputs"]["metadata"]["name"] == "allow-prometheus"
         and p["inputs"]["spec"]["rules"][0]["from"][0]["source"]["principals"] == [prom]
     }
-    assert admitted == set(cfg.namespaces) - {ns}
+    # ... and the node agents' namespace, which the observability layer makes (its agents' metrics)
+    assert admitted == set(cfg.namespaces) - {ns} | {cfg.observability.collectors.agent_namespace}
     own = {p["inputs"]["metadata"]["name"] for p in plan.by_type(NETPOL) if p["inputs"]["metadata"]["namespace"] == ns}
     assert {"allow-operator-webhook", "allow-kubelets", "allow-alertmanager-gossip", "allow-callees"} <= own
     (gossip,) = [
@@ -315,7 +316,8 @@ def test_slos_burn_their_budget_over_two_windows_each(plan: Plan) -> None:
         f"slo:api_gateway:{kind}_ratio:rate{w}" for kind in ("error", "slow") for w in WINDOWS
     }
     slow = next(r["expr"] for r in records["rules"] if r["record"] == "slo:api_gateway:slow_ratio:rate5m")
-    assert f'le="{cfg.slos["api-gateway"].latency_ms}"' in slow and 'source_workload="istio-ingressgateway"' in slow
+    # Prometheus 3 stores `le` as a float: 200 ms is "200.0"
+    assert f'le="{cfg.slos["api-gateway"].latency_ms}.0"' in slow and 'source_workload="istio-ingressgateway"' in slow
     assert len(alerts["rules"]) == 2 * len(BURNS)
     page = alerts["rules"][0]
     assert page["labels"]["severity"] == "critical" and "(14.4 * 0.001)" in page["expr"]

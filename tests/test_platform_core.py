@@ -23,9 +23,15 @@ def _in_ns(plan: Plan, type_: str, ns: str) -> list[dict[str, Any]]:
     return [r for r in plan.by_type(type_) if r["inputs"]["metadata"].get("namespace") == ns]
 
 
+def _agent_namespace(stack: str) -> str:
+    """The observability layer's node-agent namespace: privileged, made by that layer (not an
+    application namespace)."""
+    return stack_cfg(stack).observability.collectors.agent_namespace
+
+
 def _app_namespaces(plan: Plan) -> list[str]:
     names = [r["inputs"]["metadata"]["name"] for r in plan.by_type("kubernetes:core/v1:Namespace")]
-    return [n for n in names if n not in PLATFORM_NAMESPACES]
+    return [n for n in names if n not in PLATFORM_NAMESPACES and n != _agent_namespace(plan.stack)]
 
 
 def test_every_namespace_carries_pod_security_labels(plan: Plan) -> None:
@@ -33,7 +39,10 @@ def test_every_namespace_carries_pod_security_labels(plan: Plan) -> None:
     assert {r["inputs"]["metadata"]["name"] for r in namespaces} >= {*PLATFORM_NAMESPACES, "cells", "estate-data"}
     for res in namespaces:
         labels = res["inputs"]["metadata"]["labels"]
-        level = PLATFORM_NAMESPACES.get(res["inputs"]["metadata"]["name"], ("restricted", ""))[0]
+        name = res["inputs"]["metadata"]["name"]
+        level = PLATFORM_NAMESPACES.get(name, ("restricted", ""))[0]
+        if name == _agent_namespace(plan.stack):
+            level = "privileged"
         assert {labels[f"{PSA}{m}"] for m in ("enforce", "audit", "warn")} == {level}, res["name"]
 
 
@@ -204,7 +213,12 @@ def test_exemptions_are_scoped_to_platform_objects_with_reasons(stack: str) -> N
             # itself), or the ones where the data layer installs Strimzi's operators and Harbor.
             cfg = stack_cfg(stack)
             assert not set(resource) & set("*?[]"), resource
-            layers = {cfg.kafka.namespace, cfg.harbor.namespace, cfg.observability.namespace}
+            layers = {
+                cfg.kafka.namespace,
+                cfg.harbor.namespace,
+                cfg.observability.namespace,
+                cfg.observability.collectors.agent_namespace,
+            }
             assert resource.split("/")[0] in {*PLATFORM_NAMESPACES, *layers}, resource
             assert len(ex["reason"]) > 40, ex
             exempted.append((policy, resource))
@@ -258,14 +272,21 @@ def _image_prefixes(values: object) -> list[str]:
             # kube-prometheus-stack's: the digest as `sha`, bare hex or whole.
             sha = str(values["sha"])
             out.append(f"{values['registry']}/{values['repository']}@sha256:{sha.removeprefix('sha256:')}")
+        elif {"registry", "repository", "digest"} <= set(values):
+            # Loki's: `registry/repository@digest`.
+            out.append(f"{values['registry']}/{values['repository']}@{values['digest']}")
+        elif {"registry", "repository", "tag"} <= set(values) and "@sha256:" in str(values["tag"]):
+            # Tempo's (no digest key): the digest rides on the tag.
+            out.append(f"{values['registry']}/{values['repository']}:{values['tag']}")
         out += [p for v in values.values() for p in _image_prefixes(v)]
     return out
 
 
 def test_every_chart_is_pinned_and_runs_only_our_images_by_digest(plan: Plan) -> None:
     charts = plan.by_type("kubernetes:helm.sh/v4:Chart")
-    # the platform's 8, the data layer's two Strimzi operators and Harbor, the metrics stack
-    assert len(charts) == 12
+    # the platform's 8, the data layer's two Strimzi operators and Harbor, the observability layer's
+    # metrics stack, Loki, Tempo and the two collectors
+    assert len(charts) == 16
     ours = f"{registry(plan.stack)}/"
     for chart in charts:
         inputs = chart["inputs"]

@@ -190,6 +190,20 @@ def _archive_texts(
     return values_yaml, texts, nested
 
 
+# What a chart refuses to render without (a `required` value, a NOTES.txt `fail`), set to a
+# placeholder so its CRDs can be read: none of these charts installs CRDs with the estate's values.
+RENDERABLE: dict[str, dict[str, Any]] = {
+    "loki": {
+        "loki": {
+            "storage": {"type": "gcs", "bucketNames": {"chunks": "upstream-check"}},
+            "useTestSchema": True,
+        },
+        "ruler": {"enabled": False},
+    },
+    "opentelemetry-collector": {"mode": "deployment", "image": {"repository": "upstream-check"}},
+}
+
+
 @cache
 def _chart_source(cache: Path, key: str, ref: ChartRef | None = None) -> ChartSource:
     """Chart `key` at its pin, or at `ref` (another version of the same chart)."""
@@ -207,7 +221,8 @@ def _chart_source(cache: Path, key: str, ref: ChartRef | None = None) -> ChartSo
             if re.fullmatch(r"files/profile-[\w.-]+\.yaml", f["name"])
             and isinstance(doc := yaml.safe_load(f["data"]), dict)
         ]
-    objects = helm.render(archive, switches, release=key, namespace="upstream-check", include_crds=True)
+    values_for_crds = merge(RENDERABLE.get(key, {}), switches)
+    objects = helm.render(archive, values_for_crds, release=key, namespace="upstream-check", include_crds=True)
     crds = [o for o in objects if o.get("kind") == "CustomResourceDefinition"]
     values_yaml, texts, subchart_values = _archive_texts(archive, aliases)
     # A packaged subchart's defaults under its key, the parent's values over them (as Helm coalesces).
@@ -573,6 +588,9 @@ def _declared(defaults: Any, path: Path_) -> bool:
 # handed the block, a merge): every key below them reaches the object unchanged. Each names the
 # template line.
 RENDERED_WHOLE: dict[str, tuple[str, ...]] = {
+    # loki values.yaml `loki.config` (tpl'd into config.yaml): `tpl (. | toYaml)` of loki.limits_config;
+    # _pod.tpl: `toYaml (coalesce $component.containerSecurityContext ... .Values.loki.containerSecurityContext)`
+    "loki": ("loki.limits_config", "loki.containerSecurityContext"),
     # istiod configmap.yaml merges .Values.meshConfig over the mesh config ("meshConfig.foo is the API")
     "istiod": ("meshConfig", "gateways.securityContext"),
     # istiod gateway-injection-template.yaml: toYaml .Values.gateways.securityContext
@@ -591,6 +609,9 @@ RENDERED_WHOLE: dict[str, tuple[str, ...]] = {
 
 # Keys a template reads with `dig` (no path the extracted data follows), each with its template.
 READ_BY_DIG: dict[str, tuple[str, ...]] = {
+    # loki _helpers.tpl `loki.image`: `$digest := coalesce $component.digest $default.digest`, with
+    # the memcached StatefulSet passing `.Values.memcached.image` as the component.
+    "loki": ("memcached.image.digest",),
     # base: reader-serviceaccount.yaml; istiod: reader-clusterrole(binding).yaml:
     # `if (dig "global" "enableReaderRBAC" true .Values)`
     "istio-base": ("global.enableReaderRBAC",),
@@ -605,6 +626,11 @@ READ_BY_DIG: dict[str, tuple[str, ...]] = {
 
 
 # The same, for blocks whose own key holds a dot (a path as a tuple of keys).
+# Blocks a template string inside values.yaml renders whole (the chart `tpl`s that string): the
+# template reader sees templates only. tempo-distributed: its `config` string (tempo.yaml) writes
+# `toYaml .Values.storage.trace.gcs`.
+READ_BY_VALUES_TEMPLATE: dict[str, tuple[str, ...]] = {"tempo-distributed": ("storage.trace.gcs",)}
+
 RENDERED_WHOLE_KEYS: dict[str, tuple[Path_, ...]] = {
     # grafana _config.tpl: `range ... index .Values "grafana.ini"` writes every section and key of it
     # into grafana.ini (kube-prometheus-stack's grafana subchart).
@@ -619,6 +645,7 @@ def unknown_value_keys(chart: str, values: Mapping[str, Any], ref: ChartRef | No
     freeform = [tuple(p) for p in data.get("freeform_paths", [])]
     freeform += [tuple(p.split(".")) for p in RENDERED_WHOLE.get(chart, ())]
     freeform += list(RENDERED_WHOLE_KEYS.get(chart, ()))
+    freeform += [tuple(p.split(".")) for p in READ_BY_VALUES_TEMPLATE.get(chart, ())]
     # Keys values.yaml documents in comments (e.g. `image.digest`) are read by the templates too.
     read = {tuple(p) for key in ("template_paths", "profile_paths", "commented_paths") for p in data.get(key, [])}
     read |= {tuple(p.split(".")) for p in READ_BY_DIG.get(chart, ())}

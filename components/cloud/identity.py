@@ -16,6 +16,7 @@ import pulumi_gcp as gcp
 
 from components.common import child
 from stacks.model import Workload
+from stacks.naming import workload_account_id
 
 BUCKET_ROLES = {
     "reader": "roles/storage.objectViewer",
@@ -50,7 +51,7 @@ class Workloads(pulumi.ComponentResource):
             sa = gcp.serviceaccount.Account(
                 f"{name}-{key}",
                 gcp.serviceaccount.AccountArgs(
-                    account_id=f"{args.environment}-wl-{key}",
+                    account_id=workload_account_id(args.environment, key),
                     display_name=f"Workload {key} ({wl.namespace}/{wl.service_account})",
                 ),
                 opts=child(self, depends_on=deps),

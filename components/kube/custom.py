@@ -100,3 +100,24 @@ def custom_object(
         spec=obj["spec"],
         opts=pulumi.ResourceOptions(parent=parent, provider=provider, depends_on=list(depends_on), protect=protect),
     )
+
+
+def custom_objects(
+    parent: pulumi.Resource,
+    prefix: str,
+    objs: Sequence[Mapping[str, Any]],
+    *,
+    provider: pulumi.ProviderResource,
+    depends_on: Sequence[pulumi.Resource],
+) -> list[k8s.apiextensions.CustomResource]:
+    """`custom_object` for each, named `<prefix>-<kind>-<name>` (rules, monitors, ...)."""
+    return [
+        custom_object(
+            parent,
+            f"{prefix}-{obj['kind'].lower()}-{obj['metadata']['name']}",
+            obj,
+            provider=provider,
+            depends_on=depends_on,
+        )
+        for obj in objs
+    ]

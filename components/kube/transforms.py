@@ -44,3 +44,29 @@ def drop_empty_secret_data(args: pulumi.ResourceTransformArgs) -> pulumi.Resourc
         return None
     props = without_empty_data(args.props)
     return None if props is None else pulumi.ResourceTransformResult(props=props, opts=args.opts)
+
+
+POD_TEMPLATE_KINDS = frozenset(f"kubernetes:apps/v1:{k}" for k in ("Deployment", "StatefulSet", "DaemonSet"))
+
+
+def without_api_token(obj: Mapping[str, Any]) -> dict[str, Any] | None:
+    """A workload whose pod template does not say `automountServiceAccountToken` with it set to
+    false; None when it already says so either way. For charts whose pods never call the
+    Kubernetes API but which set the switch only on the ServiceAccount (memcached in Loki's chart):
+    the pod's own setting is what admission and the pack read."""
+    template = (obj.get("spec") or {}).get("template") or {}
+    pod = template.get("spec") or {}
+    if "automountServiceAccountToken" in pod:
+        return None
+    spec = dict(obj["spec"])
+    spec["template"] = {**template, "spec": {**pod, "automountServiceAccountToken": False}}
+    return {**obj, "spec": spec}
+
+
+def no_api_token(args: pulumi.ResourceTransformArgs) -> pulumi.ResourceTransformResult | None:
+    """Pulumi transform: `without_api_token` on each Deployment, StatefulSet and DaemonSet of a chart
+    none of whose pods calls the Kubernetes API."""
+    if args.type_ not in POD_TEMPLATE_KINDS:
+        return None
+    props = without_api_token(args.props)
+    return None if props is None else pulumi.ResourceTransformResult(props=props, opts=args.opts)

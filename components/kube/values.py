@@ -40,6 +40,13 @@ class PinnedImage:
 Images = Mapping[str, PinnedImage]
 
 
+def image_parts(pinned: PinnedImage) -> dict[str, Any]:
+    """`registry`, `repository` (our cache's path split at the host), `tag` and the whole `digest`
+    (`sha256:...`): the keys most charts compose an image reference from."""
+    registry, _, repository = pinned.repository.partition("/")
+    return {"registry": registry, "repository": repository, "tag": pinned.tag, "digest": pinned.digest}
+
+
 @dataclass(frozen=True)
 class ChartContext:
     """What value builders may read: plain data from the validated config, never resource outputs

@@ -1,27 +1,54 @@
 """The observability layer's builder: validated config and the layers below in, what later
-layers need out. Like the others, it reads the layers below only through their exported objects."""
+layers need out. Like the others, it reads the layers below only through their exported objects.
+
+Order: the metrics stack first (its chart brings the monitoring CRDs every monitor waits for), then
+Loki and Tempo, then the collectors that send to all three."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from components.cloud import CloudLayer
 from components.common import labels
+from components.kube.charts import Release
+from components.kube.netpol import MESH_NAMESPACE as MESH_ROOT
+from components.kube.transforms import no_api_token
+from components.kube.values import Values
+from components.observability import monitors
+from components.observability.backend import Backend, BackendArgs
+from components.observability.collectors import Collectors, CollectorsArgs
 from components.observability.metrics import Metrics, MetricsArgs
+from components.observability.values_kps import prometheus_replica_urls
+from components.observability.values_loki import HTTP_PORT as LOKI_PORT
+from components.observability.values_loki import RELEASE as LOKI
+from components.observability.values_loki import SERVICE as LOKI_SERVICE
+from components.observability.values_loki import loki_values
+from components.observability.values_tempo import DISTRIBUTOR, QUERY_FRONTEND, tempo_values
+from components.observability.values_tempo import HTTP_PORT as TEMPO_PORT
+from components.observability.values_tempo import RELEASE as TEMPO
 from components.platform import PlatformLayer
 from stacks.config_mesh import fqdn
+from stacks.config_telemetry import OTLP_GRPC_PORT
 from stacks.model import EstateConfig
+from stacks.naming import bucket_name
 
 
 @dataclass(frozen=True)
 class ObservabilityLayer:
     metrics: Metrics | None
+    logs: Backend | None = None
+    traces: Backend | None = None
+    collectors: Collectors | None = None
 
 
 def build_observability(cfg: EstateConfig, cloud: CloudLayer, platform: PlatformLayer) -> ObservabilityLayer:
     o = cfg.observability
     if not o.enabled:
         return ObservabilityLayer(metrics=None)
+    ns = o.namespace
+    loki_url = f"http://{LOKI_SERVICE}.{ns}.svc:{LOKI_PORT}" if o.logs.enabled else None
+    tempo_url = f"http://{QUERY_FRONTEND}.{ns}.svc:{TEMPO_PORT}" if o.traces.enabled else None
     metrics = Metrics(
         f"{cfg.prefix}-metrics",
         MetricsArgs(
@@ -48,6 +75,66 @@ def build_observability(cfg: EstateConfig, cloud: CloudLayer, platform: Platform
             grafana_host=fqdn(cfg.mesh.hosts[o.grafana.host].host, cfg.dns.domain or "") if o.grafana.enabled else "",
             control_plane_ranges=cloud.cluster.control_plane_ranges,
             labels=labels(cfg.environment, "observability"),
+            loki_url=loki_url,
+            loki_tenant=o.logs.tenant,
+            tempo_url=tempo_url,
         ),
     )
-    return ObservabilityLayer(metrics=metrics)
+    # What a backend's pods need before they start: their namespace, nodes, the mesh's node agents,
+    # and their Google identity with its bucket grant.
+    ready = [
+        platform.namespaces.namespaces[ns],
+        cloud.pools,
+        cloud.workloads,
+        cloud.buckets,
+        *platform.mesh.data_plane,
+    ]
+    ctx, pins, provider = platform.ctx, platform.pins, cloud.kube.provider
+
+    def backend(role: str, pin: str, release: str, values: Values, monitor: dict[str, Any]) -> Backend:
+        return Backend(
+            f"{cfg.prefix}-{role}",
+            BackendArgs(
+                # Neither Loki nor Tempo calls the Kubernetes API (their charts set it on the accounts only).
+                release=Release(pins[pin], ns, values, release_name=release, transforms=(no_api_token,)),
+                provider=provider,
+                depends_on=ready,
+                monitors=[monitor],
+                monitors_after=metrics.chart,
+            ),
+        )
+
+    logs = traces = None
+    if o.logs.enabled:
+        loki = loki_values(ctx, o.logs, bucket=bucket_name(cfg.project, o.logs.bucket))
+        logs = backend("logs", "loki", LOKI, loki, monitors.loki(ns))
+    if o.traces.enabled:
+        tempo = tempo_values(ctx, o.traces, bucket=bucket_name(cfg.project, o.traces.bucket))
+        traces = backend("traces", "tempo-distributed", TEMPO, tempo, monitors.tempo(ns))
+    collectors = None
+    if o.collectors.enabled:
+        collectors = Collectors(
+            f"{cfg.prefix}-collectors",
+            CollectorsArgs(
+                ctx=ctx,
+                config=o.collectors,
+                namespace=ns,
+                pin=pins["opentelemetry-collector"],
+                provider=provider,
+                # Every workload identity of the estate, and the ingress gateway's spans.
+                senders=sorted(
+                    {(w.namespace, w.service_account) for w in cfg.identity.workloads.values() if w.namespace != ns}
+                    | {platform.mesh.gateway_identity}
+                ),
+                tempo=f"{DISTRIBUTOR}.{ns}.svc:{OTLP_GRPC_PORT}" if traces else None,
+                loki=f"{loki_url}/otlp" if loki_url else None,
+                tenant=o.logs.tenant,
+                prometheus=prometheus_replica_urls(ns, o.prometheus.replicas),
+                depends_on=[*ready, *(b.chart for b in (logs, traces) if b is not None)],
+                mesh_control_plane=platform.mesh.control_plane,
+                mesh_root=MESH_ROOT,
+                sampling_percent=o.traces.sampling_percent,
+                monitors_after=metrics.chart,
+            ),
+        )
+    return ObservabilityLayer(metrics=metrics, logs=logs, traces=traces, collectors=collectors)

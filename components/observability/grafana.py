@@ -52,8 +52,63 @@ def grafana_ini(host: str, cfg: Grafana) -> dict[str, Any]:
     return ini
 
 
-def grafana_values(ctx: ChartContext, cfg: Grafana, *, host: str, namespace: str) -> dict[str, Any]:
-    """The subchart's values (under `grafana` in kube-prometheus-stack's)."""
+PROMETHEUS_UID, LOKI_UID, TEMPO_UID = "prometheus", "loki", "tempo"
+
+
+def datasources(*, loki: str | None, tenant: str, tempo: str | None) -> list[dict[str, Any]]:
+    """Loki and Tempo beside the chart's Prometheus, linked both ways: a log line's `trace_id`
+    (structured metadata of OTLP logs) opens its trace, a span opens its service's logs around it
+    and its metrics; Prometheus' exemplars open their traces (`exemplars` below)."""
+    out: list[dict[str, Any]] = []
+    if loki:
+        link = {"name": "TraceID", "matcherType": "label", "matcherRegex": "trace_id", "url": "${__value.raw}"}
+        out.append(
+            {
+                "name": "Loki",
+                "uid": LOKI_UID,
+                "type": "loki",
+                "access": "proxy",
+                "url": loki,
+                # Loki is multi-tenant: every query names the estate's tenant.
+                "jsonData": {
+                    "httpHeaderName1": "X-Scope-OrgID",
+                    "derivedFields": [{**link, "datasourceUid": TEMPO_UID}] if tempo else [],
+                },
+                "secureJsonData": {"httpHeaderValue1": tenant},
+            }
+        )
+    if tempo:
+        json_data: dict[str, Any] = {
+            "nodeGraph": {"enabled": True},
+            "serviceMap": {"datasourceUid": PROMETHEUS_UID},
+            "tracesToMetrics": {"datasourceUid": PROMETHEUS_UID},
+        }
+        if loki:
+            json_data["tracesToLogsV2"] = {
+                "datasourceUid": LOKI_UID,
+                "spanStartTimeShift": "-5m",
+                "spanEndTimeShift": "5m",
+                "filterByTraceID": True,
+            }
+            json_data["lokiSearch"] = {"datasourceUid": LOKI_UID}
+        out.append(
+            {"name": "Tempo", "uid": TEMPO_UID, "type": "tempo", "access": "proxy", "url": tempo, "jsonData": json_data}
+        )
+    return out
+
+
+def grafana_values(
+    ctx: ChartContext,
+    cfg: Grafana,
+    *,
+    host: str,
+    namespace: str,
+    loki: str | None = None,
+    tenant: str = "",
+    tempo: str | None = None,
+) -> dict[str, Any]:
+    """The subchart's values (under `grafana` in kube-prometheus-stack's); `loki`/`tempo`: their
+    query URLs where the stack runs them."""
     if not cfg.enabled:
         return {"enabled": False}
     hardened = dict(CONTAINER_SECURITY)
@@ -83,13 +138,29 @@ def grafana_values(ctx: ChartContext, cfg: Grafana, *, host: str, namespace: str
             # Its own namespace's ConfigMaps only (kube-prometheus-stack's default watches every
             # namespace's ConfigMaps and Secrets, through a ClusterRole that can read all Secrets).
             "dashboards": {"searchNamespace": namespace, "resource": "configmap"},
-            "datasources": {"resource": "configmap"},
+            "datasources": {
+                "resource": "configmap",
+                "uid": PROMETHEUS_UID,
+                **(
+                    {
+                        "exemplarTraceIdDestinations": {
+                            "datasourceUid": TEMPO_UID,
+                            "traceIdLabelName": "trace_id",
+                            "urlDisplayLabel": "Trace",
+                        }
+                    }
+                    if tempo
+                    else {}
+                ),
+            },
         },
         "rbac": {"namespaced": True},
         "grafana.ini": grafana_ini(host, cfg),
         "resources": resources("200m", "512Mi", cpu_limit="1"),
         "nodeSelector": dict(SYSTEM_NODES),
     }
+    if sources := datasources(loki=loki, tenant=tenant, tempo=tempo):
+        out["additionalDataSources"] = sources
     if cfg.google_sign_in.enabled:
         out["extraSecretMounts"] = [
             {"name": "google-oauth", "secretName": OAUTH_SECRET, "mountPath": OAUTH_DIR, "readOnly": True}

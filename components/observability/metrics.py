@@ -23,7 +23,7 @@ from components.kube import authz
 from components.kube.authz import principal
 from components.kube.charts import ChartPin, Release, install
 from components.kube.credentials import Credentials, CredentialsArgs
-from components.kube.custom import custom_object
+from components.kube.custom import custom_object, custom_objects
 from components.kube.netpol import (
     CONTROL_PLANE,
     Allow,
@@ -73,6 +73,9 @@ class MetricsArgs:
     pools: Mapping[str, int] = field(default_factory=dict)  # node pool -> its maximum per zone
     kafka_namespace: str | None = None  # the data layer's, when it runs Kafka
     harbor_namespace: str | None = None  # and Harbor
+    loki_url: str | None = None  # Grafana's datasources, where the stack runs them
+    loki_tenant: str = ""
+    tempo_url: str | None = None
 
 
 def allows() -> list[Allow]:
@@ -93,6 +96,7 @@ def allows() -> list[Allow]:
 
 
 class Metrics(pulumi.ComponentResource):
+    chart: k8s.helm.v4.Chart  # the monitoring CRDs' chart: monitors and rules of other components wait for it
     prometheus_url: str
     alertmanager_url: str
     grafana_url: str | None
@@ -185,7 +189,15 @@ class Metrics(pulumi.ComponentResource):
                     ctx,
                     cfg,
                     internal_issuer=args.internal_issuer,
-                    grafana=grafana.grafana_values(ctx, cfg.grafana, host=args.grafana_host, namespace=ns),
+                    grafana=grafana.grafana_values(
+                        ctx,
+                        cfg.grafana,
+                        host=args.grafana_host,
+                        namespace=ns,
+                        loki=args.loki_url,
+                        tenant=args.loki_tenant,
+                        tempo=args.tempo_url,
+                    ),
                 ),
                 release_name=RELEASE,
                 transforms=(rules_after_admission,),
@@ -202,20 +214,16 @@ class Metrics(pulumi.ComponentResource):
                 *(s for t, s in synced.secrets[ns].items() if t != target),
             ],
         )
+        self.chart = chart
         scraped = [monitors.gateway(ns, args.gateway_namespace, args.gateway_selector), monitors.cert_manager(ns)]
         if args.kafka_namespace:
             scraped.append(monitors.kafka(ns, args.kafka_namespace))
         if args.harbor_namespace:
             scraped.append(monitors.harbor(ns, args.harbor_namespace))
         estate = rules(ns, cfg.thresholds, pools=args.pools, kafka=args.kafka_namespace, harbor=args.harbor_namespace)
-        for obj in [*estate, *slo.slo_rules(ns, cfg.slos), *scraped]:
-            custom_object(
-                self,
-                f"{name}-{obj['kind'].lower()}-{obj['metadata']['name']}",
-                obj,
-                provider=args.provider,
-                depends_on=[chart],
-            )
+        custom_objects(
+            self, name, [*estate, *slo.slo_rules(ns, cfg.slos), *scraped], provider=args.provider, depends_on=[chart]
+        )
         if cfg.grafana.enabled:
             # Dashboards as code: one ConfigMap each, which Grafana's sidecar loads.
             for file, model in sorted(dashboards.dashboards(cfg.slos, with_kafka=bool(args.kafka_namespace)).items()):

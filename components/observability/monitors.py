@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -31,8 +31,15 @@ class NamespaceSelector(Spec):
     match_names: list[str] = Field(min_length=1)
 
 
+class Requirement(Spec):
+    key: str
+    operator: Literal["In", "NotIn", "Exists", "DoesNotExist"]
+    values: list[str] | None = None
+
+
 class LabelSelector(Spec):
     match_labels: dict[str, str] = Field(min_length=1)
+    match_expressions: list[Requirement] | None = None
 
 
 class PodMonitorSpec(Spec):
@@ -100,3 +107,53 @@ def harbor(namespace: str, harbor_namespace: str) -> dict[str, Any]:
         endpoints=[Endpoint(port="https-metrics", honor_labels=True)],
     )
     return _obj("ServiceMonitor", "harbor", namespace, spec)
+
+
+def loki(namespace: str) -> dict[str, Any]:
+    """Loki's own metrics (`http-metrics`, 3100) on its Service; the headless twin is left out."""
+    spec = ServiceMonitorSpec(
+        namespace_selector=NamespaceSelector(match_names=[namespace]),
+        selector=LabelSelector(
+            match_labels={"app.kubernetes.io/name": "loki", "app.kubernetes.io/component": "single-binary"},
+            # The chart marks its headless twin so that monitors leave it out (each pod once).
+            match_expressions=[Requirement(key="prometheus.io/service-monitor", operator="NotIn", values=["false"])],
+        ),
+        endpoints=[Endpoint(port="http-metrics")],
+    )
+    return _obj("ServiceMonitor", "loki", namespace, spec)
+
+
+def tempo(namespace: str) -> dict[str, Any]:
+    """Every Tempo component's metrics (`http-metrics`, 3200) on its Service. Left out: the `-discovery`
+    twins (`prometheus.io/service-monitor: "false"`), the gossip ring's, and memcached's, whose
+    `http-metrics` port names an exporter this estate does not run."""
+    spec = ServiceMonitorSpec(
+        job_label="app.kubernetes.io/component",
+        namespace_selector=NamespaceSelector(match_names=[namespace]),
+        selector=LabelSelector(
+            match_labels={"app.kubernetes.io/name": "tempo", "app.kubernetes.io/instance": "tempo"},
+            match_expressions=[
+                Requirement(key="prometheus.io/service-monitor", operator="NotIn", values=["false"]),
+                Requirement(key="app.kubernetes.io/component", operator="NotIn", values=["gossip-ring", "memcached"]),
+            ],
+        ),
+        endpoints=[Endpoint(port="http-metrics")],
+    )
+    return _obj("ServiceMonitor", "tempo", namespace, spec)
+
+
+def collectors(namespace: str, agent_namespace: str | None) -> list[dict[str, Any]]:
+    """The collectors' own metrics (`metrics`, 8888): the gateway's pods here, the agents' there."""
+    out = []
+    for name, ns in (("otel-gateway", namespace), ("otel-agent", agent_namespace)):
+        if ns is None:
+            continue
+        spec = PodMonitorSpec(
+            namespace_selector=NamespaceSelector(match_names=[ns]),
+            selector=LabelSelector(
+                match_labels={"app.kubernetes.io/name": "opentelemetry-collector", "app.kubernetes.io/instance": name}
+            ),
+            pod_metrics_endpoints=[Endpoint(port="metrics")],
+        )
+        out.append(_obj("PodMonitor", name, namespace, spec))
+    return out

@@ -20,7 +20,15 @@ from typing import Any
 import pulumi
 from pydantic import Field
 
-from components.kube.values import CONTAINER_SECURITY, SYSTEM_NODES, ChartContext, PinnedImage, Values, resources
+from components.kube.values import (
+    CONTAINER_SECURITY,
+    SYSTEM_NODES,
+    ChartContext,
+    PinnedImage,
+    Values,
+    image_parts,
+    resources,
+)
 from components.observability.alerting import CONFIG_SECRET
 from stacks.config_observability import PROMETHEUS_SERVICE_ACCOUNT, ObservabilityConfig
 
@@ -28,22 +36,28 @@ RELEASE = "kube-prometheus-stack"
 FULLNAME = "kps"  # fullnameOverride: kps-operator, kps-prometheus, kps-alertmanager, kps-admission
 POOL_LABEL = "cloud.google.com/gke-nodepool"
 ZONE_LABEL = "topology.kubernetes.io/zone"
+PROMETHEUS_PORT = 9090
 STORAGE_CLASS = "premium-rwo"  # GKE's pd-ssd class (Persistent Disk CSI), volume expansion on
 # Rule groups of components this cluster does not have (templates gate them on these switches too).
 OFF_RULES = ("etcd", "kubeControllerManager", "kubeSchedulerAlerting", "kubeSchedulerRecording", "kubeProxy", "windows")
 
 
+def prometheus_replica_urls(namespace: str, replicas: int) -> list[str]:
+    """Each Prometheus server's own address: the operator's StatefulSet `prometheus-<CR name>` behind
+    its governing headless Service `prometheus-operated` (the Service `kps-prometheus` would pick one
+    replica per request, and an HA pair does not share what it ingests)."""
+    return [
+        f"http://prometheus-{FULLNAME}-prometheus-{i}.prometheus-operated.{namespace}.svc:{PROMETHEUS_PORT}"
+        for i in range(replicas)
+    ]
+
+
 def image(pinned: PinnedImage, *, sha: bool = True) -> dict[str, Any]:
     """`registry`/`repository` split out of our cache's path; the digest as `sha` (bare hex, the chart
     adds `@sha256:`) or, for kube-state-metrics, whole (`sha256:...`)."""
-    registry, _, repository = pinned.repository.partition("/")
-    digest = pulumi.Output.from_input(pinned.digest)
-    return {
-        "registry": registry,
-        "repository": repository,
-        "tag": pinned.tag,
-        "sha": digest.apply(lambda d: d.removeprefix("sha256:") if sha else d),
-    }
+    parts = image_parts(pinned)
+    digest = pulumi.Output.from_input(parts.pop("digest"))
+    return {**parts, "sha": digest.apply(lambda d: d.removeprefix("sha256:") if sha else d)}
 
 
 class KubePrometheusStackValues(Values):

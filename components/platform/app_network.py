@@ -10,6 +10,7 @@ from collections.abc import Mapping
 
 from components.kube.netpol import (
     CLOUD_SQL_PORT,
+    HBONE_PORT,
     Allow,
     Peer,
     dns,
@@ -20,16 +21,35 @@ from components.kube.netpol import (
     tcp,
 )
 from stacks.config_namespaces import NamespaceConfig
+from stacks.config_telemetry import GATEWAY_PODS, OTLP_GRPC_PORT, OTLP_HTTP_PORT
 
 REDIS_TLS_PORT = 6378  # Memorystore with in-transit encryption
 INGRESS_NAMESPACE = "istio-ingress"
 
 
+def otlp_to_collector(collector: str) -> Allow:
+    """OTLP (gRPC, HTTP; over HBONE inside the mesh) to the gateway collector's pods only."""
+    return Allow(
+        "allow-otlp",
+        "Egress",
+        (Peer(namespace=collector, pods=GATEWAY_PODS),),
+        tcp(OTLP_GRPC_PORT, OTLP_HTTP_PORT, HBONE_PORT),
+    )
+
+
 def allows(
-    namespace: str, spec: NamespaceConfig, namespaces: Mapping[str, NamespaceConfig], private_services: str
+    namespace: str,
+    spec: NamespaceConfig,
+    namespaces: Mapping[str, NamespaceConfig],
+    private_services: str,
+    *,
+    collector: str | None = None,
 ) -> list[Allow]:
-    """The allows of `namespace`, given every namespace (callers open egress on their side too)."""
+    """The allows of `namespace`, given every namespace (callers open egress on their side too);
+    `collector`: the namespace whose gateway collector takes the workloads' OTLP."""
     out = [dns(), metadata_server(), mesh_control_plane(), probes()]
+    if collector and collector != namespace:
+        out.append(otlp_to_collector(collector))
     callers = sorted({c.namespace for c in spec.callers.values()} | ({INGRESS_NAMESPACE} if spec.ingress else set()))
     if callers:
         out.append(Allow("allow-callers", "Ingress", tuple(Peer(namespace=ns) for ns in callers)))

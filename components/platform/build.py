@@ -25,7 +25,7 @@ from components.platform.signing import Signing, SigningArgs
 from stacks import images
 from stacks import secret_keys as keys
 from stacks.config_harbor import signed_globs
-from stacks.config_observability import scraped_namespaces
+from stacks.config_observability import collector_namespace, scraped_namespaces, tracing_service
 from stacks.model import EstateConfig
 from stacks.naming import cluster_location, cluster_name
 
@@ -125,6 +125,7 @@ def build_platform(cfg: EstateConfig, cloud: CloudLayer) -> PlatformLayer:
             pins=pins,
             control_plane_ranges=cloud.cluster.control_plane_ranges,
             scraper=cfg.observability.namespace if cfg.observability.enabled else None,
+            collector=collector_namespace(cfg.observability),
         ),
     )
     ns = namespaces.namespaces
@@ -175,6 +176,7 @@ def build_platform(cfg: EstateConfig, cloud: CloudLayer) -> PlatformLayer:
             issuer=LETSENCRYPT,
             cert_manager=certs,
             app_namespaces=mesh_callers(cfg),
+            tracing=tracing_service(cfg.observability),
         ),
     )
     signing = Signing(

@@ -53,6 +53,7 @@ class MeshArgs:
     cert_manager: pulumi.Resource
     # application namespace -> caller name -> (namespace, service account); "ingress" = the gateway
     app_namespaces: Mapping[str, Mapping[str, tuple[str, str]]]
+    tracing: str | None = None  # the collector istiod's tracing provider sends spans to
 
 
 class Mesh(pulumi.ComponentResource):
@@ -61,6 +62,7 @@ class Mesh(pulumi.ComponentResource):
     hosts: dict[str, str]
     gateway: str  # namespace/name of the Istio Gateway that VirtualServices bind to
     gateway_namespace: str  # where later layers put Gateways of their own (TLS passthrough)
+    gateway_identity: tuple[str, str]  # the ingress gateway's (namespace, service account)
     gateway_selector: dict[str, str]  # the ingress gateway's pods
     ingress_principal: str  # the gateway's mesh identity, for AuthorizationPolicies of later layers
     control_plane: pulumi.Resource  # istiod: custom resources of later layers depend on it
@@ -73,6 +75,7 @@ class Mesh(pulumi.ComponentResource):
         self.address_name = cfg.address_name(ctx.environment)
         self.gateway = objects.GATEWAY_REF
         self.gateway_namespace, self.gateway_selector = INGRESS_NAMESPACE, dict(INGRESS_SELECTOR)
+        self.gateway_identity = (INGRESS_NAMESPACE, INGRESS_RELEASE)
         self.ingress_principal = INGRESS_PRINCIPAL
 
         # ------------------------------------------------ the reserved address and its names
@@ -128,7 +131,7 @@ class Mesh(pulumi.ComponentResource):
         # base's default validator gets its CA from istiod, the next chart: waiting for it here
         # would wait forever. istiod's own wait covers the CA, which istiod writes to both.
         base = chart("istio-base", base_values(ctx), SYSTEM_NAMESPACE, system_ns, await_webhook_ca=False)
-        istiod = chart("istiod", istiod_values(ctx, cfg), SYSTEM_NAMESPACE, [*system_ns, base])
+        istiod = chart("istiod", istiod_values(ctx, cfg, tracing=args.tracing), SYSTEM_NAMESPACE, [*system_ns, base])
         cni = chart("istio-cni", cni_values(ctx), SYSTEM_NAMESPACE, [*system_ns, base])
         ztunnel = chart("ztunnel", ztunnel_values(ctx), SYSTEM_NAMESPACE, [*system_ns, base])
         chart(

@@ -62,6 +62,7 @@ class NamespacesArgs:
     # Where the control plane connects from (the cluster's output): API server and webhook allows.
     control_plane_ranges: pulumi.Input[Sequence[str]]
     scraper: str | None = None  # the metrics stack's namespace, which scrapes the gateway
+    collector: str | None = None  # the namespace of the collector every namespace sends OTLP to
 
 
 class Namespaces(pulumi.ComponentResource):
@@ -88,7 +89,7 @@ class Namespaces(pulumi.ComponentResource):
                 self,
                 f"{name}-{ns}",
                 ns,
-                platform_allows(ns, args.pins, backends, args.scraper),
+                platform_allows(ns, args.pins, backends, args.scraper, args.collector),
                 provider=args.provider,
                 depends_on=[self.namespaces[ns]],
                 control_plane=args.control_plane_ranges,
@@ -117,7 +118,7 @@ class Namespaces(pulumi.ComponentResource):
             self,
             prefix,
             ns,
-            allows(ns, spec, args.namespaces, args.private_services_range),
+            allows(ns, spec, args.namespaces, args.private_services_range, collector=args.collector),
             provider=args.provider,
             depends_on=[namespace],
         )

@@ -26,6 +26,7 @@ from components.kube.netpol import (
     public_internet,
     tcp,
 )
+from components.platform.app_network import otlp_to_collector
 from components.platform.values.istio_gateway import HTTP_PORT, HTTPS_PORT
 from stacks.charts import ChartPin
 from stacks.cidr import HEALTH_CHECK_RANGES
@@ -44,10 +45,15 @@ CERT_MANAGER_METRICS_PORT = 9402  # cert-manager's controller (`http-metrics`)
 
 
 def platform_allows(
-    namespace: str, pins: Mapping[str, ChartPin], backends: list[str], scraper: str | None = None
+    namespace: str,
+    pins: Mapping[str, ChartPin],
+    backends: list[str],
+    scraper: str | None = None,
+    collector: str | None = None,
 ) -> list[Allow]:
     """The allows of one platform namespace. `backends`: application namespaces behind the gateway;
-    `scraper`: the namespace whose Prometheus reads the gateway's metrics (None: no metrics stack)."""
+    `scraper`: the namespace whose Prometheus reads the gateway's metrics (None: no metrics stack);
+    `collector`: the namespace of the collector the gateway sends its spans to."""
     if namespace in WEBHOOK_CHARTS:
         out = [dns(), api_server(), metadata_server(), google_apis()]
         ports = pins[WEBHOOK_CHARTS[namespace]].control_plane_ports
@@ -81,6 +87,8 @@ def platform_allows(
         if scraper:
             # Envoy's Prometheus endpoint: the SLOs are measured on the gateway's requests.
             out.append(Allow("allow-metrics-scrape", "Ingress", (Peer(namespace=scraper),), tcp(ENVOY_METRICS_PORT)))
+        if collector:
+            out.append(otlp_to_collector(collector))
         return out
     raise ValueError(f"{namespace}: no network rules for this platform namespace")
 

@@ -24,6 +24,7 @@ from components.kube.values import (
 )
 from stacks.charts import chart_images
 from stacks.config_mesh import MeshConfig
+from stacks.config_telemetry import OTLP_GRPC_PORT, TRACING_PROVIDER
 
 ISTIO_TAG = "1.30.3-distroless"  # the ambient profile's variant: no shell, no package manager
 
@@ -107,9 +108,15 @@ class IstiodValues(Values):
     base: dict[str, Any]
 
 
-def istiod_values(ctx: ChartContext, cfg: MeshConfig) -> IstiodValues:
+def istiod_values(ctx: ChartContext, cfg: MeshConfig, *, tracing: str | None = None) -> IstiodValues:
+    """`tracing`: the collector host the proxies (the ingress gateway, waypoints) send spans to over
+    OTLP/gRPC; ztunnel sends none. Sampling is a Telemetry resource's (the observability layer)."""
     pilot, proxy = ctx.images["istio-pilot"], ctx.images["istio-proxyv2"]
     mesh: dict[str, Any] = {"trustDomain": TRUST_DOMAIN, "enablePrometheusMerge": True}
+    if tracing:
+        mesh["extensionProviders"] = [
+            {"name": TRACING_PROVIDER, "opentelemetry": {"service": tracing, "port": OTLP_GRPC_PORT}}
+        ]
     if cfg.access_log:
         mesh |= {"accessLogFile": "/dev/stdout", "accessLogEncoding": "JSON"}
     # No outboundTrafficPolicy: ztunnel does not enforce REGISTRY_ONLY (only sidecars and

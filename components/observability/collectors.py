@@ -1,0 +1,227 @@
+"""The OpenTelemetry collectors (components.observability.values_otel): the gateway in the
+observability namespace, which every workload identity of the estate may send OTLP to, and the node
+agent in a namespace of its own.
+
+The agent reads the nodes' pod log files as root through host paths, so its namespace is Pod Security
+`privileged` with nothing else in it; it stays in the ambient mesh (its OTLP to the gateway is mTLS),
+denies all traffic but DNS, the mesh, its OTLP to the gateway and Prometheus' scrape, and admits only
+Prometheus by identity.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.common import K8S_LABELS, child
+from components.kube import authz
+from components.kube.authz import principal
+from components.kube.charts import ChartPin, Release, install
+from components.kube.custom import custom_object, custom_objects
+from components.kube.netpol import (
+    HBONE_PORT,
+    Allow,
+    Peer,
+    allow_policies,
+    dns,
+    mesh_control_plane,
+    network_policies,
+    probes,
+    tcp,
+)
+from components.kube.values import ChartContext
+from components.observability import monitors
+from components.observability.values_otel import (
+    METRICS_PORT,
+    agent_config,
+    agent_values,
+    gateway_config,
+    gateway_values,
+)
+from stacks.config_observability import PROMETHEUS_SERVICE_ACCOUNT
+from stacks.config_telemetry import AGENT, GATEWAY, GATEWAY_PODS, OTLP_GRPC_PORT, OTLP_HTTP_PORT, TRACING_PROVIDER
+from stacks.config_telemetry import Collectors as CollectorsConfig
+
+AGENT_PODS = (("app.kubernetes.io/name", "opentelemetry-collector"), ("app.kubernetes.io/instance", AGENT))
+PROMETHEUS_PODS = (("app.kubernetes.io/name", "prometheus"),)
+
+
+@dataclass(frozen=True)
+class CollectorsArgs:
+    ctx: ChartContext
+    config: CollectorsConfig
+    namespace: str  # the observability namespace: the gateway's, and the backends'
+    pin: ChartPin
+    provider: k8s.Provider
+    senders: Sequence[tuple[str, str]]  # (namespace, service account) of every workload that may send OTLP
+    tempo: str | None  # host:port of Tempo's OTLP/gRPC receiver, where the stack runs Tempo
+    loki: str | None  # Loki's OTLP base URL, where it runs Loki (the node agents only then)
+    tenant: str  # Loki's tenant
+    prometheus: Sequence[str]  # each Prometheus replica's base URL
+    depends_on: Sequence[pulumi.Resource]  # the observability namespace, nodes, mesh node agents
+    mesh_control_plane: pulumi.Resource  # istiod: the AuthorizationPolicy and Telemetry CRDs
+    mesh_root: str  # Istio's root namespace: a Telemetry there is the mesh's default
+    sampling_percent: float  # share of requests the mesh's proxies trace
+    monitors_after: pulumi.Resource  # the metrics stack's chart: the PodMonitor CRD
+
+
+def agent_allows(namespace: str) -> list[Allow]:
+    """The agent's namespace: DNS, the mesh, probes, OTLP to the gateway, Prometheus' scrape."""
+    return [
+        dns(),
+        mesh_control_plane(),
+        probes(),
+        Allow(
+            "allow-otlp-to-gateway",
+            "Egress",
+            (Peer(namespace=namespace, pods=GATEWAY_PODS),),
+            tcp(OTLP_GRPC_PORT, HBONE_PORT),
+        ),
+        Allow(
+            "allow-prometheus",
+            "Ingress",
+            (Peer(namespace=namespace, pods=PROMETHEUS_PODS),),
+            tcp(METRICS_PORT, HBONE_PORT),
+        ),
+    ]
+
+
+def gateway_allows(sender_namespaces: Sequence[str]) -> list[Allow]:
+    """Into the gateway: OTLP (gRPC and HTTP) from the namespaces that send it."""
+    return [
+        Allow(
+            "allow-otlp-in",
+            "Ingress",
+            tuple(Peer(namespace=ns) for ns in sorted(set(sender_namespaces))),
+            tcp(OTLP_GRPC_PORT, OTLP_HTTP_PORT, HBONE_PORT),
+            pods=GATEWAY_PODS,
+        )
+    ]
+
+
+def mesh_tracing(root: str, percent: float) -> dict[str, Any]:
+    """The mesh-wide Telemetry (telemetry.istio.io/v1): spans to the collector at `percent`."""
+    return {
+        "apiVersion": "telemetry.istio.io/v1",
+        "kind": "Telemetry",
+        "metadata": {"name": "mesh-default", "namespace": root},
+        "spec": {"tracing": [{"providers": [{"name": TRACING_PROVIDER}], "randomSamplingPercentage": percent}]},
+    }
+
+
+class Collectors(pulumi.ComponentResource):
+    otlp_grpc: str  # what workloads set as OTEL_EXPORTER_OTLP_ENDPOINT (gRPC)
+    otlp_http: str
+
+    def __init__(self, name: str, args: CollectorsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("estate:observability:Collectors", name, None, opts)
+        ns = args.namespace
+        # The agents only collect logs: without Loki there are none.
+        agent_ns = args.config.agent_namespace if args.loki else None
+        senders = [*args.senders, *([(agent_ns, AGENT)] if agent_ns else [])]
+        gateway = self._gateway(name, args, senders)
+        if agent_ns:
+            self._agent(name, args, agent_ns, gateway)
+        if args.tempo:
+            # The ingress gateway and waypoints send spans through istiod's provider (the platform
+            # sets it); ztunnel reports L4 only and sends none.
+            custom_object(
+                self,
+                f"{name}-mesh-tracing",
+                mesh_tracing(args.mesh_root, args.sampling_percent),
+                provider=args.provider,
+                depends_on=[args.mesh_control_plane, gateway],
+            )
+        custom_objects(
+            self, name, monitors.collectors(ns, agent_ns), provider=args.provider, depends_on=[args.monitors_after]
+        )
+        self.otlp_grpc = f"http://{GATEWAY}.{ns}.svc:{OTLP_GRPC_PORT}"
+        self.otlp_http = f"http://{GATEWAY}.{ns}.svc:{OTLP_HTTP_PORT}"
+        self.register_outputs({"otlpGrpc": self.otlp_grpc, "otlpHttp": self.otlp_http})
+
+    def _gateway(self, name: str, args: CollectorsArgs, senders: Sequence[tuple[str, str]]) -> pulumi.Resource:
+        ns = args.namespace
+        allow_policies(
+            self,
+            f"{name}-gateway-netpol",
+            ns,
+            gateway_allows([s for s, _ in senders]),
+            provider=args.provider,
+            depends_on=args.depends_on,
+        )
+        custom_object(
+            self,
+            f"{name}-gateway-authz",
+            authz.allow_principals(
+                "allow-otlp",
+                ns,
+                sorted({principal(s, a) for s, a in senders}),
+                ports=[OTLP_GRPC_PORT, OTLP_HTTP_PORT],
+                selector=dict(GATEWAY_PODS),
+            ),
+            provider=args.provider,
+            depends_on=[*args.depends_on, args.mesh_control_plane],
+        )
+        config = gateway_config(tempo=args.tempo, loki=args.loki, tenant=args.tenant, prometheus=args.prometheus)
+        return install(
+            self,
+            f"{name}-gateway",
+            Release(
+                args.pin,
+                ns,
+                gateway_values(args.ctx, replicas=args.config.gateway_replicas, config=config),
+                release_name=GATEWAY,
+            ),
+            provider=args.provider,
+            depends_on=args.depends_on,
+        )
+
+    def _agent(self, name: str, args: CollectorsArgs, agent_ns: str, gateway: pulumi.Resource) -> None:
+        ns = args.namespace
+        namespace = k8s.core.v1.Namespace(
+            f"{name}-agent-namespace",
+            k8s.core.v1.NamespaceInitArgs(
+                metadata=k8s.meta.v1.ObjectMetaArgs(
+                    name=agent_ns,
+                    labels={
+                        **K8S_LABELS,
+                        **{f"pod-security.kubernetes.io/{m}": "privileged" for m in ("enforce", "audit", "warn")},
+                        "istio.io/dataplane-mode": "ambient",
+                        "policy.sigstore.dev/include": "true",
+                    },
+                ),
+            ),
+            opts=child(self, provider=args.provider),
+        )
+        network_policies(
+            self, f"{name}-agent-netpol", agent_ns, agent_allows(ns), provider=args.provider, depends_on=[namespace]
+        )
+        for policy in (
+            authz.deny_all(agent_ns),
+            authz.allow_principals(
+                "allow-prometheus", agent_ns, [principal(ns, PROMETHEUS_SERVICE_ACCOUNT)], ports=[METRICS_PORT]
+            ),
+        ):
+            custom_object(
+                self,
+                f"{name}-agent-authz-{policy['metadata']['name']}",
+                policy,
+                provider=args.provider,
+                depends_on=[namespace, args.mesh_control_plane],
+            )
+        install(
+            self,
+            f"{name}-agent",
+            Release(
+                args.pin,
+                agent_ns,
+                agent_values(args.ctx, config=agent_config(gateway=f"{GATEWAY}.{ns}.svc:{OTLP_GRPC_PORT}")),
+                release_name=AGENT,
+            ),
+            provider=args.provider,
+            depends_on=[namespace, gateway, *args.depends_on],
+        )
