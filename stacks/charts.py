@@ -151,6 +151,7 @@ CHART_IMAGES: dict[str, dict[str, str]] = {
     "prometheus": {"image": "quay.io/prometheus/prometheus", "tag": "v3.14.0-distroless"},
     "prometheus-alertmanager": {"image": "quay.io/prometheus/alertmanager", "tag": "v0.34.0"},
     "prometheus-ksm": {"image": "registry.k8s.io/kube-state-metrics/kube-state-metrics", "tag": "v2.20.0"},
+    "prometheus-node-exporter": {"image": "quay.io/prometheus/node-exporter", "tag": "v1.12.1-distroless"},
     # Its grafana subchart (12.11.1): Grafana and the sidecar that loads dashboards and datasources.
     "grafana": {"image": "docker.io/grafana/grafana", "tag": "13.2.0"},
     "grafana-sidecar": {"image": "quay.io/kiwigrid/k8s-sidecar", "tag": "2.10.1"},

@@ -120,7 +120,7 @@ def check(
                     f"must be an ai-estate:identity.workloads entry {want} (it deletes what retention drops)",
                 )
             )
-    if collectors.enabled and collectors.agent_namespace in namespaces:
+    if collectors.agent_namespace in namespaces:
         out.append(
             Problem(
                 "observability.collectors.agentNamespace",

@@ -200,7 +200,11 @@ def test_the_rendered_rules_wait_for_the_operators_webhook(dev_plan: Plan) -> No
     assert names <= needed
     (cert,) = [o for o in objects if o["kind"] == "Certificate"]
     assert cert["spec"]["issuerRef"]["kind"] == "ClusterIssuer" and not [o for o in objects if o["kind"] == "Issuer"]
-    assert not [o for o in objects if o["kind"] in ("Job", "DaemonSet")]
+    assert not [o for o in objects if o["kind"] == "Job"]
+    # The one DaemonSet is the node exporter, in the node agents' namespace.
+    (ds,) = [o for o in objects if o["kind"] == "DaemonSet"]
+    agents = stack_cfg("dev").observability.collectors.agent_namespace
+    assert (ds["metadata"]["name"], ds["metadata"]["namespace"]) == ("node-exporter", agents)
 
 
 # ---------------------------------------------------------------- Grafana

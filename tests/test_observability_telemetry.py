@@ -301,3 +301,44 @@ def test_the_monitors_scrape_each_component_once(plan: Plan) -> None:
             if _selected(spec["selector"], s["metadata"]["labels"]) and port in {p["name"] for p in s["spec"]["ports"]}
         ]
         assert sorted(scraped) == sorted(components), name
+
+
+def test_the_node_exporter_runs_beside_the_agents_and_prometheus_reaches_the_nodes(plan: Plan) -> None:
+    cfg = stack_cfg(plan.stack)
+    agents = cfg.observability.collectors.agent_namespace
+    values = _values(plan, "-metrics-chart")
+    assert values["nodeExporter"]["enabled"] is True
+    exporter = values["prometheus-node-exporter"]
+    assert exporter["namespaceOverride"] == agents
+    assert exporter["securityContext"]["runAsNonRoot"] is True and exporter["securityContext"]["runAsUser"] == 65534
+    assert exporter["containerSecurityContext"]["capabilities"] == {"drop": ["ALL"]}
+    (kubelets,) = [
+        p["inputs"]["spec"]
+        for p in plan.by_type(NETPOL)
+        if p["inputs"]["metadata"]["name"] == "allow-kubelets"
+        and p["inputs"]["metadata"]["namespace"] == cfg.observability.namespace
+    ]
+    assert {p["port"] for p in kubelets["egress"][0]["ports"]} == {10250, 9100}
+
+
+def test_only_the_node_agents_are_exempted_from_the_node_rules(plan: Plan) -> None:
+    """The host's namespaces and paths are exempted for the two node agents, by name, and nothing
+    else of their namespace."""
+    import json
+    from pathlib import Path
+
+    agents = stack_cfg(plan.stack).observability.collectors.agent_namespace
+    config = json.loads((Path(__file__).resolve().parent.parent / "policies" / f"{plan.stack}.json").read_text())
+    exempted = {
+        (policy, e["resource"])
+        for policy, entry in config.items()
+        for e in entry.get("exemptions", [])
+        if e["resource"].split("/")[0] == agents
+    }
+    assert exempted == {
+        ("estate-workloads-namespace-pod-security", agents),
+        ("estate-workloads-run-as-non-root", f"{agents}/otel-agent"),
+        ("estate-workloads-volume-types", f"{agents}/otel-agent"),
+        ("estate-workloads-volume-types", f"{agents}/node-exporter"),
+        ("estate-workloads-host-namespaces", f"{agents}/node-exporter"),
+    }

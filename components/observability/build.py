@@ -16,6 +16,7 @@ from components.kube.netpol import MESH_NAMESPACE as MESH_ROOT
 from components.kube.transforms import no_api_token
 from components.kube.values import Values
 from components.observability import monitors
+from components.observability.agents import NodeAgents, NodeAgentsArgs
 from components.observability.backend import Backend, BackendArgs
 from components.observability.collectors import Collectors, CollectorsArgs
 from components.observability.metrics import Metrics, MetricsArgs
@@ -40,6 +41,7 @@ class ObservabilityLayer:
     logs: Backend | None = None
     traces: Backend | None = None
     collectors: Collectors | None = None
+    agents: NodeAgents | None = None
 
 
 def build_observability(cfg: EstateConfig, cloud: CloudLayer, platform: PlatformLayer) -> ObservabilityLayer:
@@ -47,6 +49,16 @@ def build_observability(cfg: EstateConfig, cloud: CloudLayer, platform: Platform
     if not o.enabled:
         return ObservabilityLayer(metrics=None)
     ns = o.namespace
+    # The node agents' namespace first: the metrics stack's node exporter and the log agents run there.
+    agents = NodeAgents(
+        f"{cfg.prefix}-node-agents",
+        NodeAgentsArgs(
+            name=o.collectors.agent_namespace,
+            observability=ns,
+            provider=cloud.kube.provider,
+            mesh_control_plane=platform.mesh.control_plane,
+        ),
+    )
     loki_url = f"http://{LOKI_SERVICE}.{ns}.svc:{LOKI_PORT}" if o.logs.enabled else None
     tempo_url = f"http://{QUERY_FRONTEND}.{ns}.svc:{TEMPO_PORT}" if o.traces.enabled else None
     metrics = Metrics(
@@ -78,6 +90,7 @@ def build_observability(cfg: EstateConfig, cloud: CloudLayer, platform: Platform
             loki_url=loki_url,
             loki_tenant=o.logs.tenant,
             tempo_url=tempo_url,
+            node_agents=agents,
         ),
     )
     # What a backend's pods need before they start: their namespace, nodes, the mesh's node agents,
@@ -135,6 +148,7 @@ def build_observability(cfg: EstateConfig, cloud: CloudLayer, platform: Platform
                 mesh_root=MESH_ROOT,
                 sampling_percent=o.traces.sampling_percent,
                 monitors_after=metrics.chart,
+                agents=agents,
             ),
         )
-    return ObservabilityLayer(metrics=metrics, logs=logs, traces=traces, collectors=collectors)
+    return ObservabilityLayer(metrics=metrics, logs=logs, traces=traces, collectors=collectors, agents=agents)

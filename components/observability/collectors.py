@@ -2,10 +2,8 @@
 observability namespace, which every workload identity of the estate may send OTLP to, and the node
 agent in a namespace of its own.
 
-The agent reads the nodes' pod log files as root through host paths, so its namespace is Pod Security
-`privileged` with nothing else in it; it stays in the ambient mesh (its OTLP to the gateway is mTLS),
-denies all traffic but DNS, the mesh, its OTLP to the gateway and Prometheus' scrape, and admits only
-Prometheus by identity.
+The agent reads the nodes' pod log files as root through host paths: it runs in the node agents'
+namespace (components.observability.agents), and its OTLP to the gateway rides the mesh (mTLS).
 """
 
 from __future__ import annotations
@@ -17,7 +15,6 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.common import K8S_LABELS, child
 from components.kube import authz
 from components.kube.authz import principal
 from components.kube.charts import ChartPin, Release, install
@@ -27,22 +24,17 @@ from components.kube.netpol import (
     Allow,
     Peer,
     allow_policies,
-    dns,
-    mesh_control_plane,
-    network_policies,
-    probes,
     tcp,
 )
 from components.kube.values import ChartContext
 from components.observability import monitors
+from components.observability.agents import NodeAgents
 from components.observability.values_otel import (
-    METRICS_PORT,
     agent_config,
     agent_values,
     gateway_config,
     gateway_values,
 )
-from stacks.config_observability import PROMETHEUS_SERVICE_ACCOUNT
 from stacks.config_telemetry import AGENT, GATEWAY, GATEWAY_PODS, OTLP_GRPC_PORT, OTLP_HTTP_PORT, TRACING_PROVIDER
 from stacks.config_telemetry import Collectors as CollectorsConfig
 
@@ -67,27 +59,7 @@ class CollectorsArgs:
     mesh_root: str  # Istio's root namespace: a Telemetry there is the mesh's default
     sampling_percent: float  # share of requests the mesh's proxies trace
     monitors_after: pulumi.Resource  # the metrics stack's chart: the PodMonitor CRD
-
-
-def agent_allows(namespace: str) -> list[Allow]:
-    """The agent's namespace: DNS, the mesh, probes, OTLP to the gateway, Prometheus' scrape."""
-    return [
-        dns(),
-        mesh_control_plane(),
-        probes(),
-        Allow(
-            "allow-otlp-to-gateway",
-            "Egress",
-            (Peer(namespace=namespace, pods=GATEWAY_PODS),),
-            tcp(OTLP_GRPC_PORT, HBONE_PORT),
-        ),
-        Allow(
-            "allow-prometheus",
-            "Ingress",
-            (Peer(namespace=namespace, pods=PROMETHEUS_PODS),),
-            tcp(METRICS_PORT, HBONE_PORT),
-        ),
-    ]
+    agents: NodeAgents | None = None  # the node agents' namespace, where the log agent runs
 
 
 def gateway_allows(sender_namespaces: Sequence[str]) -> list[Allow]:
@@ -121,11 +93,11 @@ class Collectors(pulumi.ComponentResource):
         super().__init__("estate:observability:Collectors", name, None, opts)
         ns = args.namespace
         # The agents only collect logs: without Loki there are none.
-        agent_ns = args.config.agent_namespace if args.loki else None
+        agent_ns = args.agents.name if args.agents and args.loki else None
         senders = [*args.senders, *([(agent_ns, AGENT)] if agent_ns else [])]
         gateway = self._gateway(name, args, senders)
         if agent_ns:
-            self._agent(name, args, agent_ns, gateway)
+            self._agent(name, args, gateway)
         if args.tempo:
             # The ingress gateway and waypoints send spans through istiod's provider (the platform
             # sets it); ztunnel reports L4 only and sends none.
@@ -180,48 +152,18 @@ class Collectors(pulumi.ComponentResource):
             depends_on=args.depends_on,
         )
 
-    def _agent(self, name: str, args: CollectorsArgs, agent_ns: str, gateway: pulumi.Resource) -> None:
-        ns = args.namespace
-        namespace = k8s.core.v1.Namespace(
-            f"{name}-agent-namespace",
-            k8s.core.v1.NamespaceInitArgs(
-                metadata=k8s.meta.v1.ObjectMetaArgs(
-                    name=agent_ns,
-                    labels={
-                        **K8S_LABELS,
-                        **{f"pod-security.kubernetes.io/{m}": "privileged" for m in ("enforce", "audit", "warn")},
-                        "istio.io/dataplane-mode": "ambient",
-                        "policy.sigstore.dev/include": "true",
-                    },
-                ),
-            ),
-            opts=child(self, provider=args.provider),
-        )
-        network_policies(
-            self, f"{name}-agent-netpol", agent_ns, agent_allows(ns), provider=args.provider, depends_on=[namespace]
-        )
-        for policy in (
-            authz.deny_all(agent_ns),
-            authz.allow_principals(
-                "allow-prometheus", agent_ns, [principal(ns, PROMETHEUS_SERVICE_ACCOUNT)], ports=[METRICS_PORT]
-            ),
-        ):
-            custom_object(
-                self,
-                f"{name}-agent-authz-{policy['metadata']['name']}",
-                policy,
-                provider=args.provider,
-                depends_on=[namespace, args.mesh_control_plane],
-            )
+    def _agent(self, name: str, args: CollectorsArgs, gateway: pulumi.Resource) -> None:
+        agents = args.agents
+        assert agents is not None
         install(
             self,
             f"{name}-agent",
             Release(
                 args.pin,
-                agent_ns,
-                agent_values(args.ctx, config=agent_config(gateway=f"{GATEWAY}.{ns}.svc:{OTLP_GRPC_PORT}")),
+                agents.name,
+                agent_values(args.ctx, config=agent_config(gateway=f"{GATEWAY}.{args.namespace}.svc:{OTLP_GRPC_PORT}")),
                 release_name=AGENT,
             ),
             provider=args.provider,
-            depends_on=[namespace, gateway, *args.depends_on],
+            depends_on=[agents, gateway, *args.depends_on],
         )

@@ -36,9 +36,10 @@ from components.kube.netpol import (
 )
 from components.kube.values import ChartContext
 from components.observability import alerting, dashboards, grafana, monitors, slo
+from components.observability.agents import NodeAgents
 from components.observability.rules import rules
 from components.observability.transforms import rules_after_admission
-from components.observability.values_kps import RELEASE, kps_values
+from components.observability.values_kps import NODE_EXPORTER_PORT, RELEASE, kps_values
 from components.secret_manager import SecretArgs, secret
 from stacks import secret_keys as keys
 from stacks.config_observability import ObservabilityConfig
@@ -73,6 +74,7 @@ class MetricsArgs:
     pools: Mapping[str, int] = field(default_factory=dict)  # node pool -> its maximum per zone
     kafka_namespace: str | None = None  # the data layer's, when it runs Kafka
     harbor_namespace: str | None = None  # and Harbor
+    node_agents: NodeAgents | None = None  # their namespace: the node exporter runs there
     loki_url: str | None = None  # Grafana's datasources, where the stack runs them
     loki_tenant: str = ""
     tempo_url: str | None = None
@@ -105,11 +107,12 @@ class Metrics(pulumi.ComponentResource):
         super().__init__("estate:observability:Metrics", name, None, opts)
         cfg, ctx = args.config, args.ctx
         ns = cfg.namespace
+        # The kubelets (cAdvisor, probes' metrics) and the node exporters, on the nodes' addresses.
         kubelets = Allow(
             "allow-kubelets",
             "Egress",
             (Peer(cidr=args.node_range),),
-            tcp(KUBELET_PORT),
+            tcp(KUBELET_PORT, NODE_EXPORTER_PORT) if args.node_agents else tcp(KUBELET_PORT),
             pods=(("app.kubernetes.io/name", "prometheus"),),
         )
         allow_policies(
@@ -189,6 +192,7 @@ class Metrics(pulumi.ComponentResource):
                     ctx,
                     cfg,
                     internal_issuer=args.internal_issuer,
+                    node_agents=args.node_agents.name if args.node_agents else None,
                     grafana=grafana.grafana_values(
                         ctx,
                         cfg.grafana,
@@ -211,6 +215,7 @@ class Metrics(pulumi.ComponentResource):
                 args.nodes,
                 args.cert_manager,
                 *args.mesh_data_plane,
+                *([args.node_agents] if args.node_agents else []),
                 *(s for t, s in synced.secrets[ns].items() if t != target),
             ],
         )

@@ -9,8 +9,8 @@ the components a GKE cluster has.
   the cluster runs kube-dns, not CoreDNS: those are off, so their bundled rules never page.
 - Rules, ServiceMonitors, PodMonitors, Probes and ScrapeConfigs the program (or a later layer)
   creates are selected wherever they are (`...SelectorNilUsesHelmValues: false`).
-- Grafana comes from its subchart (components.observability.grafana); the node exporter is not part
-  of this stack yet (README, "Observability").
+- Grafana comes from its subchart (components.observability.grafana); the node exporter from its
+  subchart, in the node agents' namespace (components.observability.agents).
 """
 
 from __future__ import annotations
@@ -74,6 +74,7 @@ class KubePrometheusStackValues(Values):
     default_rules: dict[str, Any]
     grafana: dict[str, Any]
     kube_state_metrics: dict[str, Any] = Field(alias="kube-state-metrics")
+    node_exporter_chart: dict[str, Any] | None = Field(None, alias="prometheus-node-exporter")
     prometheus_operator: dict[str, Any]
     prometheus: dict[str, Any]
     alertmanager: dict[str, Any]
@@ -101,9 +102,48 @@ def _spread(prod: bool, name: str) -> list[dict[str, Any]]:
     ]
 
 
+NODE_EXPORTER_PORT = 9100  # on the nodes' addresses (host network)
+
+
+def node_exporter(ctx: ChartContext, namespace: str) -> dict[str, Any]:
+    """The node exporter (subchart prometheus-node-exporter 4.56.1) in the node agents' namespace:
+    the host's network and process namespaces and its root filesystem read-only, as the chart runs
+    it (nothing else measures a node's disks, filesystems and network), non-root (65534), no
+    capability, no privilege escalation."""
+    pinned = ctx.images["prometheus-node-exporter"]
+    parts = image_parts(pinned)
+    return {
+        "namespaceOverride": namespace,
+        "fullnameOverride": "node-exporter",
+        # The pinned tag carries `-distroless` already; the chart appends it when asked.
+        "image": {**{k: parts[k] for k in ("registry", "repository", "tag", "digest")}, "distroless": False},
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": 65534,
+            "runAsGroup": 65534,
+            "fsGroup": 65534,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "containerSecurityContext": {
+            "readOnlyRootFilesystem": True,
+            "allowPrivilegeEscalation": False,
+            "capabilities": {"drop": ["ALL"]},
+        },
+        "resources": resources("50m", "64Mi", cpu_limit="250m", memory_limit="128Mi"),
+        # Every node, whatever its taints (GPU, spot).
+        "tolerations": [{"operator": "Exists"}],
+    }
+
+
 def kps_values(
-    ctx: ChartContext, cfg: ObservabilityConfig, *, internal_issuer: str, grafana: dict[str, Any]
+    ctx: ChartContext,
+    cfg: ObservabilityConfig,
+    *,
+    internal_issuer: str,
+    grafana: dict[str, Any],
+    node_agents: str | None = None,
 ) -> KubePrometheusStackValues:
+    """`node_agents`: the node agents' namespace, where the node exporter runs (None: no exporter)."""
     prod, imgs = ctx.prod, ctx.images
     p, am = cfg.prometheus, cfg.alertmanager
     return KubePrometheusStackValues(
@@ -116,7 +156,8 @@ def kps_values(
         kube_proxy={"enabled": False},
         core_dns={"enabled": False},
         kube_dns={"enabled": True},
-        node_exporter={"enabled": False},
+        node_exporter={"enabled": node_agents is not None},
+        node_exporter_chart=node_exporter(ctx, node_agents) if node_agents else None,
         default_rules={"rules": dict.fromkeys(OFF_RULES, False)},
         grafana=grafana,
         kube_state_metrics={
