@@ -16,7 +16,7 @@ from pydantic import Field
 from stacks import config_telemetry
 from stacks.base import Model, Name
 from stacks.config_namespaces import Caller, NamespaceConfig
-from stacks.config_telemetry import Collectors, Logs, Traces
+from stacks.config_telemetry import Collectors, Exporters, Logs, Traces
 from stacks.problem import Problem
 
 # Prometheus' Kubernetes service account (the chart's `prometheus.serviceAccount.name`): every
@@ -48,6 +48,12 @@ class Thresholds(Model):
     )
     kafka_consumer_lag: int = Field(
         10000, ge=1, le=1_000_000_000, description="KafkaConsumerLagHigh: messages a group is behind on a topic."
+    )
+    queue_lag: int = Field(
+        1000, ge=1, le=1_000_000_000, description="WorkQueueBacklog: entries a Redis stream's group has not read yet."
+    )
+    queue_pending: int = Field(
+        500, ge=1, le=1_000_000_000, description="WorkQueueStuck: entries read but not acknowledged in a group."
     )
 
 
@@ -110,6 +116,7 @@ class ObservabilityConfig(Model):
     logs: Logs = Logs()
     traces: Traces = Traces()
     collectors: Collectors = Collectors()
+    exporters: Exporters = Exporters()
 
 
 def scraped_namespaces(

@@ -80,6 +80,18 @@ class Collectors(Model):
     )
 
 
+class Exporters(Model):
+    """Exporters for what Prometheus cannot scrape directly."""
+
+    redis: bool = Field(True, description="redis_exporter for Memorystore: over TLS with the instance's CA.")
+    redis_streams: str = Field(
+        "db0=*",
+        pattern=r"^(db\d+=[^,\s]+)(,db\d+=[^,\s]+)*$",
+        description="The streams whose length, consumer-group lag and pending entries are exported "
+        "(redis_exporter's check-streams: db<n>=<glob>, comma-separated).",
+    )
+
+
 def check(
     logs: Logs,
     traces: Traces,

@@ -24,6 +24,8 @@ _IMAGES = {
     # Resolved to digests at deploy time and pulled through our Artifact Registry caches.
     "cloud-sql-proxy": {"image": "gcr.io/cloud-sql-connectors/cloud-sql-proxy", "tag": "2.14.3"},
     "postgres-client": {"image": "docker.io/library/postgres", "tag": "16.6-alpine3.21"},
+    # The observability layer's Redis exporter (components/observability/exporters.py).
+    "redis-exporter": {"image": "docker.io/oliver006/redis_exporter", "tag": "v1.89.0"},
     **CHART_IMAGES,
 }
 

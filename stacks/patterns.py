@@ -52,6 +52,10 @@ FORMATS: dict[str, tuple[str | None, str]] = {
         "lowercase letters and digits, words joined by single `.`, `_` or `-` (Harbor's project and robot names)",
     ),
     r"^([01]\d|2[0-3]):[0-5]\d$": (None, "a time of day, `HH:MM` on a 24-hour clock"),
+    r"^(db\d+=[^,\s]+)(,db\d+=[^,\s]+)*$": (
+        None,
+        "redis_exporter key patterns: `db<n>=<glob>`, comma-separated (`db0=*`, `db0=tasks,db0=events`)",
+    ),
     r"^db-(custom-\d+-\d+|perf-optimized-N-\d+|g1-small|f1-micro)$": (
         None,
         "`db-custom-<vCPUs>-<MB>`, `db-perf-optimized-N-<vCPUs>`, `db-g1-small` or `db-f1-micro`",

@@ -12,6 +12,7 @@ from stacks.model import DatabaseConfig
 DB_ADMIN_PASSWORD = "db-admin-password"
 REDIS_AUTH = "redis-auth"
 REDIS_CA = "redis-ca"
+REDIS_ADDRESS = "redis-address"  # rediss://<host>:<port>: clients read the address as they read the password
 
 
 def db_user_password(user: str) -> str:
@@ -21,7 +22,7 @@ def db_user_password(user: str) -> str:
 def secret_keys(database: DatabaseConfig) -> list[str]:
     """Every secret key the estate creates for this config, sorted."""
     users = [db_user_password(u) for u, spec in database.users.items() if spec.type == "BUILT_IN"]
-    return sorted({DB_ADMIN_PASSWORD, REDIS_AUTH, REDIS_CA, *users})
+    return sorted({DB_ADMIN_PASSWORD, REDIS_AUTH, REDIS_CA, REDIS_ADDRESS, *users})
 
 
 def secret_id(prefix: str, key: str) -> str:

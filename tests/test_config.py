@@ -315,7 +315,7 @@ def test_project_wide_secret_access_is_refused() -> None:
 def test_workload_secrets_name_secrets_the_estate_creates() -> None:
     assert problems("dev", identity=_workloads(secrets=["redis-auth", "stripe-key"])) == [
         "identity.workloads.cells.secrets[1] = 'stripe-key': not a secret the estate creates; allowed: "
-        "['db-admin-password', 'db-harbor-password', 'redis-auth', 'redis-ca']"
+        "['db-admin-password', 'db-harbor-password', 'redis-address', 'redis-auth', 'redis-ca']"
     ]
 
 

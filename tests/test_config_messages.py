@@ -239,6 +239,7 @@ BAD_VALUES: dict[str, tuple[str, str | None]] = {
     r"^[-_a-z0-9]{0,63}$": ("Batch", "batch"),
     r"^[a-z_][a-z0-9_]{0,62}$": ("app-db", "app_db"),
     r"^[1-9][0-9]{0,4}(-[1-9][0-9]{0,4})?$": ("0", None),
+    r"^(db\d+=[^,\s]+)(,db\d+=[^,\s]+)*$": ("tasks", None),
     r"^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|Ti)?$": ("8GB", None),
     r"^[a-z][-a-z0-9]{4,28}[a-z0-9]$": ("My Project", "my-project"),
     r"^[a-z][a-z0-9]*(-[a-z0-9]+)+$": ("E2", None),

@@ -48,6 +48,11 @@ def test_each_namespace_syncs_only_the_secrets_its_workloads_name(plan: Plan) ->
         # Alertmanager's paging key and Grafana's admin password (the metrics stack syncs its own).
         (_sync(plan, stack_cfg(plan.stack).observability.namespace), f"{p}-pagerduty-routing-key"),
         (_sync(plan, stack_cfg(plan.stack).observability.namespace), f"{p}-grafana-admin-password"),
+        # The Redis exporter's address, password and CA.
+        *(
+            (_sync(plan, stack_cfg(plan.stack).observability.namespace), f"{p}-redis-{k}")
+            for k in ("address", "auth", "ca")
+        ),
     }
     assert {g["inputs"]["role"] for g in plan.by_type(SECRET_IAM)} == {SECRET_ACCESSOR}
     secrets = {s["inputs"]["secretId"] for s in plan.by_type("gcp:secretmanager/secret:Secret")}

@@ -75,6 +75,7 @@ def test_promtool_accepts_every_rule_the_stack_deploys(stack: str, tmp_path: Pat
             pools={name: pool.max_nodes for name, pool in cfg.cluster.node_pools.items()},
             kafka=cfg.kafka.namespace if cfg.kafka.enabled else None,
             harbor=cfg.harbor.namespace if cfg.harbor.enabled else None,
+            redis=o.exporters.redis,
         ),
         *slo_rules(o.namespace, o.slos),
     ]
@@ -84,7 +85,7 @@ def test_promtool_accepts_every_rule_the_stack_deploys(stack: str, tmp_path: Pat
 
 def _unit_rules(directory: Path) -> None:
     """The rule files tests/rules/*.test.yaml name, built as their headers describe."""
-    estate = rules("observability", Thresholds(), pools={"gpu-l4": 2}, kafka="kafka", harbor="harbor")
+    estate = rules("observability", Thresholds(), pools={"gpu-l4": 2}, kafka="kafka", harbor="harbor", redis=True)
     _write(directory / "estate-alerts.yaml", _groups(estate, annotations=False))
     slo = Slo(namespace="cells", service="api-gateway", availability_percent=99.9, latency_ms=200, latency_percent=95)
     _write(directory / "slo-api-gateway.yaml", _groups(slo_rules("observability", {"api-gateway": slo}), False))

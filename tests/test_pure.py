@@ -148,5 +148,5 @@ def test_secret_keys_come_from_the_database_users() -> None:
             "users": {"report_ro": {}, "cells_iam": {"type": "CLOUD_IAM_SERVICE_ACCOUNT", "workload": "cells"}},
         }
     )
-    assert secret_keys(db) == ["db-admin-password", "db-report-ro-password", "redis-auth", "redis-ca"]
+    assert secret_keys(db) == ["db-admin-password", "db-report-ro-password", "redis-address", "redis-auth", "redis-ca"]
     assert secret_id("estate-dev", "redis-auth") == "estate-dev-redis-auth"

@@ -108,9 +108,23 @@ class Cache(pulumi.ComponentResource):
                 depends_on=args.apis,
             ),
         )
+        # The address as a secret too: a chart reads it from a Secret, so its values stay known at
+        # preview (the instance's IP is known only once it exists).
+        address = secret(
+            self,
+            f"{name}-address",
+            SecretArgs(
+                secret_id=keys.secret_id(args.prefix, keys.REDIS_ADDRESS),
+                region=args.region,
+                labels=args.labels,
+                data=pulumi.Output.concat("rediss://", instance.host, ":", instance.port.apply(str)),
+                protect=False,
+                depends_on=args.apis,
+            ),
+        )
         self.host = instance.host
         self.port = instance.port
         self.auth_secret_id = auth.secret_id
         self.ca_secret_id = ca.secret_id
-        self.secrets = {keys.REDIS_AUTH: auth, keys.REDIS_CA: ca}
+        self.secrets = {keys.REDIS_AUTH: auth, keys.REDIS_CA: ca, keys.REDIS_ADDRESS: address}
         self.register_outputs({"host": self.host, "port": self.port})

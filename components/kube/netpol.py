@@ -30,6 +30,7 @@ MESH_NAMESPACE = "istio-system"
 METADATA = (("169.254.169.254/32", 80), ("169.254.169.252/32", 988))
 PRIVATE_RANGES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
 CLOUD_SQL_PORT = 3307  # the Cloud SQL Auth Proxy's server-side port on the instance
+REDIS_TLS_PORT = 6378  # Memorystore with in-transit encryption
 
 
 @dataclass(frozen=True)

@@ -72,7 +72,8 @@ def cloud_sql_proxy(
         "--http-address=0.0.0.0",
         f"--http-port={PROXY_HEALTH_PORT}",
         f"--port={port}",
-        *(["--address=0.0.0.0"] if listen_all else []),
+        # A shared proxy (its own Deployment) also serves its connection metrics on /metrics.
+        *(["--address=0.0.0.0", "--prometheus"] if listen_all else []),
         *extra_args,
         connection_name,
     ]

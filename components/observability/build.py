@@ -15,7 +15,7 @@ from components.kube.charts import Release
 from components.kube.netpol import MESH_NAMESPACE as MESH_ROOT
 from components.kube.transforms import no_api_token
 from components.kube.values import Values
-from components.observability import monitors
+from components.observability import exporters, monitors
 from components.observability.agents import NodeAgents, NodeAgentsArgs
 from components.observability.backend import Backend, BackendArgs
 from components.observability.collectors import Collectors, CollectorsArgs
@@ -29,6 +29,7 @@ from components.observability.values_tempo import DISTRIBUTOR, QUERY_FRONTEND, t
 from components.observability.values_tempo import HTTP_PORT as TEMPO_PORT
 from components.observability.values_tempo import RELEASE as TEMPO
 from components.platform import PlatformLayer
+from stacks import secret_keys as keys
 from stacks.config_mesh import fqdn
 from stacks.config_telemetry import OTLP_GRPC_PORT
 from stacks.model import EstateConfig
@@ -61,6 +62,9 @@ def build_observability(cfg: EstateConfig, cloud: CloudLayer, platform: Platform
     )
     loki_url = f"http://{LOKI_SERVICE}.{ns}.svc:{LOKI_PORT}" if o.logs.enabled else None
     tempo_url = f"http://{QUERY_FRONTEND}.{ns}.svc:{TEMPO_PORT}" if o.traces.enabled else None
+    # The Redis exporter's address, password and CA, written by the namespace's one credentials sync.
+    redis = o.exporters.redis
+    redis_ids = {k: keys.secret_id(cfg.prefix, k) for k in (keys.REDIS_ADDRESS, keys.REDIS_AUTH, keys.REDIS_CA)}
     metrics = Metrics(
         f"{cfg.prefix}-metrics",
         MetricsArgs(
@@ -91,8 +95,29 @@ def build_observability(cfg: EstateConfig, cloud: CloudLayer, platform: Platform
             loki_tenant=o.logs.tenant,
             tempo_url=tempo_url,
             node_agents=agents,
+            extra_credentials={
+                exporters.SECRET: exporters.redis_secret_keys(
+                    redis_ids[keys.REDIS_ADDRESS], redis_ids[keys.REDIS_AUTH], redis_ids[keys.REDIS_CA]
+                )
+            }
+            if redis
+            else {},
+            extra_sources={sid: cloud.secrets[k] for k, sid in redis_ids.items()} if redis else {},
         ),
     )
+    if redis:
+        exporters.RedisExporter(
+            f"{cfg.prefix}-redis-exporter",
+            exporters.RedisExporterArgs(
+                namespace=ns,
+                image=platform.ctx.images["redis-exporter"],
+                streams=o.exporters.redis_streams,
+                private_services=cloud.cidrs.private_services,
+                provider=cloud.kube.provider,
+                depends_on=[platform.namespaces.namespaces[ns], cloud.pools, metrics.synced[exporters.SECRET]],
+                monitors_after=metrics.chart,
+            ),
+        )
     # What a backend's pods need before they start: their namespace, nodes, the mesh's node agents,
     # and their Google identity with its bucket grant.
     ready = [

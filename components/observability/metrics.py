@@ -19,6 +19,7 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from components.common import K8S_LABELS, child
+from components.data.harbor_objects import PROXY as HARBOR_DB_PROXY
 from components.kube import authz
 from components.kube.authz import principal
 from components.kube.charts import ChartPin, Release, install
@@ -75,6 +76,10 @@ class MetricsArgs:
     kafka_namespace: str | None = None  # the data layer's, when it runs Kafka
     harbor_namespace: str | None = None  # and Harbor
     node_agents: NodeAgents | None = None  # their namespace: the node exporter runs there
+    # Further Secrets the namespace's one credentials sync writes for the layer's other workloads
+    # (Kubernetes Secret -> key -> Secret Manager id), and those secrets' resources.
+    extra_credentials: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    extra_sources: Mapping[str, pulumi.Resource] = field(default_factory=dict)
     loki_url: str | None = None  # Grafana's datasources, where the stack runs them
     loki_tenant: str = ""
     tempo_url: str | None = None
@@ -99,6 +104,7 @@ def allows() -> list[Allow]:
 
 class Metrics(pulumi.ComponentResource):
     chart: k8s.helm.v4.Chart  # the monitoring CRDs' chart: monitors and rules of other components wait for it
+    synced: dict[str, pulumi.Resource]  # Kubernetes Secret -> the ExternalSecret writing it
     prometheus_url: str
     alertmanager_url: str
     grafana_url: str | None
@@ -162,6 +168,8 @@ class Metrics(pulumi.ComponentResource):
             grafana_data, grafana_templates = grafana.wanted(secret_id, cfg.grafana)
             wanted |= grafana_data
             templates |= grafana_templates
+        wanted |= {k: dict(v) for k, v in args.extra_credentials.items()}
+        sources |= dict(args.extra_sources)
         target = alerting.CONFIG_SECRET
         synced = Credentials(
             f"{name}-sync",
@@ -220,12 +228,21 @@ class Metrics(pulumi.ComponentResource):
             ],
         )
         self.chart = chart
+        self.synced = dict(synced.secrets[ns])
         scraped = [monitors.gateway(ns, args.gateway_namespace, args.gateway_selector), monitors.cert_manager(ns)]
         if args.kafka_namespace:
             scraped.append(monitors.kafka(ns, args.kafka_namespace))
         if args.harbor_namespace:
             scraped.append(monitors.harbor(ns, args.harbor_namespace))
-        estate = rules(ns, cfg.thresholds, pools=args.pools, kafka=args.kafka_namespace, harbor=args.harbor_namespace)
+            scraped.append(monitors.cloud_sql_proxy(ns, args.harbor_namespace, HARBOR_DB_PROXY))
+        estate = rules(
+            ns,
+            cfg.thresholds,
+            pools=args.pools,
+            kafka=args.kafka_namespace,
+            harbor=args.harbor_namespace,
+            redis=cfg.exporters.redis,
+        )
         custom_objects(
             self, name, [*estate, *slo.slo_rules(ns, cfg.slos), *scraped], provider=args.provider, depends_on=[chart]
         )

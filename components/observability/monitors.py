@@ -5,7 +5,9 @@
 - Kafka: the brokers' and controllers' Strimzi metrics reporter and the Kafka exporter (consumer
   lag, partitions), all on `tcp-prometheus` (9404), as Strimzi's own examples scrape them.
 - Harbor: core, jobservice, registry and its exporter on 8001 (`metrics.enabled`), as the chart's
-  own ServiceMonitor would (which cannot be used: its CRD comes from this later layer).
+  own ServiceMonitor would (which cannot be used: its CRD comes from this later layer), and its
+  Cloud SQL Auth Proxy's connection metrics.
+- Loki, Tempo, the collectors and the Redis exporter: the observability layer's own.
 """
 
 from __future__ import annotations
@@ -157,3 +159,24 @@ def collectors(namespace: str, agent_namespace: str | None) -> list[dict[str, An
         )
         out.append(_obj("PodMonitor", name, namespace, spec))
     return out
+
+
+def redis(namespace: str) -> dict[str, Any]:
+    """redis_exporter (`metrics`, 9121; components.observability.exporters): Memorystore's own and
+    its streams' metrics."""
+    spec = ServiceMonitorSpec(
+        namespace_selector=NamespaceSelector(match_names=[namespace]),
+        selector=LabelSelector(match_labels={"app": "redis-exporter"}),
+        endpoints=[Endpoint(port="metrics")],
+    )
+    return _obj("ServiceMonitor", "redis-exporter", namespace, spec)
+
+
+def cloud_sql_proxy(namespace: str, proxy_namespace: str, app: str) -> dict[str, Any]:
+    """A shared Cloud SQL Auth Proxy (`--prometheus`: /metrics beside its health checks on 9090)."""
+    spec = PodMonitorSpec(
+        namespace_selector=NamespaceSelector(match_names=[proxy_namespace]),
+        selector=LabelSelector(match_labels={"app": app}),
+        pod_metrics_endpoints=[Endpoint(port="health")],
+    )
+    return _obj("PodMonitor", app, namespace, spec)

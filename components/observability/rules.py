@@ -11,62 +11,14 @@ Prometheus scrapes on every node without a node agent. Each alert says where its
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import Field
-
-from components.kube.custom import Spec
+from components.observability.rule_model import RecordGroup, RuleGroup, alert, prometheus_rule
+from components.observability.rules_data import harbor_alerts, kafka_alerts, redis_alerts
 from stacks.config_observability import Thresholds
 
-API_VERSION = "monitoring.coreos.com/v1"
 # Namespaces whose Deployments are the estate's own controllers and services (platform and data).
 CONTROLLER_NAMESPACES = ("cert-manager", "external-secrets", "istio-system", "istio-ingress", "cosign-system")
-
-
-class Rule(Spec):
-    alert: str
-    expr: str
-    for_: str = Field(alias="for")
-    labels: dict[str, str]
-    annotations: dict[str, str]
-
-
-class RuleGroup(Spec):
-    name: str
-    rules: list[Rule] = Field(min_length=1)
-
-
-class RecordingRule(Spec):
-    record: str = Field(pattern=r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
-    expr: str
-
-
-class RecordGroup(Spec):
-    name: str
-    rules: list[RecordingRule] = Field(min_length=1)
-
-
-class PrometheusRuleSpec(Spec):
-    groups: list[RuleGroup | RecordGroup] = Field(min_length=1)
-
-
-def _alert(
-    name: str,
-    expr: str,
-    duration: str,
-    severity: Literal["critical", "warning"],
-    summary: str,
-    description: str,
-    source: str,
-    runbook: str,
-) -> Rule:
-    return Rule(
-        alert=name,
-        expr=expr,
-        for_=duration,
-        labels={"severity": severity},
-        annotations={"summary": summary, "description": f"{description} Source: {source}.", "runbook": runbook},
-    )
 
 
 # Seed 002's runbooks, as the steps an on-call engineer takes.
@@ -89,7 +41,7 @@ def seed_alerts(t: Thresholds) -> RuleGroup:
     return RuleGroup(
         name="estate-seed-alerts",
         rules=[
-            _alert(
+            alert(
                 "HighErrorRate",
                 f'sum by (namespace, service) (rate(http_requests_total{{status=~"5.."}}[5m])) > {t.error_rate:g}',
                 "5m",
@@ -99,7 +51,7 @@ def seed_alerts(t: Thresholds) -> RuleGroup:
                 "the services' own /metrics (http_requests_total), through their ServiceMonitors",
                 INCIDENT,
             ),
-            _alert(
+            alert(
                 "HighMemoryUsage",
                 'sum by (node) (container_memory_working_set_bytes{id="/"}) / sum by (node) (machine_memory_bytes)'
                 f" > {t.memory_ratio:g}",
@@ -110,7 +62,7 @@ def seed_alerts(t: Thresholds) -> RuleGroup:
                 "the kubelet's cAdvisor on every node",
                 HIGH_LATENCY,
             ),
-            _alert(
+            alert(
                 "GPUUtilizationHigh",
                 f"DCGM_FI_DEV_GPU_UTIL > {t.gpu_utilization_percent:g}",
                 "10m",
@@ -120,7 +72,7 @@ def seed_alerts(t: Thresholds) -> RuleGroup:
                 "NVIDIA DCGM (DCGM_FI_DEV_GPU_UTIL), once its exporter is scraped",
                 "Check the model servers' queue and batch sizes; add replicas or a larger GPU pool if sustained.",
             ),
-            _alert(
+            alert(
                 "DatabaseConnectionsHigh",
                 f"pg_stat_database_numbackends > {t.database_connections}",
                 "5m",
@@ -141,7 +93,7 @@ def estate_alerts(data_namespaces: Sequence[str] = ()) -> RuleGroup:
     return RuleGroup(
         name="estate-workloads",
         rules=[
-            _alert(
+            alert(
                 "EstateControllerDown",
                 f'kube_deployment_spec_replicas{{namespace=~"{namespaces}"}} > 0'
                 f' and kube_deployment_status_replicas_available{{namespace=~"{namespaces}"}} == 0',
@@ -153,7 +105,7 @@ def estate_alerts(data_namespaces: Sequence[str] = ()) -> RuleGroup:
                 "Look at the Deployment's events and pods (image pull, admission, nodes); its chart's last change; "
                 "roll it back if a release started it.",
             ),
-            _alert(
+            alert(
                 "GPUPodPending",
                 'sum by (namespace, pod) (kube_pod_status_phase{phase="Pending"})'
                 " * on (namespace, pod) group_left () (sum by (namespace, pod)"
@@ -170,47 +122,6 @@ def estate_alerts(data_namespaces: Sequence[str] = ()) -> RuleGroup:
     )
 
 
-def kafka_alerts(t: Thresholds) -> RuleGroup:
-    source = "the Kafka exporter (Strimzi's kafkaExporter)"
-    return RuleGroup(
-        name="estate-kafka",
-        rules=[
-            _alert(
-                "KafkaUnderReplicatedPartitions",
-                "sum by (namespace, topic) (kafka_topic_partition_under_replicated_partition) > 0",
-                "10m",
-                "warning",
-                "Topic {{ $labels.topic }} has under-replicated partitions",
-                "{{ $value }} partitions have fewer in-sync replicas than their replication factor.",
-                source,
-                "Check the brokers (pods, disks, zone); a broker down or lagging: restart or replace it; "
-                "the partitions catch up once it is back.",
-            ),
-            _alert(
-                "KafkaOfflinePartitions",
-                "count by (namespace, topic) (kafka_topic_partition_leader == -1) > 0",
-                "1m",
-                "critical",
-                "Topic {{ $labels.topic }} has partitions without a leader",
-                "{{ $value }} partitions accept no reads or writes.",
-                source,
-                "Bring the brokers holding the partitions' replicas back; never enable unclean leader election "
-                "without deciding to lose data.",
-            ),
-            _alert(
-                "KafkaConsumerLagHigh",
-                f"sum by (namespace, consumergroup, topic) (kafka_consumergroup_lag) > {t.kafka_consumer_lag}",
-                "15m",
-                "warning",
-                "Consumer group {{ $labels.consumergroup }} is behind on {{ $labels.topic }}",
-                "{{ $value }} messages behind.",
-                source,
-                "Check the consumers (replicas, errors, processing time); scale them out if they keep up otherwise.",
-            ),
-        ],
-    )
-
-
 def pool_alerts(pools: Mapping[str, int]) -> RuleGroup:
     """A node pool at its maximum in a zone (GKE's autoscaler maximum is per zone): nothing more
     can be scheduled there. `pools`: pool name -> its maximum per zone (cluster.nodePools)."""
@@ -218,7 +129,7 @@ def pool_alerts(pools: Mapping[str, int]) -> RuleGroup:
     return RuleGroup(
         name="estate-node-pools",
         rules=[
-            _alert(
+            alert(
                 "NodePoolAtMaxSize",
                 f"count by ({zone}) (kube_node_labels{{label_cloud_google_com_gke_nodepool={pool!r}}}) >= {maximum}",
                 "15m",
@@ -242,7 +153,7 @@ def certificate_alerts() -> RuleGroup:
     return RuleGroup(
         name="estate-certificates",
         rules=[
-            _alert(
+            alert(
                 "CertificateExpiringSoon",
                 "certmanager_certificate_expiration_timestamp_seconds - time() < 14 * 86400",
                 "1h",
@@ -252,7 +163,7 @@ def certificate_alerts() -> RuleGroup:
                 source,
                 renew,
             ),
-            _alert(
+            alert(
                 "CertificateExpiringVerySoon",
                 "certmanager_certificate_expiration_timestamp_seconds - time() < 3 * 86400",
                 "10m",
@@ -262,7 +173,7 @@ def certificate_alerts() -> RuleGroup:
                 source,
                 renew,
             ),
-            _alert(
+            alert(
                 "CertificateNotReady",
                 'certmanager_certificate_ready_status{condition="False"} == 1',
                 "30m",
@@ -276,34 +187,6 @@ def certificate_alerts() -> RuleGroup:
     )
 
 
-def harbor_alerts() -> RuleGroup:
-    return RuleGroup(
-        name="estate-harbor",
-        rules=[
-            _alert(
-                "HarborComponentDown",
-                "harbor_up == 0",
-                "5m",
-                "critical",
-                "Harbor's {{ $labels.component }} is down",
-                "Pushes, pulls or scans fail while it is down.",
-                "Harbor's exporter (harbor_up)",
-                "Check the component's pods and logs in Harbor's namespace, its database (the Cloud SQL Auth "
-                "Proxy) and Redis; roll back Harbor's chart if an upgrade started it.",
-            ),
-        ],
-    )
-
-
-def prometheus_rule(name: str, namespace: str, groups: list[RuleGroup | RecordGroup]) -> dict[str, Any]:
-    return {
-        "apiVersion": API_VERSION,
-        "kind": "PrometheusRule",
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": PrometheusRuleSpec(groups=groups).dump(),
-    }
-
-
 def rules(
     namespace: str,
     thresholds: Thresholds,
@@ -311,9 +194,11 @@ def rules(
     pools: Mapping[str, int] | None = None,
     kafka: str | None = None,
     harbor: str | None = None,
+    redis: bool = False,
 ) -> list[dict[str, Any]]:
     """The estate's rules; `pools`: node pools and their per-zone maxima; `kafka`/`harbor`: their
-    namespaces, when the data layer runs them."""
+    namespaces, when the data layer runs them; `redis`: whether its exporter runs."""
+
     data = [ns for ns in (kafka, harbor) if ns]
     groups: list[RuleGroup | RecordGroup] = [seed_alerts(thresholds), estate_alerts(data), certificate_alerts()]
     if pools:
@@ -322,4 +207,6 @@ def rules(
         groups.append(kafka_alerts(thresholds))
     if harbor:
         groups.append(harbor_alerts())
+    if redis:
+        groups.append(redis_alerts(thresholds))
     return [prometheus_rule("estate-alerts", namespace, groups)]

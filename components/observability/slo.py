@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from components.observability.rules import RecordGroup, RecordingRule, Rule, RuleGroup, prometheus_rule
+from components.observability.rule_model import RecordGroup, RecordingRule, Rule, RuleGroup, prometheus_rule
 from stacks.config_observability import Slo
 
 GATEWAY_WORKLOAD = "istio-ingressgateway"

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from components.kube.netpol import (
     CLOUD_SQL_PORT,
     HBONE_PORT,
+    REDIS_TLS_PORT,
     Allow,
     Peer,
     dns,
@@ -23,7 +24,6 @@ from components.kube.netpol import (
 from stacks.config_namespaces import NamespaceConfig
 from stacks.config_telemetry import GATEWAY_PODS, OTLP_GRPC_PORT, OTLP_HTTP_PORT
 
-REDIS_TLS_PORT = 6378  # Memorystore with in-transit encryption
 INGRESS_NAMESPACE = "istio-ingress"
 
 
