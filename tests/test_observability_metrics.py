@@ -416,7 +416,17 @@ def test_dashboards_are_code_with_the_seeds_panels_and_parse(plan: Plan) -> None
         if c["inputs"]["metadata"].get("labels", {}).get("grafana_dashboard") == "1"
     ]
     models = {name: json.loads(text) for m in maps for name, text in m["data"].items()}
-    assert set(models) == {"estate-overview.json", "estate-slo-burn.json", "estate-kafka.json"}
+    assert set(models) == {
+        f"estate-{uid}.json" for uid in ("overview", "slo-burn", "red", "gpu-inference", "kafka", "work-queue")
+    }
+    red = models["estate-red.json"]
+    assert [p["title"] for p in red["panels"]] == [
+        "Requests per second",
+        "Errors (5xx share)",
+        "Latency p50 / p95 / p99",
+        "CPU against limits",
+        "Memory against limits",
+    ]
     overview = models["estate-overview.json"]
     assert [p["title"] for p in overview["panels"]] == [
         "Request rate",

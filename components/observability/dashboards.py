@@ -6,6 +6,7 @@ Grafana's sidecar loads (label `grafana_dashboard: "1"`, the chart's default).
 - SLO burn: each objective's error and slow-request ratios against its budget, from the recording
   rules (components.observability.slo).
 - Kafka: consumer lag, under-replicated partitions, messages in per topic.
+- RED per service, GPUs and inference, and seed 001's work queue: components.observability.dashboards_workloads.
 """
 
 from __future__ import annotations
@@ -13,58 +14,34 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from grafana_foundation_sdk.builders import dashboard, gauge, prometheus, stat, timeseries
+from grafana_foundation_sdk.builders import dashboard, gauge, stat
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
-from grafana_foundation_sdk.models.dashboard import DataSourceRef
 
+from components.observability.dashboards_workloads import gpu_inference, red, work_queue
+from components.observability.panels import DATASOURCE, new_board, query, series
 from components.observability.slo import metric_name
 from stacks.config_observability import Slo
 
 LABEL = {"grafana_dashboard": "1"}  # grafana.sidecar.dashboards.label / labelValue
-DATASOURCE = DataSourceRef(type_val="prometheus", uid="prometheus")  # the chart's default datasource
-
-
-def _query(expr: str, legend: str | None = None, ref: str = "A") -> prometheus.Dataquery:
-    q = prometheus.Dataquery().expr(expr).ref_id(ref)
-    return q.legend_format(legend) if legend else q
-
-
-def _series(title: str, unit: str, *queries: prometheus.Dataquery) -> timeseries.Panel:
-    panel = timeseries.Panel().title(title).unit(unit).datasource(DATASOURCE)
-    for q in queries:
-        panel = panel.with_target(q)
-    return panel
-
-
-def _board(uid: str, title: str) -> dashboard.Dashboard:
-    return (
-        dashboard.Dashboard(title)
-        .uid(uid)
-        .tags(["ai-estate"])
-        .refresh("1m")
-        .time("now-6h", "now")
-        .timezone("utc")
-        .editable()
-    )
 
 
 def overview() -> dashboard.Dashboard:
     """Seed 004's overview, with its five panels."""
     rate = "$__rate_interval"
     return (
-        _board("estate-overview", "ai-estate / Overview")
+        new_board("estate-overview", "ai-estate / Overview")
         .with_panel(
-            _series(
+            series(
                 "Request rate",
                 "reqps",
-                _query(f"sum by (service, method) (rate(http_requests_total[{rate}]))", "{{service}} - {{method}}"),
+                query(f"sum by (service, method) (rate(http_requests_total[{rate}]))", "{{service}} - {{method}}"),
             )
         )
         .with_panel(
-            _series(
+            series(
                 "Response time (p95)",
                 "s",
-                _query(
+                query(
                     "histogram_quantile(0.95, sum by (le, service)"
                     f" (rate(http_request_duration_seconds_bucket[{rate}])))",
                     "{{service}}",
@@ -75,7 +52,7 @@ def overview() -> dashboard.Dashboard:
             stat.Panel()
             .title("Active WebSocket connections")
             .datasource(DATASOURCE)
-            .with_target(_query("sum(websocket_connections_active)", "connections"))
+            .with_target(query("sum(websocket_connections_active)", "connections"))
         )
         .with_panel(
             gauge.Panel()
@@ -84,13 +61,13 @@ def overview() -> dashboard.Dashboard:
             .min(0)
             .max(100)
             .datasource(DATASOURCE)
-            .with_target(_query("avg by (gpu, Hostname) (DCGM_FI_DEV_GPU_UTIL)", "GPU {{gpu}} on {{Hostname}}"))
+            .with_target(query("avg by (gpu, Hostname) (DCGM_FI_DEV_GPU_UTIL)", "GPU {{gpu}} on {{Hostname}}"))
         )
         .with_panel(
-            _series(
+            series(
                 "Model inference time",
                 "s",
-                _query(
+                query(
                     f"sum by (model_name) (rate(model_inference_duration_seconds_sum[{rate}]))"
                     f" / sum by (model_name) (rate(model_inference_duration_seconds_count[{rate}]))",
                     "{{model_name}}",
@@ -101,18 +78,18 @@ def overview() -> dashboard.Dashboard:
 
 
 def slo_burn(slos: dict[str, Slo]) -> dashboard.Dashboard:
-    board = _board("estate-slo-burn", "ai-estate / SLO burn")
+    board = new_board("estate-slo-burn", "ai-estate / SLO burn")
     for name, slo in sorted(slos.items()):
         base = metric_name(name)
         for kind, percent in (("error", slo.availability_percent), ("slow", slo.latency_percent)):
             budget = f"{1 - percent / 100:.6g}"
             board = board.with_panel(
-                _series(
+                series(
                     f"{name}: {kind} budget burn rate",
                     "none",
-                    _query(f"{base}:{kind}_ratio:rate1h / {budget}", "1h", "A"),
-                    _query(f"{base}:{kind}_ratio:rate6h / {budget}", "6h", "B"),
-                    _query(f"{base}:{kind}_ratio:rate3d / {budget}", "3d", "C"),
+                    query(f"{base}:{kind}_ratio:rate1h / {budget}", "1h", "A"),
+                    query(f"{base}:{kind}_ratio:rate6h / {budget}", "6h", "B"),
+                    query(f"{base}:{kind}_ratio:rate3d / {budget}", "3d", "C"),
                 )
             )
     return board
@@ -121,34 +98,41 @@ def slo_burn(slos: dict[str, Slo]) -> dashboard.Dashboard:
 def kafka() -> dashboard.Dashboard:
     rate = "$__rate_interval"
     return (
-        _board("estate-kafka", "ai-estate / Kafka")
+        new_board("estate-kafka", "ai-estate / Kafka")
         .with_panel(
-            _series(
+            series(
                 "Consumer lag",
                 "short",
-                _query("sum by (consumergroup, topic) (kafka_consumergroup_lag)", "{{consumergroup}} / {{topic}}"),
+                query("sum by (consumergroup, topic) (kafka_consumergroup_lag)", "{{consumergroup}} / {{topic}}"),
             )
         )
         .with_panel(
-            _series(
+            series(
                 "Under-replicated partitions",
                 "short",
-                _query("sum by (topic) (kafka_topic_partition_under_replicated_partition)", "{{topic}}"),
+                query("sum by (topic) (kafka_topic_partition_under_replicated_partition)", "{{topic}}"),
             )
         )
         .with_panel(
-            _series(
+            series(
                 "Messages in",
                 "short",
-                _query(f"sum by (topic) (rate(kafka_topic_partition_current_offset[{rate}]))", "{{topic}}"),
+                query(f"sum by (topic) (rate(kafka_topic_partition_current_offset[{rate}]))", "{{topic}}"),
             )
         )
     )
 
 
-def dashboards(slos: dict[str, Slo], *, with_kafka: bool) -> dict[str, dict[str, Any]]:
+def dashboards(slos: dict[str, Slo], *, with_kafka: bool, with_queue: bool = False) -> dict[str, dict[str, Any]]:
     """File name -> the dashboard's JSON model."""
-    boards = [overview(), slo_burn(slos), *([kafka()] if with_kafka else [])]
+    boards = [
+        overview(),
+        slo_burn(slos),
+        red(),
+        gpu_inference(),
+        *([kafka()] if with_kafka else []),
+        *([work_queue()] if with_queue else []),
+    ]
     out = {}
     for board in boards:
         model = json.loads(json.dumps(board.build(), cls=JSONEncoder))

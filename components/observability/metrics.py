@@ -248,7 +248,11 @@ class Metrics(pulumi.ComponentResource):
         )
         if cfg.grafana.enabled:
             # Dashboards as code: one ConfigMap each, which Grafana's sidecar loads.
-            for file, model in sorted(dashboards.dashboards(cfg.slos, with_kafka=bool(args.kafka_namespace)).items()):
+            for file, model in sorted(
+                dashboards.dashboards(
+                    cfg.slos, with_kafka=bool(args.kafka_namespace), with_queue=cfg.exporters.redis
+                ).items()
+            ):
                 k8s.core.v1.ConfigMap(
                     f"{name}-dashboard-{model['uid']}",
                     k8s.core.v1.ConfigMapInitArgs(

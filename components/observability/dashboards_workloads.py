@@ -1,0 +1,160 @@
+"""Dashboards on the workloads, beside components.observability.dashboards (same builders):
+
+- RED per service (seed 003: rate, errors, p50/p95/p99 latency, saturation): requests entering
+  through the ingress gateway (Istio's standard metrics from its Envoy, the source that exists for
+  every routed service), and each pod's CPU and memory against its limits (cAdvisor,
+  kube-state-metrics).
+- GPU and inference: DCGM's utilisation and framebuffer memory; vLLM's and llama.cpp's own metrics
+  (tokens per second, requests waiting, KV-cache use), which the inference layer's servers export.
+- The work queue of seed 001: each Redis stream's length, and each consumer group's lag and
+  entries read but not acknowledged (redis_exporter).
+"""
+
+from __future__ import annotations
+
+from grafana_foundation_sdk.builders import dashboard
+
+from components.observability.panels import new_board, query, series
+
+RATE = "$__rate_interval"
+GATEWAY = 'reporter="source",source_workload="istio-ingressgateway"'
+BY_SERVICE = "destination_service_namespace, destination_service_name"
+SERVICE_LEGEND = "{{destination_service_namespace}}/{{destination_service_name}}"
+
+
+def red() -> dashboard.Dashboard:
+    board = (
+        new_board("estate-red", "ai-estate / Services (RED)")
+        .with_panel(
+            series(
+                "Requests per second",
+                "reqps",
+                query(f"sum by ({BY_SERVICE}) (rate(istio_requests_total{{{GATEWAY}}}[{RATE}]))", SERVICE_LEGEND),
+            )
+        )
+        .with_panel(
+            series(
+                "Errors (5xx share)",
+                "percentunit",
+                query(
+                    f'sum by ({BY_SERVICE}) (rate(istio_requests_total{{{GATEWAY},response_code=~"5.."}}[{RATE}]))'
+                    f" / sum by ({BY_SERVICE}) (rate(istio_requests_total{{{GATEWAY}}}[{RATE}]))",
+                    SERVICE_LEGEND,
+                ),
+            )
+        )
+    )
+    latency = [
+        query(
+            f"histogram_quantile({q}, sum by (le, {BY_SERVICE})"
+            f" (rate(istio_request_duration_milliseconds_bucket{{{GATEWAY}}}[{RATE}])))",
+            f"p{int(q * 100)} {SERVICE_LEGEND}",
+            ref,
+        )
+        for q, ref in ((0.5, "A"), (0.95, "B"), (0.99, "C"))
+    ]
+    return (
+        board.with_panel(series("Latency p50 / p95 / p99", "ms", *latency))
+        .with_panel(
+            series(
+                "CPU against limits",
+                "percentunit",
+                query(
+                    f'sum by (namespace, pod) (rate(container_cpu_usage_seconds_total{{container!=""}}[{RATE}]))'
+                    ' / sum by (namespace, pod) (kube_pod_container_resource_limits{resource="cpu"})',
+                    "{{namespace}}/{{pod}}",
+                ),
+            )
+        )
+        .with_panel(
+            series(
+                "Memory against limits",
+                "percentunit",
+                query(
+                    'sum by (namespace, pod) (container_memory_working_set_bytes{container!=""})'
+                    ' / sum by (namespace, pod) (kube_pod_container_resource_limits{resource="memory"})',
+                    "{{namespace}}/{{pod}}",
+                ),
+            )
+        )
+    )
+
+
+def gpu_inference() -> dashboard.Dashboard:
+    return (
+        new_board("estate-gpu-inference", "ai-estate / GPUs and inference")
+        .with_panel(
+            series(
+                "GPU utilisation",
+                "percent",
+                query("avg by (Hostname, gpu) (DCGM_FI_DEV_GPU_UTIL)", "{{Hostname}} GPU {{gpu}}"),
+            )
+        )
+        .with_panel(
+            series(
+                "GPU memory used",
+                "percentunit",
+                query(
+                    "sum by (Hostname, gpu) (DCGM_FI_DEV_FB_USED)"
+                    " / sum by (Hostname, gpu) (DCGM_FI_DEV_FB_USED + DCGM_FI_DEV_FB_FREE)",
+                    "{{Hostname}} GPU {{gpu}}",
+                ),
+            )
+        )
+        .with_panel(
+            series(
+                "Tokens per second",
+                "short",
+                query(f"sum by (model_name) (rate(vllm:generation_tokens_total[{RATE}]))", "vLLM {{model_name}}", "A"),
+                query(
+                    f"sum by (namespace, pod) (rate(llamacpp:tokens_predicted_total[{RATE}]))",
+                    "llama.cpp {{pod}}",
+                    "B",
+                ),
+            )
+        )
+        .with_panel(
+            series(
+                "Requests waiting",
+                "short",
+                query("sum by (model_name) (vllm:num_requests_waiting)", "vLLM {{model_name}}", "A"),
+                query("sum by (namespace, pod) (llamacpp:requests_deferred)", "llama.cpp {{pod}}", "B"),
+            )
+        )
+        .with_panel(
+            series(
+                "KV-cache use",
+                "percentunit",
+                query("max by (model_name) (vllm:kv_cache_usage_perc)", "vLLM {{model_name}}", "A"),
+                query("max by (namespace, pod) (llamacpp:kv_cache_usage_ratio)", "llama.cpp {{pod}}", "B"),
+            )
+        )
+    )
+
+
+def work_queue() -> dashboard.Dashboard:
+    return (
+        new_board("estate-work-queue", "ai-estate / Work queue")
+        .with_panel(series("Stream length", "short", query("sum by (stream) (redis_stream_length)", "{{stream}}")))
+        .with_panel(
+            series(
+                "Waiting for each group (lag)",
+                "short",
+                query("sum by (stream, group) (redis_stream_group_lag)", "{{stream}} / {{group}}"),
+            )
+        )
+        .with_panel(
+            series(
+                "Read, not acknowledged",
+                "short",
+                query("sum by (stream, group) (redis_stream_group_messages_pending)", "{{stream}} / {{group}}"),
+            )
+        )
+        .with_panel(
+            series(
+                "Consumers",
+                "short",
+                query("sum by (stream, group) (redis_stream_group_consumers)", "{{stream}} / {{group}}"),
+            )
+        )
+    )
