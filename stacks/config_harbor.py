@@ -200,6 +200,10 @@ NAMESPACE = {
     "egress": {"cloudSql": True, "googleApis": True},
     "quota": {"cpu": "16", "memory": "32Gi", "pods": 40},
 }
+# The Cloud SQL Auth Proxy Harbor shares: its Deployment, Service and pod label (the data layer
+# runs it, the observability layer scrapes it).
+DB_PROXY = "harbor-db-proxy"
+
 WORKLOADS = {
     "harbor-registry": {"namespace": "harbor", "serviceAccount": "harbor-registry", "buckets": {"registry": "writer"}},
     "harbor-db-proxy": {"namespace": "harbor", "serviceAccount": "harbor-db-proxy", "cloudSql": True},

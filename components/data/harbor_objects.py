@@ -30,10 +30,11 @@ from components.kube.istio import (
     service_destination,
 )
 from components.kube.netpol import CLOUD_SQL_PORT, HBONE_PORT, Allow, Peer, for_pods, google_apis, public_internet, tcp
+from stacks.config_harbor import DB_PROXY
 
 PUBLIC_TLS = "estate-harbor-public-tls"
 CA_BUNDLE = "estate-harbor-ca-bundle"
-PROXY = "harbor-db-proxy"  # the Cloud SQL Auth Proxy's Deployment, Service and pod label
+PROXY = DB_PROXY  # the Cloud SQL Auth Proxy's Deployment, Service and pod label
 PROXY_PORT = 5432
 # The chart's components and the Secret each one's internal TLS certificate lives in. The registry's
 # controller shares the registry's; the exporter mounts core's.

@@ -19,7 +19,6 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from components.common import K8S_LABELS, child
-from components.data.harbor_objects import PROXY as HARBOR_DB_PROXY
 from components.kube import authz
 from components.kube.authz import principal
 from components.kube.charts import ChartPin, Release, install
@@ -43,6 +42,7 @@ from components.observability.transforms import rules_after_admission
 from components.observability.values_kps import NODE_EXPORTER_PORT, RELEASE, kps_values
 from components.secret_manager import SecretArgs, secret
 from stacks import secret_keys as keys
+from stacks.config_harbor import DB_PROXY as HARBOR_DB_PROXY
 from stacks.config_observability import ObservabilityConfig
 
 KUBELET_PORT = 10250
