@@ -48,3 +48,15 @@ def test_one_proxy_tree_per_decoding_and_none_shared_for_others() -> None:
     assert memo.proxy(props) is tree and tree["spec"]["containers"][0]["name"] == "app"
     stranger: dict[str, Any] = {"spec": {}}
     assert memo.proxy(stranger) is not memo.proxy(stranger)  # not ours: built anew, never kept
+
+
+def test_a_stack_analysis_of_prod_with_its_charts_fits_in_the_memo(prod_plan: Any) -> None:
+    """Stack policies walk every resource in turn: a memo smaller than the stack would evict each
+    resource just before the next policy needs it, and decode everything once per stack policy."""
+    from tests.upstream import require_charts
+    from tools.charts.chart import render_charts
+
+    outcomes = render_charts(prod_plan.resources, require_charts())
+    stack = len(prod_plan.resources) + sum(len(o.children) for o in outcomes)
+    # Room for the stack as it grows (cells, inference, automation), not just today's.
+    assert stack * 2 <= decoding._KEEP, stack

@@ -17,7 +17,9 @@ from typing import Any
 from google.protobuf import json_format  # type: ignore[import-untyped]
 from pulumi_policy import policy as sdk_policy
 
-_KEEP = 256  # messages remembered: a stack analysis walks every resource once per stack policy
+# Messages remembered: a stack analysis walks every resource once per stack policy, in order, so
+# fewer than the stack holds would miss on every one (a scan evicts what the next scan needs first).
+_KEEP = 4096
 
 
 class _Memo:
