@@ -84,6 +84,15 @@ class Exporters(Model):
     """Exporters for what Prometheus cannot scrape directly."""
 
     redis: bool = Field(True, description="redis_exporter for Memorystore: over TLS with the instance's CA.")
+    cloud_sql: bool = Field(
+        True,
+        description="Cloud SQL's own metrics from Cloud Monitoring, through stackdriver_exporter (the "
+        "cloudMonitoringWorkload identity reads them).",
+    )
+    cloud_monitoring_workload: Name = Field(
+        "metrics-bridge",
+        description="The ai-estate:identity.workloads entry the Cloud Monitoring bridge runs as.",
+    )
     redis_streams: str = Field(
         "db0=*",
         pattern=r"^(db\d+=[^,\s]+)(,db\d+=[^,\s]+)*$",
@@ -102,8 +111,20 @@ def check(
     buckets: Mapping[str, Any],
     workloads: Mapping[str, Any],
     namespaces: Mapping[str, Any],
+    exporters: Exporters | None = None,
 ) -> list[Problem]:
     out: list[Problem] = []
+    if exporters is not None and exporters.cloud_sql:
+        wl = workloads.get(exporters.cloud_monitoring_workload)
+        if wl is None or wl.namespace != namespace or "roles/monitoring.viewer" not in wl.roles:
+            out.append(
+                Problem(
+                    "observability.exporters.cloudMonitoringWorkload",
+                    exporters.cloud_monitoring_workload,
+                    f"must be an ai-estate:identity.workloads entry in namespace {namespace!r} with roles "
+                    "['roles/monitoring.viewer']",
+                )
+            )
     for area, spec, account in (("logs", logs, LOKI_SERVICE_ACCOUNT), ("traces", traces, TEMPO_SERVICE_ACCOUNT)):
         if not spec.enabled:
             continue
@@ -160,6 +181,12 @@ def check(
 
 # Each backend's identity: its chart's service account, writing (and deleting: retention) in its bucket only.
 WORKLOADS = {
+    # The Cloud Monitoring bridge reads the project's metrics (Cloud SQL's), nothing else.
+    "metrics-bridge": {
+        "namespace": "observability",
+        "serviceAccount": "cloud-monitoring-exporter",
+        "roles": ["roles/monitoring.viewer"],
+    },
     "loki": {"namespace": "observability", "serviceAccount": LOKI_SERVICE_ACCOUNT, "buckets": {"logs": "writer"}},
     "tempo": {"namespace": "observability", "serviceAccount": TEMPO_SERVICE_ACCOUNT, "buckets": {"traces": "writer"}},
 }

@@ -26,6 +26,7 @@ _IMAGES = {
     "postgres-client": {"image": "docker.io/library/postgres", "tag": "16.6-alpine3.21"},
     # The observability layer's Redis exporter (components/observability/exporters.py).
     "redis-exporter": {"image": "docker.io/oliver006/redis_exporter", "tag": "v1.89.0"},
+    "stackdriver-exporter": {"image": "docker.io/prometheuscommunity/stackdriver-exporter", "tag": "v0.19.0"},
     **CHART_IMAGES,
 }
 

@@ -57,6 +57,7 @@ def check(cfg: EstateConfig) -> list[Problem]:
             buckets=cfg.storage.buckets,
             workloads=cfg.identity.workloads,
             namespaces=cfg.namespaces,
+            exporters=o.exporters,
         )
     return problems
 

@@ -107,3 +107,31 @@ def test_harbors_database_proxy_serves_its_metrics_and_is_scraped(plan: Plan) ->
     assert monitor["spec"]["namespaceSelector"] == {"matchNames": [cfg.harbor.namespace]}
     assert monitor["spec"]["selector"]["matchLabels"] == proxy["spec"]["selector"]["matchLabels"]
     assert monitor["spec"]["podMetricsEndpoints"] == [{"port": "health", "path": "/metrics", "interval": "30s"}]
+
+
+def test_the_cloud_monitoring_bridge_reads_cloud_sqls_metrics_as_its_own_identity(plan: Plan) -> None:
+    cfg = stack_cfg(plan.stack)
+    workload = cfg.observability.exporters.cloud_monitoring_workload
+    deployment = _deployment(plan, "cloud-monitoring-exporter")
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    assert f"--google.project-ids={cfg.project}" in container["args"]
+    assert "--monitoring.metrics-prefixes=cloudsql.googleapis.com/database/postgresql/num_backends" in container["args"]
+    (sa,) = [
+        r["inputs"]
+        for r in plan.by_type("kubernetes:core/v1:ServiceAccount")
+        if r["inputs"]["metadata"]["name"] == "cloud-monitoring-exporter"
+    ]
+    gsa = sa["metadata"]["annotations"]["iam.gke.io/gcp-service-account"]
+    assert gsa == f"{plan.stack}-wl-{workload}@{cfg.project}.iam.gserviceaccount.com"
+    roles = {
+        g["inputs"]["role"]
+        for g in plan.by_type("gcp:projects/iAMMember:IAMMember")
+        if g["inputs"]["member"] == f"serviceAccount:{gsa}"
+    }
+    assert roles == {"roles/monitoring.viewer"}
+    assert builtin_problems(deployment) == []
+
+
+def test_the_bridge_needs_an_identity_that_may_read_metrics() -> None:
+    (message,) = config_problems("dev", observability={"exporters": {"cloudMonitoringWorkload": "cells"}})
+    assert message.startswith("observability.exporters.cloudMonitoringWorkload = 'cells': must be an ")

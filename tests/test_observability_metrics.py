@@ -10,7 +10,7 @@ import yaml
 
 from components.kube.authz import principal
 from components.observability import alerting
-from components.observability.rules import rules
+from components.observability.rules import CLOUD_SQL_BACKENDS, rules
 from components.observability.transforms import DEPENDS_ON
 from stacks.config_observability import PROMETHEUS_SERVICE_ACCOUNT, Paging, Thresholds
 from tests.conftest import config_problems, config_with, stack_cfg
@@ -84,7 +84,8 @@ def test_the_seed_alerts_keep_their_thresholds_and_durations() -> None:
     assert alerts["HighMemoryUsage"]["expr"].endswith("> 0.8")
     # The metric DCGM really emits, not the seed's nvidia_gpu_utilization.
     assert alerts["GPUUtilizationHigh"]["expr"] == "DCGM_FI_DEV_GPU_UTIL > 90"
-    assert alerts["DatabaseConnectionsHigh"]["expr"] == "pg_stat_database_numbackends > 70"
+    # Cloud SQL's own connection count, through the Cloud Monitoring bridge.
+    assert alerts["DatabaseConnectionsHigh"]["expr"] == f"max by (database_id, database) ({CLOUD_SQL_BACKENDS}) > 70"
     for rule in alerts.values():
         assert {"summary", "description", "runbook"} <= set(rule["annotations"]), rule["alert"]
         assert "Source: " in rule["annotations"]["description"]

@@ -33,7 +33,7 @@ from stacks import secret_keys as keys
 from stacks.config_mesh import fqdn
 from stacks.config_telemetry import OTLP_GRPC_PORT
 from stacks.model import EstateConfig
-from stacks.naming import bucket_name
+from stacks.naming import bucket_name, workload_account_id
 
 
 @dataclass(frozen=True)
@@ -105,17 +105,43 @@ def build_observability(cfg: EstateConfig, cloud: CloudLayer, platform: Platform
             extra_sources={sid: cloud.secrets[k] for k, sid in redis_ids.items()} if redis else {},
         ),
     )
+    common = [platform.namespaces.namespaces[ns], cloud.pools, *platform.mesh.data_plane]
     if redis:
-        exporters.RedisExporter(
+        container, volumes, allows = exporters.redis_exporter(
+            ns, platform.ctx.images["redis-exporter"], o.exporters.redis_streams, cloud.cidrs.private_services
+        )
+        exporters.Exporter(
             f"{cfg.prefix}-redis-exporter",
-            exporters.RedisExporterArgs(
+            exporters.ExporterArgs(
+                name=exporters.NAME,
                 namespace=ns,
-                image=platform.ctx.images["redis-exporter"],
-                streams=o.exporters.redis_streams,
-                private_services=cloud.cidrs.private_services,
+                container=container,
+                port=exporters.PORT,
+                uid=exporters.UID,
                 provider=cloud.kube.provider,
-                depends_on=[platform.namespaces.namespaces[ns], cloud.pools, metrics.synced[exporters.SECRET]],
+                depends_on=[*common, metrics.synced[exporters.SECRET]],
                 monitors_after=metrics.chart,
+                volumes=volumes,
+                allows=allows,
+            ),
+        )
+    if o.exporters.cloud_sql:
+        workload = o.exporters.cloud_monitoring_workload
+        exporters.Exporter(
+            f"{cfg.prefix}-cloud-monitoring-exporter",
+            exporters.ExporterArgs(
+                name=cfg.identity.workloads[workload].service_account,
+                namespace=ns,
+                container=exporters.bridge_container(
+                    platform.ctx.images["stackdriver-exporter"].ref, cfg.project, exporters.CLOUD_SQL_PREFIXES
+                ),
+                port=exporters.BRIDGE_PORT,
+                uid=exporters.BRIDGE_UID,
+                provider=cloud.kube.provider,
+                # Its Google identity and role exist before it asks (Workload Identity).
+                depends_on=[*common, cloud.workloads],
+                monitors_after=metrics.chart,
+                gsa=platform.ctx.gsa_email(workload_account_id(cfg.environment, workload)),
             ),
         )
     # What a backend's pods need before they start: their namespace, nodes, the mesh's node agents,

@@ -161,15 +161,15 @@ def collectors(namespace: str, agent_namespace: str | None) -> list[dict[str, An
     return out
 
 
-def redis(namespace: str) -> dict[str, Any]:
-    """redis_exporter (`metrics`, 9121; components.observability.exporters): Memorystore's own and
-    its streams' metrics."""
+def exporter(namespace: str, app: str) -> dict[str, Any]:
+    """One of the layer's own exporters (components.observability.exporters): its Service's
+    `metrics` port."""
     spec = ServiceMonitorSpec(
         namespace_selector=NamespaceSelector(match_names=[namespace]),
-        selector=LabelSelector(match_labels={"app": "redis-exporter"}),
+        selector=LabelSelector(match_labels={"app": app}),
         endpoints=[Endpoint(port="metrics")],
     )
-    return _obj("ServiceMonitor", "redis-exporter", namespace, spec)
+    return _obj("ServiceMonitor", app, namespace, spec)
 
 
 def cloud_sql_proxy(namespace: str, proxy_namespace: str, app: str) -> dict[str, Any]:

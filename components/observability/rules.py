@@ -17,6 +17,9 @@ from components.observability.rule_model import RecordGroup, RuleGroup, alert, p
 from components.observability.rules_data import harbor_alerts, kafka_alerts, redis_alerts
 from stacks.config_observability import Thresholds
 
+# Cloud SQL's `database/postgresql/num_backends` as the Cloud Monitoring bridge (stackdriver_exporter)
+# names it: `stackdriver_<monitored resource>_<metric type>`, per database of an instance.
+CLOUD_SQL_BACKENDS = "stackdriver_cloudsql_database_cloudsql_googleapis_com_database_postgresql_num_backends"
 # Namespaces whose Deployments are the estate's own controllers and services (platform and data).
 CONTROLLER_NAMESPACES = ("cert-manager", "external-secrets", "istio-system", "istio-ingress", "cosign-system")
 
@@ -74,12 +77,13 @@ def seed_alerts(t: Thresholds) -> RuleGroup:
             ),
             alert(
                 "DatabaseConnectionsHigh",
-                f"pg_stat_database_numbackends > {t.database_connections}",
+                f"max by (database_id, database) ({CLOUD_SQL_BACKENDS}) > {t.database_connections}",
                 "5m",
                 "warning",
-                "High database connections on {{ $labels.datname }}",
-                "{{ $value }} active connections.",
-                "postgres_exporter (pg_stat_database_numbackends), once it is scraped",
+                "High database connections on {{ $labels.database }}",
+                "{{ $value }} connections to {{ $labels.database_id }}.",
+                "Cloud SQL's own num_backends metric (the seed's pg_stat_database_numbackends, as Cloud "
+                "Monitoring reports it), through the Cloud Monitoring bridge",
                 DB_RECOVERY,
             ),
         ],
