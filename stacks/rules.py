@@ -18,6 +18,7 @@ from stacks.config_kafka import check as check_kafka
 from stacks.config_observability import check as check_observability
 from stacks.config_telemetry import check as check_telemetry
 from stacks.model import EstateConfig
+from stacks.naming import workload_account_id
 from stacks.problem import Problem
 from stacks.rules_platform import check_platform
 from stacks.rules_pubsub import check_pubsub
@@ -258,7 +259,7 @@ def _check_references(cfg: EstateConfig) -> list[Problem]:
                 )
             )
     for name, wl in cfg.identity.workloads.items():
-        account = f"{cfg.environment}-wl-{name}"
+        account = workload_account_id(cfg.environment, name)
         if len(account) > ACCOUNT_ID_MAX:
             out.append(
                 Problem(

@@ -103,3 +103,4 @@ def zone_spread(labels: Mapping[str, str]) -> list[dict[str, Any]]:
 
 
 SYSTEM_NODES = {"workload-class": "system"}
+SSD_STORAGE_CLASS = "premium-rwo"  # GKE's pd-ssd class (Persistent Disk CSI), volume expansion on

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from components.kube.values import CONTAINER_SECURITY, SYSTEM_NODES, ChartContext, resources
-from components.observability.values_kps import STORAGE_CLASS, image
+from components.kube.values import CONTAINER_SECURITY, SSD_STORAGE_CLASS, SYSTEM_NODES, ChartContext, resources
+from components.observability.values_kps import image
 from stacks.config_observability import GRAFANA_SERVICE, Grafana
 
 ADMIN_SECRET = "grafana-admin"  # admin.existingSecret: keys admin-user, admin-password
@@ -123,7 +123,7 @@ def grafana_values(
         "persistence": {
             "enabled": True,
             "type": "pvc",
-            "storageClassName": STORAGE_CLASS,
+            "storageClassName": SSD_STORAGE_CLASS,
             "size": f"{cfg.storage_gb}Gi",
             "lookupVolumeName": False,
         },

@@ -22,6 +22,7 @@ from pydantic import Field
 
 from components.kube.values import (
     CONTAINER_SECURITY,
+    SSD_STORAGE_CLASS,
     SYSTEM_NODES,
     ChartContext,
     PinnedImage,
@@ -37,7 +38,6 @@ FULLNAME = "kps"  # fullnameOverride: kps-operator, kps-prometheus, kps-alertman
 POOL_LABEL = "cloud.google.com/gke-nodepool"
 ZONE_LABEL = "topology.kubernetes.io/zone"
 PROMETHEUS_PORT = 9090
-STORAGE_CLASS = "premium-rwo"  # GKE's pd-ssd class (Persistent Disk CSI), volume expansion on
 # Rule groups of components this cluster does not have (templates gate them on these switches too).
 OFF_RULES = ("etcd", "kubeControllerManager", "kubeSchedulerAlerting", "kubeSchedulerRecording", "kubeProxy", "windows")
 
@@ -82,7 +82,7 @@ class KubePrometheusStackValues(Values):
 
 def _storage(gb: int) -> dict[str, Any]:
     spec = {
-        "storageClassName": STORAGE_CLASS,
+        "storageClassName": SSD_STORAGE_CLASS,
         "accessModes": ["ReadWriteOnce"],
         "resources": {"requests": {"storage": f"{gb}Gi"}},
     }

@@ -14,6 +14,7 @@ from typing import Any
 
 from components.kube.values import (
     CONTAINER_SECURITY,
+    SSD_STORAGE_CLASS,
     SYSTEM_NODES,
     ChartContext,
     Values,
@@ -27,7 +28,6 @@ from stacks.naming import workload_account_id
 RELEASE = "loki"
 SERVICE = "loki"  # fullnameOverride: its Service, HTTP on 3100 (push, query, /otlp)
 HTTP_PORT = 3100
-STORAGE_CLASS = "premium-rwo"
 # The first day of the estate's schema: a later schema is a new entry from a later date.
 SCHEMA_FROM = "2025-01-01"
 
@@ -130,7 +130,7 @@ def loki_values(ctx: ChartContext, cfg: Logs, *, bucket: str) -> LokiValues:
         single_binary={
             "replicas": cfg.replicas,
             "sidecar": False,
-            "persistence": {"enabled": True, "size": f"{cfg.storage_gb}Gi", "storageClass": STORAGE_CLASS},
+            "persistence": {"enabled": True, "size": f"{cfg.storage_gb}Gi", "storageClass": SSD_STORAGE_CLASS},
             "resources": resources(cfg.cpu, cfg.memory, cpu_limit=_double(cfg.cpu)),
             "nodeSelector": dict(SYSTEM_NODES),
             "topologySpreadConstraints": zone_spread(selector) if prod else [],

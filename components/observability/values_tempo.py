@@ -15,7 +15,16 @@ from typing import Any
 
 import pulumi
 
-from components.kube.values import CONTAINER_SECURITY, SYSTEM_NODES, ChartContext, PinnedImage, Values, resources
+from components.kube.values import (
+    CONTAINER_SECURITY,
+    SSD_STORAGE_CLASS,
+    SYSTEM_NODES,
+    ChartContext,
+    PinnedImage,
+    Values,
+    image_parts,
+    resources,
+)
 from stacks.config_telemetry import TEMPO_SERVICE_ACCOUNT, Traces
 from stacks.naming import workload_account_id
 
@@ -23,7 +32,6 @@ RELEASE = "tempo"  # fullname `tempo`: tempo-distributor, tempo-query-frontend, 
 DISTRIBUTOR = "tempo-distributor"
 QUERY_FRONTEND = "tempo-query-frontend"
 HTTP_PORT = 3200
-STORAGE_CLASS = "premium-rwo"
 
 
 class TempoValues(Values):
@@ -46,9 +54,11 @@ class TempoValues(Values):
 def _image(pinned: PinnedImage) -> dict[str, Any]:
     """The chart composes `registry/repository:tag` and has no digest key: the digest rides on the
     tag (`2.10.7@sha256:...`), which pins the image as a digest reference does."""
-    registry, _, repository = pinned.repository.partition("/")
-    tag = pulumi.Output.concat(pinned.tag, "@", pinned.digest)
-    return {"registry": registry, "repository": repository, "tag": tag}
+    parts = image_parts(pinned)
+    return {
+        **{k: parts[k] for k in ("registry", "repository")},
+        "tag": pulumi.Output.concat(pinned.tag, "@", pinned.digest),
+    }
 
 
 def _stateless(replicas: int, cpu: str, memory: str) -> dict[str, Any]:
@@ -66,7 +76,7 @@ def tempo_values(ctx: ChartContext, cfg: Traces, *, bucket: str) -> TempoValues:
         "config": {"replication_factor": min(cfg.ingesters, 3)},
         "resources": resources("500m", "2Gi" if prod else "1Gi", cpu_limit="2"),
         "nodeSelector": dict(SYSTEM_NODES),
-        "persistence": {"enabled": True, "size": f"{cfg.storage_gb}Gi", "storageClass": STORAGE_CLASS},
+        "persistence": {"enabled": True, "size": f"{cfg.storage_gb}Gi", "storageClass": SSD_STORAGE_CLASS},
     }
     return TempoValues(
         fullname_override=RELEASE,

@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 
 from stacks.model import EstateConfig
+from stacks.naming import workload_account_id
 
 GENERATED_PREFIX = "9000"
 _DB_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -35,7 +36,7 @@ def quote_ident(name: str) -> str:
 
 def iam_user(environment: str, workload: str, project: str) -> str:
     """The IAM database user of a workload: its service account email without `.gserviceaccount.com`."""
-    return f"{environment}-wl-{workload}@{project}.iam"
+    return f"{workload_account_id(environment, workload)}@{project}.iam"
 
 
 def _user_grants(user: str, access: str, schemas: list[str], admin: str, database: str) -> list[str]:
