@@ -84,47 +84,38 @@ class Cache(pulumi.ComponentResource):
                 custom_timeouts=pulumi.CustomTimeouts(create="45m", update="45m", delete="30m"),
             ),
         )
-        auth = secret(
-            self,
-            f"{name}-auth",
-            SecretArgs(
-                secret_id=keys.secret_id(args.prefix, keys.REDIS_AUTH),
-                region=args.region,
-                labels=args.labels,
-                data=instance.auth_string,
-                protect=args.protect,
-                depends_on=args.apis,
+        # Its AUTH string (kept: a new one is a new password), its server CA and its address (read
+        # again from the instance by every `up`). Clients in the cluster read all three through
+        # External Secrets, as they read any credential: the observability layer's Redis exporter
+        # takes the address from there rather than from this layer's outputs.
+        stored = {
+            keys.REDIS_AUTH: (instance.auth_string, args.protect),
+            keys.REDIS_CA: (
+                instance.server_ca_certs.apply(lambda certs: "\n".join(c.cert or "" for c in certs or [])),
+                False,
             ),
-        )
-        ca = secret(
-            self,
-            f"{name}-ca",
-            SecretArgs(
-                secret_id=keys.secret_id(args.prefix, keys.REDIS_CA),
-                region=args.region,
-                labels=args.labels,
-                data=instance.server_ca_certs.apply(lambda certs: "\n".join(c.cert or "" for c in certs or [])),
-                protect=False,
-                depends_on=args.apis,
+            keys.REDIS_ADDRESS: (
+                pulumi.Output.concat("rediss://", instance.host, ":", instance.port.apply(str)),
+                False,
             ),
-        )
-        # The address as a secret too: a chart reads it from a Secret, so its values stay known at
-        # preview (the instance's IP is known only once it exists).
-        address = secret(
-            self,
-            f"{name}-address",
-            SecretArgs(
-                secret_id=keys.secret_id(args.prefix, keys.REDIS_ADDRESS),
-                region=args.region,
-                labels=args.labels,
-                data=pulumi.Output.concat("rediss://", instance.host, ":", instance.port.apply(str)),
-                protect=False,
-                depends_on=args.apis,
-            ),
-        )
+        }
+        self.secrets = {
+            key: secret(
+                self,
+                f"{name}-{key.removeprefix('redis-')}",
+                SecretArgs(
+                    secret_id=keys.secret_id(args.prefix, key),
+                    region=args.region,
+                    labels=args.labels,
+                    data=data,
+                    protect=protect,
+                    depends_on=args.apis,
+                ),
+            )
+            for key, (data, protect) in stored.items()
+        }
         self.host = instance.host
         self.port = instance.port
-        self.auth_secret_id = auth.secret_id
-        self.ca_secret_id = ca.secret_id
-        self.secrets = {keys.REDIS_AUTH: auth, keys.REDIS_CA: ca, keys.REDIS_ADDRESS: address}
+        self.auth_secret_id = self.secrets[keys.REDIS_AUTH].secret_id
+        self.ca_secret_id = self.secrets[keys.REDIS_CA].secret_id
         self.register_outputs({"host": self.host, "port": self.port})

@@ -64,7 +64,7 @@ def build_observability(cfg: EstateConfig, cloud: CloudLayer, platform: Platform
     tempo_url = f"http://{QUERY_FRONTEND}.{ns}.svc:{TEMPO_PORT}" if o.traces.enabled else None
     # The Redis exporter's address, password and CA, written by the namespace's one credentials sync.
     redis = o.exporters.redis
-    redis_ids = {k: keys.secret_id(cfg.prefix, k) for k in (keys.REDIS_ADDRESS, keys.REDIS_AUTH, keys.REDIS_CA)}
+    redis_ids = {field: keys.secret_id(cfg.prefix, key) for field, key in exporters.SECRET_KEYS.items()}
     metrics = Metrics(
         f"{cfg.prefix}-metrics",
         MetricsArgs(
@@ -95,14 +95,8 @@ def build_observability(cfg: EstateConfig, cloud: CloudLayer, platform: Platform
             loki_tenant=o.logs.tenant,
             tempo_url=tempo_url,
             node_agents=agents,
-            extra_credentials={
-                exporters.SECRET: exporters.redis_secret_keys(
-                    redis_ids[keys.REDIS_ADDRESS], redis_ids[keys.REDIS_AUTH], redis_ids[keys.REDIS_CA]
-                )
-            }
-            if redis
-            else {},
-            extra_sources={sid: cloud.secrets[k] for k, sid in redis_ids.items()} if redis else {},
+            extra_credentials={exporters.SECRET: redis_ids} if redis else {},
+            extra_sources={redis_ids[f]: cloud.secrets[k] for f, k in exporters.SECRET_KEYS.items()} if redis else {},
         ),
     )
     common = [platform.namespaces.namespaces[ns], cloud.pools, *platform.mesh.data_plane]

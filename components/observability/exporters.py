@@ -29,6 +29,7 @@ from components.kube.netpol import REDIS_TLS_PORT, Allow, Peer, allow_policies, 
 from components.kube.pods import SYSTEM_NODES, container_security, pod_security, resources
 from components.kube.values import PinnedImage
 from components.observability import monitors
+from stacks import secret_keys as keys
 
 core, apps, meta = k8s.core.v1, k8s.apps.v1, k8s.meta.v1
 
@@ -44,9 +45,9 @@ BRIDGE_UID = 65534  # the image's user (nobody)
 CLOUD_SQL_PREFIXES = ("cloudsql.googleapis.com/database/postgresql/num_backends",)
 
 
-def redis_secret_keys(address: str, password: str, ca: str) -> dict[str, str]:
-    """The Secret's keys -> Secret Manager ids (what the namespace's credentials sync writes)."""
-    return {"address": address, "password": password, "ca": ca}
+# The Secret's keys -> the estate secrets they hold (stacks.secret_keys), which the namespace's
+# credentials sync writes.
+SECRET_KEYS = {"address": keys.REDIS_ADDRESS, "password": keys.REDIS_AUTH, "ca": keys.REDIS_CA}
 
 
 def redis_container(image: pulumi.Input[str], streams: str) -> core.ContainerArgs:
