@@ -23,3 +23,10 @@ def child(
 
 # Every Kubernetes object the program registers carries these (charts label their own objects).
 K8S_LABELS = {"app.kubernetes.io/part-of": "ai-estate", "app.kubernetes.io/managed-by": "pulumi"}
+
+
+def pod_security(level: str) -> dict[str, str]:
+    """A namespace's Pod Security labels: `level` enforced, audited and warned, at the latest version."""
+    return {f"pod-security.kubernetes.io/{mode}": level for mode in ("enforce", "audit", "warn")} | {
+        "pod-security.kubernetes.io/enforce-version": "latest"
+    }

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.common import K8S_LABELS, child
+from components.common import K8S_LABELS, child, pod_security
 from components.kube import authz
 from components.kube.authz import principal
 from components.kube.custom import custom_object
@@ -73,7 +73,7 @@ class NodeAgents(pulumi.ComponentResource):
                     name=ns,
                     labels={
                         **K8S_LABELS,
-                        **{f"pod-security.kubernetes.io/{m}": "privileged" for m in ("enforce", "audit", "warn")},
+                        **pod_security("privileged"),
                         "istio.io/dataplane-mode": "ambient",
                         "policy.sigstore.dev/include": "true",
                     },

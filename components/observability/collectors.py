@@ -93,11 +93,12 @@ class Collectors(pulumi.ComponentResource):
         super().__init__("estate:observability:Collectors", name, None, opts)
         ns = args.namespace
         # The agents only collect logs: without Loki there are none.
-        agent_ns = args.agents.name if args.agents and args.loki else None
-        senders = [*args.senders, *([(agent_ns, AGENT)] if agent_ns else [])]
+        agents = args.agents if args.loki else None
+        agent_ns = agents.name if agents else None
+        senders = [*args.senders, *([(agents.name, AGENT)] if agents else [])]
         gateway = self._gateway(name, args, senders)
-        if agent_ns:
-            self._agent(name, args, gateway)
+        if agents:
+            self._agent(name, args, agents, gateway)
         if args.tempo:
             # The ingress gateway and waypoints send spans through istiod's provider (the platform
             # sets it); ztunnel reports L4 only and sends none.
@@ -152,9 +153,7 @@ class Collectors(pulumi.ComponentResource):
             depends_on=args.depends_on,
         )
 
-    def _agent(self, name: str, args: CollectorsArgs, gateway: pulumi.Resource) -> None:
-        agents = args.agents
-        assert agents is not None
+    def _agent(self, name: str, args: CollectorsArgs, agents: NodeAgents, gateway: pulumi.Resource) -> None:
         install(
             self,
             f"{name}-agent",

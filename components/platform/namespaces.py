@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.common import K8S_LABELS, child
+from components.common import K8S_LABELS, child, pod_security
 from components.kube.netpol import network_policies
 from components.platform.app_network import allows
 from components.platform.platform_network import GUARDED, platform_allows
@@ -30,12 +30,6 @@ PLATFORM_NAMESPACES: dict[str, tuple[str, str]] = {
     "cosign-system": ("restricted", ""),
 }
 APPLICATION_LABEL = "estate.io/class"
-
-
-def pod_security(level: str) -> dict[str, str]:
-    return {f"pod-security.kubernetes.io/{mode}": level for mode in ("enforce", "audit", "warn")} | {
-        "pod-security.kubernetes.io/enforce-version": "latest"
-    }
 
 
 def application_labels(spec: NamespaceConfig) -> dict[str, str]:
