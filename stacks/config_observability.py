@@ -23,6 +23,7 @@ from stacks.problem import Problem
 # namespace it scrapes admits it by this identity.
 PROMETHEUS_SERVICE_ACCOUNT = "prometheus"
 SCRAPER = "prometheus"  # its caller name in each namespace's callers
+PROMETHEUS_PODS = (("app.kubernetes.io/name", "prometheus"),)  # the operator's label on its servers
 
 
 class Prometheus(Model):

@@ -22,10 +22,8 @@ from components.kube.authz import principal
 from components.kube.custom import custom_object
 from components.kube.netpol import HBONE_PORT, Allow, Peer, dns, mesh_control_plane, network_policies, probes, tcp
 from components.observability.values_otel import METRICS_PORT
-from stacks.config_observability import PROMETHEUS_SERVICE_ACCOUNT
+from stacks.config_observability import PROMETHEUS_PODS, PROMETHEUS_SERVICE_ACCOUNT
 from stacks.config_telemetry import GATEWAY_PODS, OTLP_GRPC_PORT
-
-PROMETHEUS_PODS = (("app.kubernetes.io/name", "prometheus"),)
 
 
 def agent_allows(observability: str) -> list[Allow]:

@@ -38,9 +38,6 @@ from components.observability.values_otel import (
 from stacks.config_telemetry import AGENT, GATEWAY, GATEWAY_PODS, OTLP_GRPC_PORT, OTLP_HTTP_PORT, TRACING_PROVIDER
 from stacks.config_telemetry import Collectors as CollectorsConfig
 
-AGENT_PODS = (("app.kubernetes.io/name", "opentelemetry-collector"), ("app.kubernetes.io/instance", AGENT))
-PROMETHEUS_PODS = (("app.kubernetes.io/name", "prometheus"),)
-
 
 @dataclass(frozen=True)
 class CollectorsArgs:

@@ -43,7 +43,7 @@ from components.observability.values_kps import NODE_EXPORTER_PORT, RELEASE, kps
 from components.secret_manager import SecretArgs, secret
 from stacks import secret_keys as keys
 from stacks.config_harbor import DB_PROXY as HARBOR_DB_PROXY
-from stacks.config_observability import ObservabilityConfig
+from stacks.config_observability import PROMETHEUS_PODS, ObservabilityConfig
 
 KUBELET_PORT = 10250
 WEBHOOK_PORT = 10250  # the operator's (prometheusOperator.tls.internalPort)
@@ -119,7 +119,7 @@ class Metrics(pulumi.ComponentResource):
             "Egress",
             (Peer(cidr=args.node_range),),
             tcp(KUBELET_PORT, NODE_EXPORTER_PORT) if args.node_agents else tcp(KUBELET_PORT),
-            pods=(("app.kubernetes.io/name", "prometheus"),),
+            pods=PROMETHEUS_PODS,
         )
         allow_policies(
             self,

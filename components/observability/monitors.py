@@ -18,6 +18,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from components.kube.custom import Spec
+from stacks.config_telemetry import AGENT, GATEWAY
 
 API_VERSION = "monitoring.coreos.com/v1"
 
@@ -147,7 +148,7 @@ def tempo(namespace: str) -> dict[str, Any]:
 def collectors(namespace: str, agent_namespace: str | None) -> list[dict[str, Any]]:
     """The collectors' own metrics (`metrics`, 8888): the gateway's pods here, the agents' there."""
     out = []
-    for name, ns in (("otel-gateway", namespace), ("otel-agent", agent_namespace)):
+    for name, ns in ((GATEWAY, namespace), (AGENT, agent_namespace)):
         if ns is None:
             continue
         spec = PodMonitorSpec(
