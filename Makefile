@@ -84,7 +84,7 @@ BASE        ?= origin/main
 DIFF_FLAGS  ?=
 GATE_FLAGS  ?=
 
-.PHONY: diff cost cost-docs deploy-time graph workflows bootstrap-plan
+.PHONY: diff cost cost-docs deploy-time graph dashboard-picture workflows bootstrap-plan
 
 diff: setup                         ## plan diff against a git ref: make diff STACK=dev BASE=origin/main [DIFF_FLAGS=--markdown]
 	$(PY) -m tools.diff --stack $(STACK) --base $(BASE) $(DIFF_FLAGS)
@@ -100,6 +100,12 @@ deploy-time: setup                  ## critical path of a first `pulumi up`: mak
 graph: setup                        ## SVG and PNG of the estate in build/: make graph STACK=prod
 	$(PY) -m tools.plan --stack $(STACK) --quiet
 	$(PY) -m tools.graph --stack $(STACK)
+
+# The overview dashboard drawn with each panel's query answered by a real Prometheus over synthetic
+# series (tools/dashboard_picture.py); the server comes from Debian's archive like promtool.
+dashboard-picture: setup            ## docs/dashboard-overview.png, the overview dashboard over synthetic series
+	$(PY) -m tools.rule_tools --dest $(VENV)/bin --server
+	$(PY) -m tools.dashboard_picture
 
 workflows: setup                    ## actionlint and the GitHub workflow JSON Schema over .github/workflows
 	$(VENV)/bin/actionlint -color=false .github/workflows/*.yml

@@ -12,6 +12,7 @@ from components.kube.authz import principal
 from components.observability import alerting
 from components.observability.rules import CLOUD_SQL_BACKENDS, rules
 from components.observability.transforms import DEPENDS_ON
+from stacks.cidr import plan_cidrs
 from stacks.config_observability import PROMETHEUS_SERVICE_ACCOUNT, Paging, Thresholds
 from tests.conftest import config_problems, config_with, stack_cfg
 from tests.upstream import crd_problems
@@ -385,6 +386,41 @@ def test_kafka_and_harbor_are_scraped_and_alerted_on(plan: Plan) -> None:
     } <= set(alerts)
     assert alerts["KafkaConsumerLagHigh"]["expr"].endswith(f"> {cfg.observability.thresholds.kafka_consumer_lag}")
     assert f"{cfg.kafka.namespace}|{cfg.harbor.namespace}" in alerts["EstateControllerDown"]["expr"]
+
+
+def test_the_gpus_are_scraped_from_gkes_dcgm_exporter(plan: Plan) -> None:
+    """Both stacks have GPU pools: Prometheus scrapes GKE's managed DCGM exporter across in its own
+    namespace, and may reach it on 9400 only, as a pod there or on the nodes' addresses."""
+    from components.observability.monitors import DCGM_NAMESPACE
+
+    cfg = stack_cfg(plan.stack)
+    ns = cfg.observability.namespace
+    assert any(pool.gpu for pool in cfg.cluster.node_pools.values())
+    (monitor,) = [
+        m["inputs"]
+        for m in plan.by_type("kubernetes:monitoring.coreos.com/v1:PodMonitor")
+        if (m["inputs"]["metadata"]["name"], m["inputs"]["metadata"]["namespace"]) == ("gpus", ns)
+    ]
+    assert monitor["spec"]["namespaceSelector"] == {"matchNames": [DCGM_NAMESPACE]}
+    assert monitor["spec"]["selector"]["matchLabels"] == {"app.kubernetes.io/name": "gke-managed-dcgm-exporter"}
+    assert [e["port"] for e in monitor["spec"]["podMetricsEndpoints"]] == ["metrics"]
+    assert crd_problems(monitor) == []
+    (egress,) = [
+        p["inputs"]["spec"]
+        for p in plan.by_type(NETPOL)
+        if p["inputs"]["metadata"]["namespace"] == ns and p["inputs"]["metadata"]["name"] == "allow-dcgm-exporters"
+    ]
+    assert egress["policyTypes"] == ["Egress"]
+    (rule,) = egress["egress"]
+    assert [(q["protocol"], q["port"]) for q in rule["ports"]] == [("TCP", 9400)]
+    nodes = plan_cidrs(cfg.network.supernet, cfg.network.prefixes.model_dump(by_alias=True), {}).nodes
+    assert rule["to"] == [
+        {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": DCGM_NAMESPACE}},
+            "podSelector": {"matchLabels": {"app.kubernetes.io/name": "gke-managed-dcgm-exporter"}},
+        },
+        {"ipBlock": {"cidr": nodes}},
+    ]
 
 
 def test_harbors_metrics_services_carry_the_port_the_monitor_names(dev_plan: Plan) -> None:

@@ -2,6 +2,8 @@
 
     python -m tools.rule_tools --dest .venv/bin       # install (idempotent)
     python -m tools.rule_tools --dest .venv/bin --check   # say what is installed, fail if not
+    python -m tools.rule_tools --dest .venv/bin --server  # and the Prometheus server too (the
+                                                          # dashboard's picture, tools/dashboard_picture.py)
 
 Prometheus' own release archives are not reachable from where this project is built and tested,
 so the tools come from Debian's archive, through apt: its unstable suite carries Prometheus 3 and
@@ -44,6 +46,8 @@ PINS = (
     Tool("promtool", "promtool", "3.5.3", "prometheus"),
     Tool("amtool", "prometheus-alertmanager", "0.33.1", "prometheus-alertmanager"),
 )
+# Not needed by the tests: only the dashboard's picture queries a real Prometheus.
+SERVER = Tool("prometheus", "prometheus", "3.5.3", "prometheus")
 SUITE = "unstable"
 
 
@@ -135,8 +139,8 @@ def installed_version(path: Path) -> str | None:
     return upstream(m.group(1)) if m else None
 
 
-def install(dest: Path) -> None:
-    wanted = [t for t in PINS if installed_version(dest / t.binary) is None]
+def install(dest: Path, tools: tuple[Tool, ...] = PINS) -> None:
+    wanted = [t for t in tools if installed_version(dest / t.binary) is None]
     if not wanted:
         return
     uri, keyring = debian_source()
@@ -164,14 +168,16 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--dest", type=Path, required=True, help="directory the binaries go to (.venv/bin)")
     ap.add_argument("--check", action="store_true", help="only report; exit 1 when a tool is missing")
+    ap.add_argument("--server", action="store_true", help="the Prometheus server as well")
     args = ap.parse_args(argv)
+    tools = (*PINS, SERVER) if args.server else PINS
     if not args.check:
         if shutil.which("apt-get") is None or shutil.which("dpkg-deb") is None:
             print("rule-tools: not a Debian machine (no apt-get/dpkg-deb): the promtool and amtool tests will skip")
             return 0
-        install(args.dest)
+        install(args.dest, tools)
     missing = 0
-    for tool in PINS:
+    for tool in tools:
         version = installed_version(args.dest / tool.binary)
         print(f"{tool.binary}: {version or 'missing'} (deployed {CHART_IMAGES[tool.image]['tag']})")
         missing += version is None

@@ -102,6 +102,18 @@ def gpu_inference() -> dashboard.Dashboard:
             )
         )
         .with_panel(
+            # Which workload holds each GPU: DCGM's Kubernetes mapping, kept as exported_* labels
+            # (components.observability.monitors.gpus). Memory, not utilisation, shows a loaded model.
+            series(
+                "GPU memory by workload",
+                "mbytes",  # DCGM reports framebuffer memory in MiB
+                query(
+                    'sum by (exported_namespace, exported_pod) (DCGM_FI_DEV_FB_USED{exported_pod!=""})',
+                    "{{exported_namespace}}/{{exported_pod}}",
+                ),
+            )
+        )
+        .with_panel(
             series(
                 "Tokens per second",
                 "short",

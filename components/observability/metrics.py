@@ -76,6 +76,7 @@ class MetricsArgs:
     kafka_namespace: str | None = None  # the data layer's, when it runs Kafka
     harbor_namespace: str | None = None  # and Harbor
     node_agents: NodeAgents | None = None  # their namespace: the node exporter runs there
+    gpus: bool = False  # the cluster has GPU pools: GKE's DCGM exporter runs on them
     # Further Secrets the namespace's one credentials sync writes for the layer's other workloads
     # (Kubernetes Secret -> key -> Secret Manager id), and those secrets' resources.
     extra_credentials: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
@@ -102,6 +103,19 @@ def allows() -> list[Allow]:
     ]
 
 
+def dcgm(node_range: str) -> Allow:
+    """Prometheus to GKE's DCGM exporters on 9400. Whether GKE runs them on the host network is not
+    documented, so both of their possible addresses are admitted, on that port only: the exporter's
+    pods in their namespace, and the nodes."""
+    return Allow(
+        "allow-dcgm-exporters",
+        "Egress",
+        (Peer(namespace=monitors.DCGM_NAMESPACE, pods=(monitors.DCGM_POD,)), Peer(cidr=node_range)),
+        tcp(monitors.DCGM_PORT),
+        pods=PROMETHEUS_PODS,
+    )
+
+
 class Metrics(pulumi.ComponentResource):
     chart: k8s.helm.v4.Chart  # the monitoring CRDs' chart: monitors and rules of other components wait for it
     synced: dict[str, pulumi.Resource]  # Kubernetes Secret -> the ExternalSecret writing it
@@ -125,7 +139,7 @@ class Metrics(pulumi.ComponentResource):
             self,
             f"{name}-netpol",
             ns,
-            [*allows(), kubelets],
+            [*allows(), kubelets, *([dcgm(args.node_range)] if args.gpus else [])],
             provider=args.provider,
             depends_on=[args.namespaces[ns]],
             control_plane=args.control_plane_ranges,
@@ -230,6 +244,8 @@ class Metrics(pulumi.ComponentResource):
         self.chart = chart
         self.synced = dict(synced.secrets[ns])
         scraped = [monitors.gateway(ns, args.gateway_namespace, args.gateway_selector), monitors.cert_manager(ns)]
+        if args.gpus:
+            scraped.append(monitors.gpus(ns))
         if args.kafka_namespace:
             scraped.append(monitors.kafka(ns, args.kafka_namespace))
         if args.harbor_namespace:

@@ -8,6 +8,7 @@
   own ServiceMonitor would (which cannot be used: its CRD comes from this later layer), and its
   Cloud SQL Auth Proxy's connection metrics.
 - Loki, Tempo, the collectors and the Redis exporter: the observability layer's own.
+- The GPUs: GKE's managed DCGM exporter, where the cluster has GPU pools.
 """
 
 from __future__ import annotations
@@ -181,3 +182,26 @@ def cloud_sql_proxy(namespace: str, proxy_namespace: str, app: str) -> dict[str,
         pod_metrics_endpoints=[Endpoint(port="health")],
     )
     return _obj("PodMonitor", app, namespace, spec)
+
+
+# GKE's managed DCGM exporter: a DaemonSet on the GPU nodes in this namespace, whose pods carry this
+# label and serve /metrics on a port named `metrics` (9400): what GKE's own ClusterPodMonitoring
+# `gke-managed-dcgm-exporter` selects for Managed Service for Prometheus. GKE owns the namespace
+# and reverts changes there, so the monitor lives in the layer's namespace and selects across.
+DCGM_NAMESPACE = "gke-managed-system"
+DCGM_POD = ("app.kubernetes.io/name", "gke-managed-dcgm-exporter")
+DCGM_PORT = 9400
+
+
+def gpus(namespace: str) -> dict[str, Any]:
+    """The GPUs' DCGM metrics (`DCGM_FI_DEV_GPU_UTIL`, framebuffer memory, power, profiling) from
+    GKE's managed exporter, for in-cluster rules and dashboards. Labels are not honoured: the GPU's
+    consumer, which DCGM's Kubernetes mapping writes as `namespace` and `pod`, keeps its values as
+    `exported_namespace` and `exported_pod` beside the exporter's own target labels."""
+    spec = PodMonitorSpec(
+        job_label="app.kubernetes.io/name",
+        namespace_selector=NamespaceSelector(match_names=[DCGM_NAMESPACE]),
+        selector=LabelSelector(match_labels=dict([DCGM_POD])),
+        pod_metrics_endpoints=[Endpoint(port="metrics")],
+    )
+    return _obj("PodMonitor", "gpus", namespace, spec)

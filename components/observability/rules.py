@@ -72,7 +72,7 @@ def seed_alerts(t: Thresholds) -> RuleGroup:
                 "warning",
                 "GPU utilization very high",
                 "GPU {{ $labels.gpu }} on {{ $labels.Hostname }} is at {{ $value }}%.",
-                "NVIDIA DCGM (DCGM_FI_DEV_GPU_UTIL), once its exporter is scraped",
+                "GKE's managed NVIDIA DCGM exporter (DCGM_FI_DEV_GPU_UTIL)",
                 "Check the model servers' queue and batch sizes; add replicas or a larger GPU pool if sustained.",
             ),
             alert(
