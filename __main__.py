@@ -2,6 +2,7 @@
 
 import pulumi
 
+from components.cells import build_cells
 from components.cloud import build_cloud
 from components.data import build_data
 from components.observability import build_observability
@@ -13,6 +14,7 @@ cloud = build_cloud(cfg)
 platform = build_platform(cfg, cloud)
 data = build_data(cfg, cloud, platform)
 observability = build_observability(cfg, cloud, platform)
+cells = build_cells(cfg, cloud, platform, observability)
 
 pulumi.export("clusterName", cloud.cluster.name)
 pulumi.export("clusterDnsEndpoint", cloud.cluster.dns_endpoint)
@@ -47,3 +49,7 @@ if observability.metrics is not None:
     pulumi.export("prometheusUrl", observability.metrics.prometheus_url)
     pulumi.export("alertmanagerUrl", observability.metrics.alertmanager_url)
     pulumi.export("grafanaUrl", observability.metrics.grafana_url)
+# The cells: where each one serves, and the hosts that route to them.
+pulumi.export("cells", {name: cell.service for name, cell in cells.cells.items()})
+if cells.routes is not None:
+    pulumi.export("cellHosts", cells.routes.hosts)

@@ -111,12 +111,14 @@ def check(cfg: MeshConfig, domain: str, *, prod: bool, app_namespaces: Collectio
 
 DEFAULTS: dict[str, dict[str, Any]] = {
     "dev": {
-        "hosts": {"api": {"host": "api"}},
+        # The cells' hosts (stacks.config_cells.REFERENCE): the web app and its API, the chat.
+        "hosts": {"api": {"host": "api"}, "app": {"host": "app"}, "chat": {"host": "chat"}},
         "gateway": {"minReplicas": 1, "maxReplicas": 2},
         "istiod": {"minReplicas": 1, "maxReplicas": 2},
     },
     "prod": {
-        "hosts": {"api": {"host": "api"}},
+        # The cells' hosts (stacks.config_cells.REFERENCE): the web app and its API, the chat.
+        "hosts": {"api": {"host": "api"}, "app": {"host": "app"}, "chat": {"host": "chat"}},
         "gateway": {"minReplicas": 3, "maxReplicas": 10},
         "istiod": {"minReplicas": 2, "maxReplicas": 5},
     },

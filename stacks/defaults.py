@@ -10,6 +10,7 @@ import copy
 from typing import Any
 
 from stacks import (
+    config_cells,
     config_certs,
     config_harbor,
     config_kafka,
@@ -52,7 +53,8 @@ _WORKLOADS = {
         "serviceAccount": "cells",
         "cloudSql": True,
         "buckets": {"artifacts": "writer"},
-        "secrets": ["redis-auth", "redis-ca"],
+        # The cells' Memorystore: its address, AUTH string and CA (stacks.rules_cells.REDIS_SECRETS).
+        "secrets": ["redis-address", "redis-auth", "redis-ca"],
     },
     # What exports the audit stream and watches the dead letters (Pub/Sub grants); Loki and Tempo
     # have identities of their own (stacks/config_telemetry.py).
@@ -192,6 +194,7 @@ for _env, _areas in DEFAULTS.items():
     # The data layer's areas likewise.
     _areas.update(copy.deepcopy(config_pubsub.DEFAULTS[_env]))
     _areas.update(copy.deepcopy(config_kafka.DEFAULTS[_env]))
+    _areas.update(copy.deepcopy(config_cells.DEFAULTS[_env]))
 
 
 def merge(base: Any, override: Any) -> Any:

@@ -44,8 +44,13 @@ class ImageRef:
     path: str  # path inside that repository
 
 
+def registry_host(region: str, project: str) -> str:
+    """The project's Artifact Registry, every repository under it (our own and the caches)."""
+    return f"{region}-docker.pkg.dev/{project}"
+
+
 def own_host(region: str, project: str) -> str:
-    return f"{region}-docker.pkg.dev/{project}/{OWN_REPOSITORY}"
+    return f"{registry_host(region, project)}/{OWN_REPOSITORY}"
 
 
 def split_host(image: str) -> tuple[str, str]:

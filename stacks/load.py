@@ -43,6 +43,8 @@ AREAS = (
     "harbor",
     # the observability layer
     "observability",
+    # the application's cells
+    "cells",
 )
 _TOP = {"project": "gcp:project", "region": "gcp:region", "environment": "environment"}
 

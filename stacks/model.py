@@ -13,6 +13,7 @@ from pydantic import Field
 
 from stacks.base import Cidr, LabelKey, LabelValue, Model, Name
 from stacks.charts import ChartPin, resolve_pins
+from stacks.config_cells import CellsConfig
 from stacks.config_certs import CertificatesConfig, DnsConfig
 from stacks.config_charts import ChartsConfig
 from stacks.config_harbor import HarborConfig
@@ -241,6 +242,8 @@ class EstateConfig(Model):
     harbor: HarborConfig = HarborConfig()
     # the observability layer
     observability: ObservabilityConfig = ObservabilityConfig()
+    # the application's cells
+    cells: CellsConfig = {}
 
     @property
     def pins(self) -> dict[str, ChartPin]:

@@ -68,6 +68,20 @@ FORMATS: dict[str, tuple[str | None, str]] = {
         None,
         "1–128 characters: letters, digits, `_`, `.` and `-`; does not start with `.` or `-`",
     ),
+    r"^[A-Z_][A-Z0-9_]{0,127}$": (
+        "environment variable",
+        "1–128 characters: upper-case letters, digits and underscores; does not start with a digit",
+    ),
+    r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$": (
+        None,
+        "a repository path: lowercase words joined by single `.`, `_` or `-`, in parts separated by `/`; "
+        "no host, tag or digest",
+    ),
+    r"^/([A-Za-z0-9._~-]+/?)*$": (
+        None,
+        "a path prefix: starts with `/`, segments of letters, digits, `.`, `_`, `~` and `-` (`/`, `/api/`, `/ws`)",
+    ),
+    r"^/[A-Za-z0-9._~/-]*$": (None, "an HTTP path starting with `/` (`/health/live`)"),
     r"^roles/[A-Za-z0-9_.]+$": (None, "an IAM role: `roles/` followed by letters, digits, `_` and `.`"),
     r"^[0-9]+(s|m|h|d)$": (
         "duration",

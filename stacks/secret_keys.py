@@ -13,6 +13,8 @@ DB_ADMIN_PASSWORD = "db-admin-password"
 REDIS_AUTH = "redis-auth"
 REDIS_CA = "redis-ca"
 REDIS_ADDRESS = "redis-address"  # rediss://<host>:<port>: clients read the address as they read the password
+# The one key of every Kubernetes Secret the platform syncs for a workload (identity.workloads.<w>.secrets).
+SECRET_VALUE_KEY = "value"
 
 
 def db_user_password(user: str) -> str:

@@ -49,7 +49,7 @@ def test_unknown_area_key() -> None:
         "ai-estate:cluster, ai-estate:database, ai-estate:cache, ai-estate:storage, ai-estate:registry, "
         "ai-estate:identity, ai-estate:namespaces, ai-estate:charts, ai-estate:dns, ai-estate:certificates, "
         "ai-estate:mesh, ai-estate:signing, ai-estate:backup, ai-estate:pubsub, ai-estate:kafka, ai-estate:harbor, "
-        "ai-estate:observability"
+        "ai-estate:observability, ai-estate:cells"
     ]
 
 
@@ -313,14 +313,17 @@ def test_project_wide_secret_access_is_refused() -> None:
 
 
 def test_workload_secrets_name_secrets_the_estate_creates() -> None:
-    assert problems("dev", identity=_workloads(secrets=["redis-auth", "stripe-key"])) == [
-        "identity.workloads.cells.secrets[1] = 'stripe-key': not a secret the estate creates; allowed: "
+    # The cells read the cache's three secrets (stacks.rules_cells.REDIS_SECRETS): kept, and one more.
+    secrets = ["redis-address", "redis-auth", "redis-ca", "stripe-key"]
+    assert problems("dev", identity=_workloads(secrets=secrets)) == [
+        "identity.workloads.cells.secrets[3] = 'stripe-key': not a secret the estate creates; allowed: "
         "['db-admin-password', 'db-harbor-password', 'redis-address', 'redis-auth', 'redis-ca']"
     ]
 
 
 def test_database_access_applies_to_iam_users() -> None:
-    db = database("dev", users={"reporting": {"access": "read-only"}})
+    users = area("dev", "database").get("users", {})  # the cells' login stays
+    db = database("dev", users={**users, "reporting": {"access": "read-only"}})
     assert problems("dev", database=db) == [
         "database.users.reporting.access = 'read-only': applies to CLOUD_IAM_SERVICE_ACCOUNT users; built-in "
         "users are created as cloudsqlsuperuser"

@@ -234,6 +234,10 @@ def test_every_pattern_of_the_models_has_words_and_no_words_go_unused() -> None:
 
 # A value each pattern refuses, and the suggestion the message makes for it (None: words only).
 BAD_VALUES: dict[str, tuple[str, str | None]] = {
+    r"^[A-Z_][A-Z0-9_]{0,127}$": ("api-key", None),
+    r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$": ("Cells/API", None),
+    r"^/([A-Za-z0-9._~-]+/?)*$": ("api/", None),
+    r"^/[A-Za-z0-9._~/-]*$": ("health", None),
     r"^[a-z]([-a-z0-9]{0,28}[a-z0-9])?$": ("GPU_Pool", "gpu-pool"),
     r"^[a-z][-_a-z0-9]{0,62}$": ("Workload Class", "workload-class"),
     r"^[-_a-z0-9]{0,63}$": ("Batch", "batch"),

@@ -8,6 +8,7 @@ from components.cloud.database import iam_user_name
 from components.platform.grants import generated_migrations, iam_user, quote_ident
 from components.platform.migrate import migrations
 from stacks import load
+from stacks.config_cells import REFERENCE
 from tests.conftest import area, config_with, stack_cfg
 from tools.plan import stack_config
 
@@ -64,7 +65,10 @@ def test_read_only_is_the_default_and_grants_no_writes() -> None:
 
 
 def test_no_iam_users_means_only_pgaudit_and_schemas() -> None:
-    body = generated_migrations(load("dev", stack_config("dev")))["9000_estate_app.sql"]
+    # Without the cells (whose login is the dev stack's IAM user) and without IAM users.
+    database = {**area("dev", "database"), "users": {}}
+    config = config_with("dev", database=database, cells=dict.fromkeys(REFERENCE))
+    body = generated_migrations(load("dev", config))["9000_estate_app.sql"]
     assert "GRANT" not in body and "CREATE EXTENSION IF NOT EXISTS pgaudit;" in body
 
 

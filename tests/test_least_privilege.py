@@ -41,6 +41,8 @@ def test_each_namespace_syncs_only_the_secrets_its_workloads_name(plan: Plan) ->
     }
     assert harbor_grants and all("harbor" in sid for _, sid in harbor_grants)
     assert grants == {
+        # The cells' Memorystore: address, AUTH string and CA.
+        (_sync(plan, "cells"), f"{p}-redis-address"),
         (_sync(plan, "cells"), f"{p}-redis-auth"),
         (_sync(plan, "cells"), f"{p}-redis-ca"),
         (_sync(plan, "estate-data"), f"{p}-db-admin-password"),
@@ -69,8 +71,9 @@ def test_cloud_sql_roles_are_scoped_to_the_instance(plan: Plan) -> None:
     assert f'resource.name == "projects/{project}/instances/{instance["inputs"]["name"]}"' in expected
     by_member = {(g["member"], g["role"]) for g in sql}
     client = {(_email(plan, w), "roles/cloudsql.client") for w in ("cells", "db-migrate", "harbor-db-proxy")}
-    # db-migrate logs in as the built-in admin: no instanceUser. Only IAM database users get it.
-    instance_user = {(_email(plan, "cells"), "roles/cloudsql.instanceUser")} if plan.stack == "prod" else set()
+    # db-migrate logs in as the built-in admin: no instanceUser. Only IAM database users get it: the
+    # cells' login, in both stacks.
+    instance_user = {(_email(plan, "cells"), "roles/cloudsql.instanceUser")}
     assert by_member == client | instance_user
 
 

@@ -337,6 +337,8 @@ def test_only_the_node_agents_are_exempted_from_the_node_rules(plan: Plan) -> No
     }
     assert exempted == {
         ("estate-workloads-namespace-pod-security", agents),
+        # The admission guardrails would refuse exactly what the per-workload exemptions allow.
+        ("estate-workloads-admission-guardrails", agents),
         ("estate-workloads-run-as-non-root", f"{agents}/otel-agent"),
         ("estate-workloads-volume-types", f"{agents}/otel-agent"),
         ("estate-workloads-volume-types", f"{agents}/node-exporter"),

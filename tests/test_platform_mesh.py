@@ -182,7 +182,8 @@ def _problems(cfg: MeshConfig, *, prod: bool = False) -> list[str]:
 @ENVS
 def test_defaults_pass(env: str) -> None:
     assert _problems(mesh_config(env), prod=env == "prod") == []
-    assert resolved_hosts(mesh_config(env), DOMAIN) == {"api": "api.dev.example.com"}
+    # The cells' hosts (stacks.config_cells.REFERENCE): the web app and its API, the chat.
+    assert resolved_hosts(mesh_config(env), DOMAIN) == {h: f"{h}.{DOMAIN}" for h in ("api", "app", "chat")}
 
 
 def test_host_outside_the_domain() -> None:

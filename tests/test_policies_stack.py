@@ -78,7 +78,50 @@ BINAUTHZ_ALLOW = fx.resource(
     "open",
     {"defaultAdmissionRule": {"evaluationMode": "ALWAYS_ALLOW", "enforcementMode": "ENFORCED_BLOCK_AND_AUDIT_LOG"}},
 )
+
+
+def _vap(failure: str = "Fail") -> dict[str, Any]:
+    rule = {"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"], "resources": ["pods"]}
+    spec = {
+        "failurePolicy": failure,
+        "matchConstraints": {"resourceRules": [rule]},
+        "validations": [{"expression": "size(variables.foreign) == 0"}],
+    }
+    return fx.resource(
+        "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy",
+        "guardrails",
+        {"metadata": {"name": "guardrails"}, "spec": spec},
+    )
+
+
+def _binding(actions: list[str], *namespaces: str) -> dict[str, Any]:
+    selector = {
+        "matchExpressions": [{"key": "kubernetes.io/metadata.name", "operator": "In", "values": list(namespaces)}]
+    }
+    return fx.resource(
+        "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicyBinding",
+        f"guardrails-{actions[0].lower()}",
+        {
+            "metadata": {"name": f"guardrails-{actions[0].lower()}"},
+            "spec": {
+                "policyName": "guardrails",
+                "validationActions": actions,
+                "matchResources": {"namespaceSelector": selector},
+            },
+        },
+    )
+
+
+GUARDED = [_ns("cells"), _ns("kafka"), _vap(), _binding(["Deny"], "cells"), _binding(["Warn", "Audit"], "kafka")]
 STACK_CASES: list[tuple[str, list[dict[str, Any]], list[dict[str, Any]]]] = [
+    # Every application namespace covered, one binding denying; then: none denies, one uncovered, failing open.
+    ("estate-workloads-admission-guardrails", GUARDED, [_ns("cells"), _vap(), _binding(["Warn", "Audit"], "cells")]),
+    (
+        "estate-workloads-admission-guardrails",
+        GUARDED,
+        [_ns("cells"), _ns("kafka"), _vap(), _binding(["Deny"], "cells")],
+    ),
+    ("estate-workloads-admission-guardrails", GUARDED, [_ns("cells"), _vap("Ignore"), _binding(["Deny"], "cells")]),
     ("estate-tls-mesh-strict", [ISTIOD, STRICT_PA], [ISTIOD]),
     (
         "estate-tls-mesh-strict",
@@ -138,13 +181,24 @@ def test_stack_rules_are_not_applicable_before_their_part_exists(pack: Analyzer,
         "estate-images-admission-verifier",
         "estate-network-authz-default-deny",
         "estate-network-default-deny",
+        "estate-workloads-admission-guardrails",
     }
     assert "no Strimzi Kafka" in not_applicable["estate-tls-kafka"]
 
 
 def test_stack_rules_apply_and_pass_once_the_platform_is_in_the_plan(pack: Analyzer, dev_plan: Plan) -> None:
     reported, not_applicable = stack(pack, dev_plan.resources)
-    assert reported == {}
+    # Only the node agents' privileged namespace, which the stack's policy config exempts with its
+    # reason (TEST_CONFIG carries no exemptions; the gate applies policies/<stack>.json).
+    agents = stack_cfg("dev").observability.collectors.agent_namespace
+    assert reported == {
+        "estate-workloads-admission-guardrails": [
+            "The cluster itself refuses failing pods in every application namespace.\n"
+            f"application namespaces no binding of the pod guardrails covers: [{agents!r}]"
+        ]
+    }
+    exempted = json.loads((PACK_DIR / "dev.json").read_text())
+    assert [e["resource"] for e in exempted["estate-workloads-admission-guardrails"]["exemptions"]] == [agents]
     # Kafka and Harbor are in the plan now (the data layer): their TLS rules apply and pass.
     assert set(not_applicable) == {"estate-tls-gateway-api-redirect"}
 

@@ -36,7 +36,10 @@ from tools.planfile import ROOT, PlanFile, short_type
 
 COMPONENTS = ROOT / "components"
 # The layers in build order; layers found in the plan but not listed here come after them.
-LAYER_ORDER = ("cloud", "platform", "data", "observability")
+LAYER_ORDER = ("cloud", "platform", "data", "observability", "cells")
+# A layer's components of one type beyond this many are drawn as one box (`Cell × 9`): a map users
+# extend (cells, models) would otherwise widen the picture past the README's width.
+BUNDLE_AT = 4
 SHARED_PACKAGES = frozenset({"kube"})  # what every layer builds with: not a layer of its own
 LAYER_COLOURS = {"cloud": "#e8f0fe", "platform": "#e6f4ea", "data": "#fef7e0", "observability": "#fce8e6"}
 OTHER_COLOURS = ("#fef7e0", "#fce8e6", "#f3e8fd", "#e4f7fb")
@@ -159,12 +162,17 @@ class Picture:
     layers: list[str]
     members: dict[str, list[str]]  # layer -> box urns
     resources: dict[str, Counter[str]]  # box urn -> {"resources": n, "charts": n}
+    bundles: dict[str, list[str]] = field(default_factory=dict)  # box urn -> the components it stands for
     edges: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)  # (dep, user) -> info
 
 
 def picture(plan: PlanFile) -> Picture:
     graph = Graph(plan, load_times())
     owner, group = boxes(plan, graph.nodes)
+    bundles = bundle(plan, group)
+    stands_for = {urn: box for box, urns in bundles.items() for urn in urns}
+    owner = {urn: stands_for.get(box, box) for urn, box in owner.items()}
+    group = {box: layer for box, layer in group.items() if stands_for.get(box, box) == box}
     counts: dict[str, Counter[str]] = {urn: Counter() for urn in group}
     for urn, box in owner.items():
         counts[box]["resources" if graph.nodes[urn]["custom"] else "charts"] += 1
@@ -192,7 +200,20 @@ def picture(plan: PlanFile) -> Picture:
         pair: {"count": len(users), "data": "data" in kinds[pair], "implied": pair in implied}
         for pair, users in sorted(waiting.items())
     }
-    return Picture(known + later, dict(members), counts, edges)
+    return Picture(known + later, dict(members), counts, edges=edges, bundles=bundles)
+
+
+def bundle(plan: PlanFile, group: dict[str, str]) -> dict[str, list[str]]:
+    """First box of each (layer, type) with more than BUNDLE_AT members -> every member, by name."""
+    by_kind: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for box, layer in group.items():
+        by_kind[(layer, plan.by_urn[box]["type"])].append(box)
+    out = {}
+    for urns in by_kind.values():
+        if len(urns) > BUNDLE_AT:
+            ordered = sorted(urns, key=lambda u: plan.by_urn[u]["name"])
+            out[ordered[0]] = ordered
+    return out
 
 
 def reaches(start: str, goal: str, pairs: set[tuple[str, str]]) -> bool:
@@ -236,10 +257,18 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
-def _label(comp: dict[str, Any], prefix: str, counts: Counter[str]) -> str:
+def _label(comp: dict[str, Any], prefix: str, counts: Counter[str], names: list[str] | None = None) -> str:
+    """`names`: the components a bundled box stands for (its title says how many, its line the first and last)."""
     parts = comp["type"].split(":")
     title = parts[2] if parts[0] == "estate" and len(parts) == 3 else short_type(comp["type"])
-    name = comp["name"][len(prefix) :] if comp["name"].startswith(prefix) and comp["name"] != prefix else comp["name"]
+
+    def short(full: str) -> str:
+        return full[len(prefix) :] if full.startswith(prefix) and full != prefix else full
+
+    name = short(comp["name"])
+    if names and len(names) > 1:
+        title = f"{title} × {len(names)}"
+        name = f"{short(names[0])} … {short(names[-1])}"
     what = [_plural(counts["resources"], "resource")]
     if counts["charts"]:
         what.append(_plural(counts["charts"], "chart"))
@@ -262,7 +291,8 @@ def to_dot(plan: PlanFile, *, all_edges: bool = False) -> str:
     layer_index = {urn: i for i, layer in enumerate(pic.layers) for urn in pic.members[layer]}
     prefix = _prefix([plan.by_urn[u]["name"] for u in order])
     drawn = {pair: info for pair, info in pic.edges.items() if all_edges or not info["implied"]}
-    title = f"ai-estate / {plan.stack}: {sum(1 for _ in plan.custom())} resources in {len(order)} components"
+    components = sum(len(pic.bundles.get(u, [u])) for u in order)
+    title = f"ai-estate / {plan.stack}: {sum(1 for _ in plan.custom())} resources in {components} components"
     left_out = len(pic.edges) - len(drawn)
     legend = [
         "arrow A → B: A waits for B (solid: uses B's outputs or provider; dashed: ordering only)",
@@ -283,7 +313,8 @@ def to_dot(plan: PlanFile, *, all_edges: bool = False) -> str:
     for i, layer in enumerate(pic.layers):
         urns = pic.members[layer]
         held = sum(pic.resources[u]["resources"] for u in urns)
-        sub = f"{_plural(len(urns), 'component')} · {_plural(held, 'resource')}"
+        components = sum(len(pic.bundles.get(u, [u])) for u in urns)
+        sub = f"{_plural(components, 'component')} · {_plural(held, 'resource')}"
         lines.append(f'  subgraph "cluster_{i}" {{')
         lines.append(
             f'    label=<<B>{html.escape(layer)} layer</B>  <FONT POINT-SIZE="12">{html.escape(sub)}</FONT>>;'
@@ -291,8 +322,10 @@ def to_dot(plan: PlanFile, *, all_edges: bool = False) -> str:
         )
         for urn in urns:
             comp = plan.by_urn[urn]
-            tip = html.escape(f"{comp['type']} {comp['name']}", quote=True)
-            lines.append(f'    {ids[urn]} [label={_label(comp, prefix, pic.resources[urn])}, tooltip="{tip}"];')
+            names = [plan.by_urn[u]["name"] for u in pic.bundles.get(urn, [])]
+            tip = html.escape(f"{comp['type']} {', '.join(names) or comp['name']}", quote=True)
+            label = _label(comp, prefix, pic.resources[urn], names)
+            lines.append(f'    {ids[urn]} [label={label}, tooltip="{tip}"];')
         lines.append("  }")
     # Layers top-down in order: each layer's boxes rank above an invisible gate, the next layer's below it.
     for i in range(len(pic.layers) - 1):

@@ -21,9 +21,11 @@ def _digest(text: str) -> str:
 
 
 class EstateMocks(pulumi.runtime.Mocks):
-    def __init__(self, project: str, region: str) -> None:
+    def __init__(self, project: str, region: str, missing_images: frozenset[str] = frozenset()) -> None:
         self.project = project
         self.region = region
+        # `path:tag` our own repository answers "not found" for, as Artifact Registry would.
+        self.missing_images = missing_images
         self._outputs: dict[str, Callable[[str, dict[str, Any]], dict[str, Any]]] = {
             "gcp:container/cluster:Cluster": self._cluster,
             "gcp:sql/databaseInstance:DatabaseInstance": self._sql,
@@ -241,6 +243,22 @@ class EstateMocks(pulumi.runtime.Mocks):
         )
         return {"name": f"{pool}/providers/{state['workloadIdentityPoolProviderId']}", "state": "ACTIVE"}
 
+    def _docker_image(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        name = inputs["imageName"]
+        path, _, tag = name.partition(":")
+        host = f"{inputs['location']}-docker.pkg.dev/{inputs['project']}/{inputs['repositoryId']}"
+        digest = _digest(f"{host}/{name}")
+        return {
+            "imageName": name,
+            "location": inputs["location"],
+            "project": inputs["project"],
+            "repositoryId": inputs["repositoryId"],
+            "selfLink": f"{host}/{path}@{digest}",
+            "name": f"projects/{inputs['project']}/locations/{inputs['location']}/repositories/"
+            f"{inputs['repositoryId']}/dockerImages/{path}@{digest}",
+            "tags": [tag],
+        }
+
     # ------------------------------------------------------------------ invokes
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
         token, inputs = args.token, args.args
@@ -253,6 +271,10 @@ class EstateMocks(pulumi.runtime.Mocks):
             return {"emailAddress": email, "member": f"serviceAccount:{email}"}, []
         if token == "docker:index/getRegistryImage:getRegistryImage":
             return {"name": inputs["name"], "sha256Digest": _digest(inputs["name"]), "id": inputs["name"]}, []
+        if token == "gcp:artifactregistry/getDockerImage:getDockerImage":
+            if inputs["imageName"] in self.missing_images:  # the provider's failure, as the engine returns it
+                return {}, [("imageName", f"Requested image was not found: {inputs['imageName']}")]
+            return self._docker_image(inputs), []
         if token == "gcp:dns/getKeys:getKeys":  # a signed zone's key-signing key (a mock value)
             ds = f"2371 13 2 {hashlib.sha256(str(inputs.get('managedZone')).encode()).hexdigest()}"
             return {"keySigningKeys": [{"dsRecord": ds, "isActive": True}], "zoneSigningKeys": []}, []

@@ -171,9 +171,15 @@ def record(
     config: dict[str, str],
     preview: bool = True,
     project: str = PROJECT,
+    missing_images: frozenset[str] = frozenset(),
 ) -> Plan:
-    """Run `program` under the mock runtime with `config`, recording every registration."""
-    mocks = EstateMocks(project=config.get("gcp:project", "unset"), region=config.get("gcp:region", "unset"))
+    """Run `program` under the mock runtime with `config`, recording every registration;
+    `missing_images`: `path:tag` our own repository lacks."""
+    mocks = EstateMocks(
+        project=config.get("gcp:project", "unset"),
+        region=config.get("gcp:region", "unset"),
+        missing_images=missing_images,
+    )
     monitor = RecordingMonitor(mocks)
     settings.ROOT.set(None)
     set_all_config(config)
@@ -195,7 +201,13 @@ def record(
     return plan
 
 
-def run_plan(stack: str, *, preview: bool = True, config: dict[str, str] | None = None) -> Plan:
+def run_plan(
+    stack: str,
+    *,
+    preview: bool = True,
+    config: dict[str, str] | None = None,
+    missing_images: frozenset[str] = frozenset(),
+) -> Plan:
     """Run __main__.py for `stack` as `pulumi preview` (or `up`) would, under the mock runtime."""
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
@@ -204,6 +216,7 @@ def run_plan(stack: str, *, preview: bool = True, config: dict[str, str] | None 
         stack=stack,
         config=config if config is not None else stack_config(stack),
         preview=preview,
+        missing_images=missing_images,
     )
 
 

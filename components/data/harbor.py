@@ -25,7 +25,7 @@ from components.kube.charts import ChartPin, Release, install
 from components.kube.credentials import Credentials, CredentialsArgs
 from components.kube.custom import custom_object, custom_resource
 from components.kube.netpol import allow_policies
-from components.kube.pods import PROXY_UID, SYSTEM_NODES, cloud_sql_proxy, pod_security
+from components.kube.pods import PROXY_UID, PodArgs, cloud_sql_proxy, pod_spec
 from components.kube.transforms import drop_empty_secret_data
 from components.kube.values import ChartContext
 from stacks.config_harbor import HarborConfig
@@ -251,14 +251,6 @@ class Harbor(pulumi.ComponentResource):
             cpu="250m",
             memory="256Mi",
         )
-        spread = [
-            core.TopologySpreadConstraintArgs(
-                max_skew=1,
-                topology_key="topology.kubernetes.io/zone",
-                when_unsatisfiable="DoNotSchedule",
-                label_selector=meta.LabelSelectorArgs(match_labels={"app": objects.PROXY}),
-            )
-        ]
         deployment = apps.Deployment(
             f"{name}-db-proxy",
             apps.DeploymentInitArgs(
@@ -268,13 +260,13 @@ class Harbor(pulumi.ComponentResource):
                     selector=meta.LabelSelectorArgs(match_labels={"app": objects.PROXY}),
                     template=core.PodTemplateSpecArgs(
                         metadata=meta.ObjectMetaArgs(labels=labels),
-                        spec=core.PodSpecArgs(
-                            service_account_name=sa.metadata.name,
-                            automount_service_account_token=False,
-                            node_selector=dict(SYSTEM_NODES),
-                            security_context=pod_security(PROXY_UID),
-                            containers=[container],
-                            topology_spread_constraints=spread if prod else None,
+                        spec=pod_spec(
+                            PodArgs(
+                                containers=[container],
+                                service_account=sa.metadata.name,
+                                fs_group=PROXY_UID,
+                                spread={"app": objects.PROXY} if prod else None,
+                            )
                         ),
                     ),
                 ),

@@ -51,8 +51,19 @@ class RouteDestination(Spec):
     destination: Destination
 
 
+class StringMatch(Spec):
+    prefix: str
+
+
+class HttpMatch(Spec):
+    uri: StringMatch
+
+
 class HttpRoute(Spec):
+    name: str | None = None
+    match: list[HttpMatch] | None = None
     route: list[RouteDestination] = Field(min_length=1)
+    timeout: str | None = None  # the whole request; unset: none (long-lived WebSocket connections)
 
 
 class TlsMatch(Spec):

@@ -41,7 +41,7 @@ class Peer:
     except_: tuple[str, ...] = ()
     # The cluster's control plane: its ranges are a cluster output, given when rendering.
     control_plane: bool = False
-    # Every pod of the policy's own namespace (a podSelector without a namespaceSelector).
+    # The policy's own namespace (a podSelector without a namespaceSelector): every pod, or those `pods` names.
     same_namespace: bool = False
 
 
@@ -107,7 +107,7 @@ def public_internet(name: str, ports: tuple[tuple[str, int], ...]) -> Allow:
 # ---------------------------------------------------------------- rendering
 def _peer(p: Peer) -> net.NetworkPolicyPeerArgs:
     if p.same_namespace:
-        return net.NetworkPolicyPeerArgs(pod_selector=meta.LabelSelectorArgs())
+        return net.NetworkPolicyPeerArgs(pod_selector=meta.LabelSelectorArgs(match_labels=dict(p.pods) or None))
     if p.cidr:
         return net.NetworkPolicyPeerArgs(ip_block=net.IPBlockArgs(cidr=p.cidr, except_=list(p.except_) or None))
     return net.NetworkPolicyPeerArgs(

@@ -7,7 +7,8 @@ provider's typed args for the objects the program renders itself.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -44,6 +45,103 @@ def pod_security(fs_group: int) -> core.PodSecurityContextArgs:
 def resources(cpu: str, memory: str) -> core.ResourceRequirementsArgs:
     """Requests = limits: the pod is Guaranteed and never throttled into an eviction surprise."""
     return core.ResourceRequirementsArgs(requests={"cpu": cpu, "memory": memory}, limits={"cpu": cpu, "memory": memory})
+
+
+def limited(cpu: str, cpu_limit: str, memory: str, memory_limit: str | None = None) -> core.ResourceRequirementsArgs:
+    """A CPU request below its limit (bursts are cheap); memory's limit is its request unless said."""
+    return core.ResourceRequirementsArgs(
+        requests={"cpu": cpu, "memory": memory}, limits={"cpu": cpu_limit, "memory": memory_limit or memory}
+    )
+
+
+def http_probe(path: str, port: int | str, *, period: int, failures: int = 3) -> core.ProbeArgs:
+    return core.ProbeArgs(
+        http_get=core.HTTPGetActionArgs(path=path, port=port), period_seconds=period, failure_threshold=failures
+    )
+
+
+ZONE = "topology.kubernetes.io/zone"
+WORKLOAD_IDENTITY = "iam.gke.io/gcp-service-account"  # the Google account a Kubernetes one acts as
+
+
+def service_account(
+    name: str,
+    namespace: str,
+    labels: Mapping[str, str],
+    gsa: pulumi.Input[str] | None = None,
+    *,
+    api_token: bool = False,
+) -> core.ServiceAccountInitArgs:
+    """A workload's own service account: bound to `gsa` by Workload Identity when given, and no
+    token mounted unless the workload calls the Kubernetes API."""
+    return core.ServiceAccountInitArgs(
+        metadata=k8s.meta.v1.ObjectMetaArgs(
+            name=name, namespace=namespace, labels=dict(labels), annotations={WORKLOAD_IDENTITY: gsa} if gsa else None
+        ),
+        automount_service_account_token=api_token,
+    )
+
+
+def cluster_service(
+    name: str, namespace: str, labels: Mapping[str, str], selector: Mapping[str, str], port_name: str, port: int
+) -> core.ServiceInitArgs:
+    """The ClusterIP Service in front of a workload's pods: one port, to the container port of that name."""
+    return core.ServiceInitArgs(
+        metadata=k8s.meta.v1.ObjectMetaArgs(name=name, namespace=namespace, labels=dict(labels)),
+        spec=core.ServiceSpecArgs(
+            type="ClusterIP",
+            selector=dict(selector),
+            ports=[core.ServicePortArgs(name=port_name, port=port, target_port=port_name)],
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class PodArgs:
+    """What varies between the estate's own pods; everything else is the same hardened spec."""
+
+    containers: Sequence[core.ContainerArgs]
+    service_account: pulumi.Input[str]
+    fs_group: int
+    # Native sidecars (restartPolicy: Always) and init steps, in order.
+    init_containers: Sequence[core.ContainerArgs] = ()
+    volumes: Sequence[core.VolumeArgs] = ()
+    node_selector: Mapping[str, str] | None = field(default_factory=lambda: dict(SYSTEM_NODES))
+    tolerations: Sequence[core.TolerationArgs] = ()
+    # The pod's own labels: spread its replicas over the zones (at most one more in any zone).
+    spread: Mapping[str, str] | None = None
+    api_token: bool = False  # only a pod that calls the Kubernetes API mounts a token
+    grace_seconds: int | None = None
+    restart_policy: str | None = None  # a Job's pods: Never or OnFailure
+
+
+def pod_spec(args: PodArgs) -> core.PodSpecArgs:
+    spread = (
+        [
+            core.TopologySpreadConstraintArgs(
+                max_skew=1,
+                topology_key=ZONE,
+                when_unsatisfiable="DoNotSchedule",
+                label_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=dict(args.spread)),
+            )
+        ]
+        if args.spread
+        else None
+    )
+    return core.PodSpecArgs(
+        service_account_name=args.service_account,
+        automount_service_account_token=args.api_token,
+        node_selector=dict(args.node_selector) if args.node_selector else None,
+        tolerations=list(args.tolerations) or None,
+        security_context=pod_security(args.fs_group),
+        init_containers=list(args.init_containers) or None,
+        containers=list(args.containers),
+        volumes=list(args.volumes) or None,
+        topology_spread_constraints=spread,
+        termination_grace_period_seconds=args.grace_seconds,
+        restart_policy=args.restart_policy,
+        enable_service_links=False,
+    )
 
 
 def scratch(name: str = "tmp", size: str = "16Mi") -> core.VolumeArgs:

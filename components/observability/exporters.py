@@ -26,7 +26,7 @@ import pulumi_kubernetes as k8s
 from components.common import K8S_LABELS, child
 from components.kube.custom import custom_objects
 from components.kube.netpol import REDIS_TLS_PORT, Allow, Peer, allow_policies, tcp
-from components.kube.pods import SYSTEM_NODES, container_security, pod_security, resources
+from components.kube.pods import PodArgs, cluster_service, container_security, pod_spec, resources, service_account
 from components.kube.values import PinnedImage
 from components.observability import monitors
 from stacks import secret_keys as keys
@@ -125,19 +125,7 @@ class Exporter(pulumi.ComponentResource):
             allow_policies(
                 self, f"{name}-netpol", ns, list(args.allows), provider=args.provider, depends_on=args.depends_on
             )
-        sa = core.ServiceAccount(
-            f"{name}-sa",
-            core.ServiceAccountInitArgs(
-                metadata=meta.ObjectMetaArgs(
-                    name=app,
-                    namespace=ns,
-                    labels=K8S_LABELS,
-                    annotations={"iam.gke.io/gcp-service-account": args.gsa} if args.gsa else None,
-                ),
-                automount_service_account_token=False,
-            ),
-            opts=opts_,
-        )
+        sa = core.ServiceAccount(f"{name}-sa", service_account(app, ns, K8S_LABELS, args.gsa), opts=opts_)
         apps.Deployment(
             f"{name}-deployment",
             apps.DeploymentInitArgs(
@@ -147,13 +135,13 @@ class Exporter(pulumi.ComponentResource):
                     selector=meta.LabelSelectorArgs(match_labels={"app": app}),
                     template=core.PodTemplateSpecArgs(
                         metadata=meta.ObjectMetaArgs(labels=labels),
-                        spec=core.PodSpecArgs(
-                            service_account_name=sa.metadata.name,
-                            automount_service_account_token=False,
-                            node_selector=dict(SYSTEM_NODES),
-                            security_context=pod_security(args.uid),
-                            containers=[args.container],
-                            volumes=list(args.volumes) or None,
+                        spec=pod_spec(
+                            PodArgs(
+                                containers=[args.container],
+                                service_account=sa.metadata.name,
+                                fs_group=args.uid,
+                                volumes=args.volumes,
+                            )
                         ),
                     ),
                 ),
@@ -161,16 +149,7 @@ class Exporter(pulumi.ComponentResource):
             opts=child(self, provider=args.provider, depends_on=[*args.depends_on, sa]),
         )
         core.Service(
-            f"{name}-service",
-            core.ServiceInitArgs(
-                metadata=meta.ObjectMetaArgs(name=app, namespace=ns, labels=labels),
-                spec=core.ServiceSpecArgs(
-                    type="ClusterIP",
-                    selector={"app": app},
-                    ports=[core.ServicePortArgs(name="metrics", port=args.port, target_port="metrics")],
-                ),
-            ),
-            opts=opts_,
+            f"{name}-service", cluster_service(app, ns, labels, {"app": app}, "metrics", args.port), opts=opts_
         )
         custom_objects(
             self, name, [monitors.exporter(ns, app)], provider=args.provider, depends_on=[args.monitors_after]

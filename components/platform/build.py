@@ -16,6 +16,7 @@ from components.platform.backup import Backup, BackupArgs
 from components.platform.binauthz import Exemption
 from components.platform.certs import CertManager, CertManagerArgs, zone_name
 from components.platform.grants import generated_migrations
+from components.platform.guardrails import Guardrails, GuardrailsArgs
 from components.platform.issuers import LETSENCRYPT
 from components.platform.mesh import Mesh, MeshArgs
 from components.platform.migrate import PgVectorArgs, PgVectorMigration
@@ -28,9 +29,10 @@ from stacks.config_harbor import signed_globs
 from stacks.config_observability import collector_namespace, scraped_namespaces, tracing_service
 from stacks.model import EstateConfig
 from stacks.naming import cluster_location, cluster_name
+from stacks.rules_cells import cells_namespaces
 
 MIGRATION_SECRET = keys.DB_ADMIN_PASSWORD
-SECRET_VALUE_KEY = "value"  # the one key of every synced Kubernetes Secret
+SECRET_VALUE_KEY = keys.SECRET_VALUE_KEY
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,7 @@ class PlatformLayer:
     signing: Signing
     backup: Backup
     migration: PgVectorMigration
+    guardrails: Guardrails  # pods of application namespaces are admitted only if they pass it
     # What later layers install charts with: the chart context (images, cluster) and the pins.
     ctx: ChartContext
     pins: Mapping[str, ChartPin]
@@ -85,12 +88,23 @@ def image_exemptions(cfg: EstateConfig, pinned: Mapping[str, PinnedImage]) -> di
     return out
 
 
+def guarded_namespaces(cfg: EstateConfig) -> tuple[list[str], list[str]]:
+    """(refused, audited): the application namespaces where the admission guardrails deny a failing
+    pod, and those where operators make pods from templates no gate here has seen (Kafka, Harbor,
+    the metrics stack), where they warn and audit (components.platform.guardrails)."""
+    operated = {cfg.kafka.namespace, cfg.harbor.namespace, cfg.observability.namespace}
+    return sorted(set(cfg.namespaces) - operated), sorted(set(cfg.namespaces) & operated)
+
+
 def mesh_callers(cfg: EstateConfig) -> dict[str, dict[str, tuple[str, str]]]:
-    """Application namespace -> caller name -> (namespace, service account); "ingress" is the gateway."""
+    """Application namespace -> caller name -> (namespace, service account); "ingress" is the gateway.
+    A namespace that holds cells admits the gateway cell by cell (components.cells), only to those
+    with public routes, so not here."""
     out: dict[str, dict[str, tuple[str, str]]] = {}
+    with_cells = cells_namespaces(cfg.cells)
     for ns, spec in scraped_namespaces(cfg.observability, cfg.namespaces).items():
         callers = {name: (c.namespace, c.service_account) for name, c in spec.callers.items()}
-        if spec.ingress:
+        if spec.ingress and ns not in with_cells:
             callers["ingress"] = ("istio-ingress", "istio-ingressgateway")
         out[ns] = callers
     return out
@@ -215,6 +229,17 @@ def build_platform(cfg: EstateConfig, cloud: CloudLayer) -> PlatformLayer:
             apis=cloud.apis,
         ),
     )
+    enforced, audited = guarded_namespaces(cfg)
+    guardrails = Guardrails(
+        f"{prefix}-guardrails",
+        GuardrailsArgs(
+            registries=[images.registry_host(cfg.region, cfg.project)],
+            enforced=enforced,
+            audited=audited,
+            provider=provider,
+            depends_on=[cloud.cluster],
+        ),
+    )
     migrator = cfg.identity.workloads["db-migrate"]
     migration = PgVectorMigration(
         f"{prefix}-pgvector",
@@ -238,6 +263,7 @@ def build_platform(cfg: EstateConfig, cloud: CloudLayer) -> PlatformLayer:
                 cloud.workloads,
                 ns[migrator.namespace],
                 credentials.secrets[migrator.namespace][MIGRATION_SECRET],
+                guardrails,
             ),
         ),
     )
@@ -250,6 +276,7 @@ def build_platform(cfg: EstateConfig, cloud: CloudLayer) -> PlatformLayer:
         signing=signing,
         backup=backup,
         migration=migration,
+        guardrails=guardrails,
         ctx=ctx,
         pins=pins,
     )

@@ -14,7 +14,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.common import child
-from components.kube.pods import SYSTEM_NODES, cloud_sql_proxy, container_security, pod_security, resources, scratch
+from components.kube.pods import PodArgs, cloud_sql_proxy, container_security, pod_spec, resources, scratch
 from components.platform.grants import GENERATED_PREFIX
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
@@ -141,20 +141,21 @@ class PgVectorMigration(pulumi.ComponentResource):
                     active_deadline_seconds=900,
                     template=core.PodTemplateSpecArgs(
                         metadata=meta.ObjectMetaArgs(labels=common),
-                        spec=core.PodSpecArgs(
-                            service_account_name=args.service_account,
-                            automount_service_account_token=False,
-                            restart_policy="Never",
-                            node_selector=dict(SYSTEM_NODES),
-                            security_context=pod_security(PSQL_UID),
-                            init_containers=[proxy],
-                            containers=[psql],
-                            volumes=[
-                                core.VolumeArgs(
-                                    name="migrations", config_map=core.ConfigMapVolumeSourceArgs(name=sql.metadata.name)
-                                ),
-                                scratch(),
-                            ],
+                        spec=pod_spec(
+                            PodArgs(
+                                containers=[psql],
+                                init_containers=[proxy],
+                                service_account=args.service_account,
+                                fs_group=PSQL_UID,
+                                restart_policy="Never",
+                                volumes=[
+                                    core.VolumeArgs(
+                                        name="migrations",
+                                        config_map=core.ConfigMapVolumeSourceArgs(name=sql.metadata.name),
+                                    ),
+                                    scratch(),
+                                ],
+                            )
                         ),
                     ),
                 ),

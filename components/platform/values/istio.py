@@ -153,6 +153,8 @@ def istiod_values(ctx: ChartContext, cfg: MeshConfig, *, tracing: str | None = N
         topology_spread_constraints=zone_spread({"app": "istiod"}) if ctx.prod else None,
         pdb={"minAvailable": 1},
         mesh_config=mesh,
-        gateways={"securityContext": GATEWAY_POD_SECURITY},
+        # The waypoint template reads the container's seccomp profile from `gateways.seccompProfile`
+        # only (the pod's comes with securityContext): waypoints must pass Pod Security restricted.
+        gateways={"securityContext": GATEWAY_POD_SECURITY, "seccompProfile": {"type": "RuntimeDefault"}},
         base=dict(VALIDATION),
     )

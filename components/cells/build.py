@@ -1,0 +1,116 @@
+"""The cells layer's builder: validated config and the layers below in, the cells and their routes
+out. Like the others, it reads the layers below only through their exported objects.
+
+Each cell's image is looked up in the estate's own repository before anything of the layer is
+registered: a tag that is not there stops `up` with the cell and the tag named, instead of a pod
+that never pulls.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_gcp as gcp
+
+from components.cells import spec
+from components.cells.cell import Cell, CellArgs
+from components.cells.routes import Routes, RoutesArgs, virtual_services
+from components.cloud import CloudLayer
+from components.observability import ObservabilityLayer
+from components.platform import PlatformLayer
+from stacks import images
+from stacks.model import EstateConfig
+from stacks.rules_cells import REDIS_SECRETS, WORKLOAD_CLASS
+
+
+@dataclass(frozen=True)
+class CellsLayer:
+    cells: dict[str, Cell]
+    routes: Routes | None
+
+
+def image(cfg: EstateConfig, name: str) -> str:
+    """The cell's image in our repository as `path:tag@sha256:...`, from the registry's answer."""
+    img = cfg.cells[name].image
+    repository = images.own_host(cfg.region, cfg.project)
+    try:
+        found = gcp.artifactregistry.get_docker_image(
+            location=cfg.region,
+            project=cfg.project,
+            repository_id=images.OWN_REPOSITORY,
+            image_name=f"{img.name}:{img.tag}",
+        )
+    except Exception as exc:  # the provider's error: not found, no access, no repository yet
+        raise pulumi.RunError(
+            f"cells.{name}.image.tag = {img.tag!r}: {repository}/{img.name}:{img.tag} cannot be found "
+            f"({str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__}); push that tag "
+            "first (CI builds, signs and pushes the cells' images) or name one the repository has"
+        ) from None
+    digest = found.self_link.rsplit("@", 1)[-1]
+    return f"{repository}/{img.name}:{img.tag}@{digest}"
+
+
+def build_cells(
+    cfg: EstateConfig, cloud: CloudLayer, platform: PlatformLayer, observability: ObservabilityLayer
+) -> CellsLayer:
+    if not cfg.cells:
+        return CellsLayer(cells={}, routes=None)
+    refs = {name: image(cfg, name) for name in sorted(cfg.cells)}
+    mesh = platform.mesh
+    metrics = observability.metrics.chart if observability.metrics is not None else None
+    databases = sorted(cfg.database.databases)
+    pools = {p.labels[WORKLOAD_CLASS] for p in cfg.cluster.node_pools.values() if WORKLOAD_CLASS in p.labels}
+    out: dict[str, Cell] = {}
+    for name, cell in sorted(cfg.cells.items()):
+        ns = cell.namespace
+        synced = platform.credentials.secrets.get(ns, {})
+        used = {*cell.secrets.values(), *(REDIS_SECRETS if cell.redis else ())}
+        deps = [
+            platform.namespaces.namespaces[ns],
+            cloud.pools,
+            *mesh.data_plane,
+            mesh.control_plane,
+            platform.guardrails,  # its pods are admitted against the guardrails, so they exist first
+            *(synced[k] for k in sorted(used)),
+            *([cloud.access, platform.migration] if cell.cloud_sql else []),
+        ]
+        user = spec.iam_user(cfg.environment, cell.workload, cfg.project) if cell.cloud_sql and cell.workload else None
+        out[name] = Cell(
+            f"{cfg.prefix}-cell-{name}",
+            CellArgs(
+                name=name,
+                config=cell,
+                image=refs[name],
+                env=spec.environment(
+                    name,
+                    cell,
+                    iam_user=user,
+                    database=cell.database or (databases[0] if len(databases) == 1 else None),
+                ),
+                callers=spec.callers(name, cfg.cells, ingress=mesh.ingress_principal),
+                allows=spec.allows(name, cfg.cells),
+                provider=cloud.kube.provider,
+                depends_on=deps,
+                prod=cfg.environment == "prod",
+                node_selector={WORKLOAD_CLASS: cell.node_class} if cell.node_class in pools else None,
+                gsa_email=cloud.workloads.emails[cell.workload] if cell.workload else None,
+                project=cfg.project,
+                workload_pool=cloud.cluster.workload_pool,
+                proxy_image=cloud.registry.images["cloud-sql-proxy"],
+                connection_name=cloud.database.connection_name,
+                monitors_after=metrics,
+            ),
+        )
+    hosts = spec.host_routes(cfg.cells, cfg.dns.domain or "")
+    routes = None
+    if hosts:
+        routes = Routes(
+            f"{cfg.prefix}-cell-routes",
+            RoutesArgs(
+                objects=virtual_services(hosts, gateway=mesh.gateway, namespace=mesh.gateway_namespace),
+                provider=cloud.kube.provider,
+                depends_on=[mesh.control_plane, *out.values()],
+            ),
+        )
+    return CellsLayer(cells=out, routes=routes)

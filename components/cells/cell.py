@@ -1,0 +1,289 @@
+"""One cell in its namespace: its service account (bound to its Google identity by Workload
+Identity), a Deployment from the estate's hardened pod builder, its Service, the HPA, a VPA in
+recommendation mode, a PodDisruptionBudget in prod, the AuthorizationPolicy that admits exactly
+its callers, the NetworkPolicies for its calls, and its PodMonitor when the metrics stack runs.
+
+The Deployment leaves `replicas` to the HPA (Pulumi would otherwise set it back on every `up`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_gcp as gcp
+import pulumi_kubernetes as k8s
+
+from components.cells import spec
+from components.common import K8S_LABELS, child
+from components.kube import authz
+from components.kube.custom import custom_objects
+from components.kube.monitoring import Endpoint, LabelSelector, NamespaceSelector, PodMonitorSpec, monitor
+from components.kube.netpol import Allow, allow_policies
+from components.kube.pods import (
+    PodArgs,
+    cloud_sql_proxy,
+    cluster_service,
+    container_security,
+    http_probe,
+    limited,
+    pod_spec,
+    scratch,
+    service_account,
+)
+from stacks import secret_keys as keys
+from stacks.config_cells import CellConfig
+
+core, apps, meta, policy, autoscaling = k8s.core.v1, k8s.apps.v1, k8s.meta.v1, k8s.policy.v1, k8s.autoscaling.v2
+
+
+@dataclass(frozen=True)
+class CellArgs:
+    name: str
+    config: CellConfig
+    image: str  # our repository's `path:tag@sha256:...`
+    env: Sequence[spec.EnvVar]
+    callers: Sequence[str]  # principals the AuthorizationPolicy admits
+    allows: Sequence[Allow]
+    provider: k8s.Provider
+    depends_on: Sequence[pulumi.Resource]  # the namespace, nodes, the mesh's data plane, synced secrets
+    prod: bool
+    node_selector: Mapping[str, str] | None
+    gsa_email: pulumi.Input[str] | None = None  # the workload's Google account
+    project: str = ""
+    workload_pool: str = ""
+    proxy_image: pulumi.Input[str] | None = None  # the Cloud SQL Auth Proxy, with cloudSql
+    connection_name: pulumi.Input[str] | None = None
+    monitors_after: pulumi.Resource | None = None  # the metrics stack's chart: its CRDs
+
+
+class Cell(pulumi.ComponentResource):
+    service: str | None  # `<name>.<namespace>.svc.cluster.local`, when it serves
+
+    def __init__(self, name: str, args: CellArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("estate:cells:Cell", name, None, opts)
+        cell, app, ns = args.config, args.name, args.config.namespace
+        selector = spec.labels(app)
+        labels = {**K8S_LABELS, **selector}
+        deps = list(args.depends_on)
+        sa = core.ServiceAccount(
+            f"{name}-sa",
+            service_account(app, ns, labels, args.gsa_email, api_token=cell.kubernetes_api),
+            opts=child(self, provider=args.provider, depends_on=deps),
+        )
+        waits: list[pulumi.Resource] = [sa]
+        if args.gsa_email is not None:
+            # The workload's Google account accepts this cell's Kubernetes account (several cells may share one).
+            waits.append(
+                gcp.serviceaccount.IAMMember(
+                    f"{name}-workload-identity",
+                    gcp.serviceaccount.IAMMemberArgs(
+                        service_account_id=pulumi.Output.concat(
+                            "projects/", args.project, "/serviceAccounts/", args.gsa_email
+                        ),
+                        role="roles/iam.workloadIdentityUser",
+                        member=f"serviceAccount:{args.workload_pool}[{ns}/{app}]",
+                    ),
+                    opts=child(self),
+                )
+            )
+        apps.Deployment(
+            f"{name}-deployment",
+            apps.DeploymentInitArgs(
+                metadata=meta.ObjectMetaArgs(name=app, namespace=ns, labels=labels),
+                spec=apps.DeploymentSpecArgs(
+                    selector=meta.LabelSelectorArgs(match_labels=selector),
+                    revision_history_limit=5,  # the previous tags a rollback may name
+                    strategy=apps.DeploymentStrategyArgs(
+                        type="RollingUpdate",
+                        rolling_update=apps.RollingUpdateDeploymentArgs(max_surge="25%", max_unavailable=0),
+                    ),
+                    template=core.PodTemplateSpecArgs(
+                        metadata=meta.ObjectMetaArgs(labels=labels),
+                        spec=pod_spec(self._pod(args, sa)),
+                    ),
+                ),
+            ),
+            opts=child(self, provider=args.provider, depends_on=[*deps, *waits]),
+        )
+        self.service = None
+        if cell.port is not None:
+            port_name = spec.PORT_NAMES[cell.protocol]
+            core.Service(
+                f"{name}-service",
+                cluster_service(app, ns, labels, selector, port_name, cell.port),
+                opts=child(self, provider=args.provider, depends_on=deps),
+            )
+            self.service = f"{app}.{ns}.svc.cluster.local"
+        self._scaling(name, args, labels)
+        if args.callers and cell.port is not None:
+            custom_objects(
+                self,
+                name,
+                [authz.allow_principals(f"cell-{app}", ns, list(args.callers), ports=[cell.port], selector=selector)],
+                provider=args.provider,
+                depends_on=deps,
+            )
+        if args.allows:
+            allow_policies(self, f"{name}-netpol", ns, list(args.allows), provider=args.provider, depends_on=deps)
+        if args.monitors_after is not None and cell.port is not None:
+            scraped = PodMonitorSpec(
+                namespace_selector=NamespaceSelector(match_names=[ns]),
+                selector=LabelSelector(match_labels=selector),
+                pod_metrics_endpoints=[Endpoint(port=spec.PORT_NAMES[cell.protocol])],
+            )
+            custom_objects(
+                self,
+                f"{name}-scraped",
+                [monitor("PodMonitor", f"cell-{app}", ns, scraped)],
+                provider=args.provider,
+                depends_on=[args.monitors_after],
+            )
+        self.register_outputs({"service": self.service})
+
+    def _pod(self, args: CellArgs, sa: core.ServiceAccount) -> PodArgs:
+        cell = args.config
+        res = cell.resources
+        ports = []
+        if cell.port is not None:
+            ports = [core.ContainerPortArgs(name=spec.PORT_NAMES[cell.protocol], container_port=cell.port)]
+        # Startup gives a slow start its time; liveness then restarts a stuck process, readiness takes a
+        # busy one out of the Service. A worker without a port has none (its queue is its health).
+        startup = liveness = readiness = None
+        if cell.port is not None:
+            checks = cell.probes
+            startup = http_probe(checks.liveness, cell.port, period=5, failures=checks.startup_seconds // 5)
+            liveness = http_probe(checks.liveness, cell.port, period=10)
+            readiness = http_probe(checks.readiness, cell.port, period=5)
+        mounts = [core.VolumeMountArgs(name="tmp", mount_path="/tmp")]
+        volumes = [scratch("tmp", "64Mi")]
+        if cell.redis:
+            mounts.append(core.VolumeMountArgs(name="redis-ca", mount_path=spec.REDIS_CA_DIR, read_only=True))
+            volumes.append(
+                core.VolumeArgs(
+                    name="redis-ca",
+                    secret=core.SecretVolumeSourceArgs(
+                        secret_name=keys.REDIS_CA, items=[core.KeyToPathArgs(key=keys.SECRET_VALUE_KEY, path="ca.crt")]
+                    ),
+                )
+            )
+        container = core.ContainerArgs(
+            name=args.name,
+            image=args.image,
+            command=list(cell.command) or None,
+            args=list(cell.args) or None,
+            env=[_env(e) for e in args.env] or None,
+            ports=ports or None,
+            volume_mounts=mounts,
+            security_context=container_security(cell.uid),
+            resources=limited(res.cpu, res.cpu_limit, res.memory, res.memory_limit),
+            startup_probe=startup,
+            liveness_probe=liveness,
+            readiness_probe=readiness,
+        )
+        sidecars = []
+        if cell.cloud_sql and args.proxy_image is not None and args.connection_name is not None:
+            sidecars.append(
+                cloud_sql_proxy(
+                    args.proxy_image,
+                    args.connection_name,
+                    port=spec.DB_PORT,
+                    sidecar=True,
+                    extra_args=("--auto-iam-authn",),
+                )
+            )
+        return PodArgs(
+            containers=[container],
+            init_containers=sidecars,
+            service_account=sa.metadata.name,
+            fs_group=cell.uid,
+            volumes=volumes,
+            node_selector=args.node_selector,
+            spread=spec.labels(args.name),
+            api_token=cell.kubernetes_api,
+        )
+
+    def _scaling(self, name: str, args: CellArgs, labels: Mapping[str, str]) -> None:
+        cell, app, ns = args.config, args.name, args.config.namespace
+        target = autoscaling.CrossVersionObjectReferenceArgs(api_version="apps/v1", kind="Deployment", name=app)
+        opts = child(self, provider=args.provider, depends_on=list(args.depends_on))
+
+        def utilisation(resource: str, percent: int) -> autoscaling.MetricSpecArgs:
+            return autoscaling.MetricSpecArgs(
+                type="Resource",
+                resource=autoscaling.ResourceMetricSourceArgs(
+                    name=resource,
+                    target=autoscaling.MetricTargetArgs(type="Utilization", average_utilization=percent),
+                ),
+            )
+
+        autoscaling.HorizontalPodAutoscaler(
+            f"{name}-hpa",
+            autoscaling.HorizontalPodAutoscalerInitArgs(
+                metadata=meta.ObjectMetaArgs(name=app, namespace=ns, labels=dict(labels)),
+                spec=autoscaling.HorizontalPodAutoscalerSpecArgs(
+                    scale_target_ref=target,
+                    min_replicas=cell.replicas.min,
+                    max_replicas=cell.replicas.max,
+                    metrics=[
+                        utilisation("cpu", cell.replicas.cpu_percent),
+                        utilisation("memory", cell.replicas.memory_percent),
+                    ],
+                    # Up at once (doubling, or 4 pods, a minute); down slowly, after 5 quiet minutes.
+                    behavior=autoscaling.HorizontalPodAutoscalerBehaviorArgs(
+                        scale_up=autoscaling.HPAScalingRulesArgs(
+                            stabilization_window_seconds=0,
+                            select_policy="Max",
+                            policies=[
+                                autoscaling.HPAScalingPolicyArgs(type="Percent", value=100, period_seconds=60),
+                                autoscaling.HPAScalingPolicyArgs(type="Pods", value=4, period_seconds=60),
+                            ],
+                        ),
+                        scale_down=autoscaling.HPAScalingRulesArgs(
+                            stabilization_window_seconds=300,
+                            select_policy="Min",
+                            policies=[autoscaling.HPAScalingPolicyArgs(type="Percent", value=50, period_seconds=60)],
+                        ),
+                    ),
+                ),
+            ),
+            opts=opts,
+        )
+        # Recommendations only: the HPA owns the replica count, and a VPA that evicted pods to resize
+        # them would fight it over the same CPU and memory signals.
+        vpa = {
+            "apiVersion": "autoscaling.k8s.io/v1",
+            "kind": "VerticalPodAutoscaler",
+            "metadata": {"name": app, "namespace": ns},
+            "spec": {
+                "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": app},
+                "updatePolicy": {"updateMode": "Off"},
+            },
+        }
+        custom_objects(self, name, [vpa], provider=args.provider, depends_on=list(args.depends_on))
+        if args.prod:
+            policy.PodDisruptionBudget(
+                f"{name}-pdb",
+                policy.PodDisruptionBudgetInitArgs(
+                    metadata=meta.ObjectMetaArgs(name=app, namespace=ns, labels=dict(labels)),
+                    spec=policy.PodDisruptionBudgetSpecArgs(
+                        max_unavailable=1,
+                        selector=meta.LabelSelectorArgs(match_labels=spec.labels(app)),
+                        # A pod that never became ready may be evicted: a drain is not held up by a broken release.
+                        unhealthy_pod_eviction_policy="AlwaysAllow",
+                    ),
+                ),
+                opts=opts,
+            )
+
+
+def _env(e: spec.EnvVar) -> core.EnvVarArgs:
+    if e.secret is not None:
+        return core.EnvVarArgs(
+            name=e.name,
+            value_from=core.EnvVarSourceArgs(
+                secret_key_ref=core.SecretKeySelectorArgs(name=e.secret, key=keys.SECRET_VALUE_KEY)
+            ),
+        )
+    return core.EnvVarArgs(name=e.name, value=e.value)

@@ -1,0 +1,137 @@
+"""What a cell becomes, decided without Pulumi: its labels and names, its container's environment
+(plain settings, estate secrets, the database and Redis), its ports, the identities allowed to call
+it and the network allows that go with them, and the gateway's routes per host.
+
+Plain functions over the validated config, tested without mocks; components.cells.cell turns
+them into objects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from components.kube.authz import principal
+from components.kube.netpol import HBONE_PORT, Allow, Peer, tcp
+from stacks import secret_keys as keys
+from stacks.config_cells import CellConfig
+from stacks.config_mesh import fqdn
+from stacks.naming import workload_account_id
+
+APP = "app"  # the pod label every selector of a cell uses
+DB_PORT = 5432  # the Auth Proxy sidecar's, on localhost
+REDIS_CA_DIR = "/etc/redis-ca"
+DEFAULT_TIMEOUT = "30s"
+# Service port names Istio reads the protocol from (its "protocol selection").
+PORT_NAMES = {"http": "http", "websocket": "http", "grpc": "grpc"}
+
+
+def labels(name: str) -> dict[str, str]:
+    return {APP: name}
+
+
+@dataclass(frozen=True)
+class EnvVar:
+    name: str
+    value: str | None = None
+    secret: str | None = None  # a Kubernetes Secret of the namespace, its key `value`
+
+
+def environment(name: str, cell: CellConfig, *, iam_user: str | None, database: str | None) -> list[EnvVar]:
+    """The container's environment, sorted: plain settings, estate secrets by reference, then what
+    cloudSql and redis bring (libpq's variables for the proxy on localhost; Redis' URL, password
+    and CA file)."""
+    out = [EnvVar(k, value=v) for k, v in sorted(cell.env.items())]
+    out += [EnvVar(k, secret=v) for k, v in sorted(cell.secrets.items())]
+    if cell.cloud_sql:
+        out += [
+            EnvVar("PGHOST", value="127.0.0.1"),
+            EnvVar("PGPORT", value=str(DB_PORT)),
+            # The proxy holds the TLS connection to the instance and logs in with the workload's token.
+            EnvVar("PGSSLMODE", value="disable"),
+            EnvVar("PGUSER", value=iam_user or ""),
+            EnvVar("PGDATABASE", value=database or ""),
+        ]
+    if cell.redis:
+        out += [
+            EnvVar("REDIS_URL", secret=keys.REDIS_ADDRESS),
+            EnvVar("REDIS_PASSWORD", secret=keys.REDIS_AUTH),
+            EnvVar("REDIS_CA_FILE", value=f"{REDIS_CA_DIR}/ca.crt"),
+        ]
+    taken = [e.name for e in out]
+    duplicated = sorted({n for n in taken if taken.count(n) > 1})
+    if duplicated:
+        raise ValueError(f"cells.{name}: {', '.join(duplicated)} set twice (env or secrets against cloudSql/redis)")
+    return out
+
+
+def iam_user(environment: str, workload: str, project: str) -> str:
+    """The database login of a workload's Google account (Cloud SQL drops `.gserviceaccount.com`)."""
+    return f"{workload_account_id(environment, workload)}@{project}.iam"
+
+
+def callers(name: str, cells: Mapping[str, CellConfig], *, ingress: str | None) -> list[str]:
+    """The principals allowed to call the cell: its caller cells' service accounts (each cell runs
+    as its own, named after it) and the ingress gateway's when it has public routes."""
+    cell = cells[name]
+    out = [principal(cells[c].namespace, c) for c in sorted(set(cell.callers))]
+    if cell.routes and ingress:
+        out.append(ingress)
+    return out
+
+
+def allows(name: str, cells: Mapping[str, CellConfig]) -> list[Allow]:
+    """The NetworkPolicies a cell adds in its namespace (whose default-deny and ingress from the
+    gateway's namespace the platform wrote): its callers in, and its own calls out, each on the
+    callee's port and HBONE (ztunnel's 15008) only."""
+    cell = cells[name]
+    out = []
+    if cell.callers and cell.port:
+        ports = tcp(HBONE_PORT, cell.port)
+        peers = tuple(
+            Peer(same_namespace=True, pods=tuple(labels(c).items()))
+            if cells[c].namespace == cell.namespace
+            else Peer(namespace=cells[c].namespace, pods=tuple(labels(c).items()))
+            for c in sorted(set(cell.callers))
+        )
+        out.append(Allow(f"cell-{name}-callers", "Ingress", peers, ports, pods=tuple(labels(name).items())))
+    for callee, other in sorted(cells.items()):
+        if name in other.callers and other.port:
+            peer = (
+                Peer(same_namespace=True, pods=tuple(labels(callee).items()))
+                if other.namespace == cell.namespace
+                else Peer(namespace=other.namespace, pods=tuple(labels(callee).items()))
+            )
+            out.append(
+                Allow(
+                    f"cell-{name}-to-{callee}",
+                    "Egress",
+                    (peer,),
+                    tcp(HBONE_PORT, other.port),
+                    pods=tuple(labels(name).items()),
+                )
+            )
+    return out
+
+
+@dataclass(frozen=True)
+class RouteTarget:
+    prefix: str
+    cell: str
+    namespace: str
+    port: int
+    timeout: str | None
+
+
+def host_routes(cells: Mapping[str, CellConfig], domain: str) -> dict[str, list[RouteTarget]]:
+    """Full host name -> its routes, longest prefix first (the gateway takes the first that matches)."""
+    out: dict[str, list[RouteTarget]] = {}
+    for name, cell in sorted(cells.items()):
+        if cell.port is None:
+            continue
+        for route in cell.routes.values():
+            timeout = None if cell.protocol == "websocket" else (route.timeout or DEFAULT_TIMEOUT)
+            out.setdefault(fqdn(route.host, domain), []).append(
+                RouteTarget(route.path_prefix, name, cell.namespace, cell.port, timeout)
+            )
+    return {h: sorted(r, key=lambda t: (-len(t.prefix), t.prefix)) for h, r in sorted(out.items())}

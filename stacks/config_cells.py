@@ -1,0 +1,164 @@
+"""`ai-estate:cells`: the application's services, a map keyed by cell name.
+
+A cell is one service released on its own (seed 002): its image from the estate's own repository,
+its port and protocol, its Google identity (an `identity.workloads` entry, whose grants are the
+cell's), the secrets it reads, its replicas and autoscaling, resources, probes, the node class it
+runs on, its routes on the ingress gateway and the cells allowed to call it. A short entry is
+enough: everything else has the default the seeds ask for (HPA at 70% CPU and 80% memory, probes
+on `/health/live` and `/health/ready`).
+
+The rules between a cell and the rest of the config (namespaces, hosts, workloads, secrets, node
+pools, the database's IAM users) are in `stacks.rules_cells`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Field
+
+from stacks.base import LabelValue, Model, Name
+from stacks.config_mesh import HostName
+from stacks.config_namespaces import Quantity
+
+EnvName = Annotated[str, Field(pattern=r"^[A-Z_][A-Z0-9_]{0,127}$")]
+ImagePath = Annotated[str, Field(pattern=r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$")]
+Tag = Annotated[str, Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")]
+PathPrefix = Annotated[str, Field(pattern=r"^/([A-Za-z0-9._~-]+/?)*$")]
+HttpPath = Annotated[str, Field(pattern=r"^/[A-Za-z0-9._~/-]*$")]
+Duration = Annotated[str, Field(pattern=r"^[0-9]+(s|m|h|d)$")]
+
+DEFAULT_NAMESPACE = "cells"
+DEFAULT_UID = 10001  # a non-root user the estate's images are built to run as
+
+
+class CellImage(Model):
+    name: ImagePath = Field(
+        description="Path in the estate's own repository (`<region>-docker.pkg.dev/<project>/images/<name>`)."
+    )
+    tag: Tag = Field(description="Resolved to its digest at deploy time; a tag the repository lacks stops `up`.")
+
+
+class Resources(Model):
+    cpu: Quantity = Field("250m", description="CPU request.")
+    cpu_limit: Quantity = Field("1", description="CPU limit.")
+    memory: Quantity = Field("256Mi", description="Memory request (and limit, unless memoryLimit says more).")
+    memory_limit: Quantity | None = Field(None, description="Memory limit; the request when absent.")
+
+
+class Probes(Model):
+    liveness: HttpPath = "/health/live"
+    readiness: HttpPath = "/health/ready"
+    startup_seconds: int = Field(60, ge=5, le=600, description="How long the cell may take to start.")
+
+
+class Replicas(Model):
+    min: int = Field(2, ge=1, le=500, description="Replicas at least (the HPA's minReplicas).")
+    max: int = Field(6, ge=1, le=500, description="Replicas at most (the HPA's maxReplicas).")
+    cpu_percent: int = Field(70, ge=1, le=100, description="HPA target: average CPU use against the request.")
+    memory_percent: int = Field(80, ge=1, le=100, description="HPA target: average memory use against the request.")
+
+
+class Route(Model):
+    host: HostName = Field(description="A mesh.hosts entry's host: a label in the DNS domain ('api') or a full name.")
+    path_prefix: PathPrefix = Field("/", description="Requests whose path starts with this reach the cell.")
+    timeout: Duration | None = Field(
+        None, description="Per request; none for WebSocket cells (their connections live long). Default 30s."
+    )
+
+
+class CellConfig(Model):
+    namespace: Name = Field(DEFAULT_NAMESPACE, description="An ai-estate:namespaces entry in the ambient mesh.")
+    image: CellImage
+    port: int | None = Field(8080, ge=1024, le=65535, description="What it serves on; none for a worker.")
+    protocol: Literal["http", "grpc", "websocket"] = "http"
+    command: list[str] = []
+    args: list[str] = []
+    env: dict[EnvName, str] = Field({}, description="Plain settings; secrets go in `secrets`.")
+    secrets: dict[EnvName, Name] = Field(
+        {}, description="Environment variable -> estate secret key synced to the namespace (never a value)."
+    )
+    workload: Name | None = Field(
+        None, description="The identity.workloads entry whose Google account (and grants) the cell acts as."
+    )
+    cloud_sql: bool = Field(
+        False, description="Cloud SQL through the Auth Proxy as a native sidecar, logging in as its workload (IAM)."
+    )
+    database: Name | None = Field(None, description="With cloudSql: the database; the only one when absent.")
+    redis: bool = Field(False, description="Memorystore with AUTH and TLS: address, password and CA from secrets.")
+    kubernetes_api: bool = Field(False, description="Mount a service account token (only a cell that calls the API).")
+    uid: int = Field(DEFAULT_UID, ge=1000, le=2147483647, description="The non-root user the image runs as.")
+    replicas: Replicas = Replicas()
+    resources: Resources = Resources()
+    probes: Probes = Probes()
+    node_class: LabelValue | None = Field(
+        None, description="A node pool's `workload-class` label; any untainted pool when absent."
+    )
+    routes: dict[Name, Route] = Field({}, description="Public routes on the ingress gateway, keyed by a name.")
+    callers: list[Name] = Field([], description="Cells that may call this one (in-mesh, by identity).")
+
+
+CellsConfig = dict[Name, CellConfig]
+
+# Seeds 003 (API gateway, AI, auth, user, analytics services, web app), 004 (chat over WebSocket)
+# and 001 (an orchestrator with 3 replicas and /health + /ready; agent workers on Redis Streams).
+_API = ["api-gateway"]
+# The cells that keep state: the application database as the shared `cells` identity (IAM login).
+_DB = {"workload": "cells", "cloudSql": True, "database": "app"}
+REFERENCE: dict[str, dict[str, Any]] = {
+    "web-app": {
+        "image": {"name": "web-app", "tag": "1.0.0"},
+        "port": 3000,
+        "routes": {"web": {"host": "app"}},
+    },
+    "api-gateway": {
+        "image": {"name": "api-gateway", "tag": "1.0.0"},
+        "routes": {"api": {"host": "app", "pathPrefix": "/api/"}, "direct": {"host": "api"}},
+        "resources": {"cpu": "500m", "memory": "256Mi"},
+    },
+    "chat": {
+        "image": {"name": "chat", "tag": "1.0.0"},
+        "protocol": "websocket",
+        "workload": "cells",
+        "redis": True,
+        "routes": {"chat": {"host": "chat"}, "ws": {"host": "chat", "pathPrefix": "/ws"}},
+        "replicas": {"min": 3, "max": 10},
+    },
+    "ai-service": {
+        "image": {"name": "ai-service", "tag": "1.0.0"},
+        **_DB,
+        "callers": [*_API, "chat"],
+        "resources": {"cpu": "500m", "memory": "1Gi"},
+    },
+    "auth-service": {
+        "image": {"name": "auth-service", "tag": "1.0.0"},
+        **_DB,
+        "callers": [*_API, "chat"],
+    },
+    "user-service": {
+        "image": {"name": "user-service", "tag": "1.0.0"},
+        **_DB,
+        "callers": _API,
+    },
+    "analytics-service": {
+        "image": {"name": "analytics-service", "tag": "1.0.0"},
+        **_DB,
+        "callers": _API,
+        "resources": {"memory": "512Mi"},
+    },
+    "orchestrator": {
+        "image": {"name": "orchestrator", "tag": "1.0.0"},
+        **_DB,
+        "redis": True,
+        "callers": _API,
+        "probes": {"liveness": "/health", "readiness": "/ready"},
+        "replicas": {"min": 3, "max": 6},
+    },
+    "agent-workers": {
+        "image": {"name": "agent-workers", "tag": "1.0.0"},
+        **_DB,
+        "redis": True,
+        "resources": {"cpu": "500m", "memory": "512Mi"},
+    },
+}
+DEFAULTS: dict[str, dict[str, Any]] = {"dev": {"cells": REFERENCE}, "prod": {"cells": REFERENCE}}

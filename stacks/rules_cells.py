@@ -1,0 +1,223 @@
+"""The cells' rules against the rest of the config, each problem naming its key: namespaces in the
+mesh, callers that are cells, routes on hosts the gateway serves inside the DNS domain and no two
+cells on the same host and path, replicas, memory, identities, secrets the namespace receives,
+the database login and node classes that exist."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from stacks import secret_keys as keys
+from stacks.config_cells import CellConfig
+from stacks.config_mesh import fqdn
+from stacks.model import EstateConfig
+from stacks.problem import Problem
+
+WORKLOAD_CLASS = "workload-class"  # the node pools' label a cell's nodeClass names
+REDIS_SECRETS = (keys.REDIS_ADDRESS, keys.REDIS_AUTH, keys.REDIS_CA)
+
+_UNITS = {"": 1.0, "m": 1e-3, "Ki": 2.0**10, "Mi": 2.0**20, "Gi": 2.0**30, "Ti": 2.0**40}
+
+
+def quantity(text: str) -> float:
+    """A Kubernetes quantity as a number (`250m` -> 0.25, `1Gi` -> 1073741824)."""
+    for suffix in sorted(_UNITS, key=len, reverse=True):
+        if suffix and text.endswith(suffix):
+            return float(text[: -len(suffix)]) * _UNITS[suffix]
+    return float(text)
+
+
+def namespace_secrets(cfg: EstateConfig, namespace: str) -> list[str]:
+    """The estate secrets synced into `namespace`: those its workloads read (platform credentials)."""
+    return sorted({key for wl in cfg.identity.workloads.values() if wl.namespace == namespace for key in wl.secrets})
+
+
+def check_cells(cfg: EstateConfig) -> list[Problem]:
+    out: list[Problem] = []
+    classes = sorted({p.labels[WORKLOAD_CLASS] for p in cfg.cluster.node_pools.values() if WORKLOAD_CLASS in p.labels})
+    for name, cell in sorted(cfg.cells.items()):
+        at = f"cells.{name}"
+        out += _namespace(cfg, at, cell)
+        out += _identity(cfg, at, cell)
+        out += _routes(cfg, at, cell, name)
+        for i, caller in enumerate(cell.callers):
+            if caller not in cfg.cells or caller == name:
+                allowed = sorted(set(cfg.cells) - {name})
+                out.append(Problem(f"{at}.callers[{i}]", caller, f"not another cell; allowed: {', '.join(allowed)}"))
+        if cell.callers and cell.port is None:
+            out.append(Problem(f"{at}.callers", cell.callers, "a cell without a port cannot be called; set port"))
+        if cell.replicas.min > cell.replicas.max:
+            out.append(
+                Problem(f"{at}.replicas.min", cell.replicas.min, f"must not exceed replicas.max ({cell.replicas.max})")
+            )
+        limit = cell.resources.memory_limit
+        if limit is not None and quantity(cell.resources.memory) > quantity(limit):
+            out.append(
+                Problem(f"{at}.resources.memory", cell.resources.memory, f"the request is above its limit ({limit})")
+            )
+        if quantity(cell.resources.cpu) > quantity(cell.resources.cpu_limit):
+            out.append(
+                Problem(
+                    f"{at}.resources.cpu",
+                    cell.resources.cpu,
+                    f"the request is above its limit ({cell.resources.cpu_limit})",
+                )
+            )
+        if cell.node_class is not None and cell.node_class not in classes:
+            out.append(
+                Problem(
+                    f"{at}.nodeClass",
+                    cell.node_class,
+                    f"no node pool has it as {WORKLOAD_CLASS}; allowed: {', '.join(classes)}",
+                )
+            )
+    out += _shared_routes(cfg)
+    return out
+
+
+def _namespace(cfg: EstateConfig, at: str, cell: CellConfig) -> list[Problem]:
+    spec = cfg.namespaces.get(cell.namespace)
+    if spec is None:
+        return [
+            Problem(
+                f"{at}.namespace",
+                cell.namespace,
+                f"must be an ai-estate:namespaces key: {', '.join(sorted(cfg.namespaces))}",
+            )
+        ]
+    out = []
+    if spec.mesh != "ambient":
+        out.append(
+            Problem(f"{at}.namespace", cell.namespace, "must be in the ambient mesh (namespaces.<n>.mesh: ambient)")
+        )
+    if cell.routes and not spec.ingress:
+        out.append(
+            Problem(
+                f"{at}.routes",
+                sorted(cell.routes),
+                f"namespaces.{cell.namespace}.ingress must be true for public routes",
+            )
+        )
+    for flag, needed, what in (
+        (cell.cloud_sql, spec.egress.cloud_sql, "cloudSql"),
+        (cell.redis, spec.egress.redis, "redis"),
+    ):
+        if flag and not needed:
+            out.append(Problem(f"{at}.{what}", True, f"namespaces.{cell.namespace}.egress.{what} must be true"))
+    provided = namespace_secrets(cfg, cell.namespace)
+    for env, key in sorted(cell.secrets.items()):
+        if key not in provided:
+            out.append(
+                Problem(
+                    f"{at}.secrets.{env}",
+                    key,
+                    f"no ExternalSecret provides it in namespace {cell.namespace}; provided: "
+                    f"{', '.join(provided) or 'none'} (identity.workloads.<w>.secrets of the namespace's workloads)",
+                )
+            )
+    if cell.redis:
+        missing = [k for k in REDIS_SECRETS if k not in provided]
+        if missing:
+            out.append(
+                Problem(
+                    f"{at}.redis",
+                    True,
+                    f"namespace {cell.namespace} receives no {', '.join(missing)}: add them to its workload's secrets",
+                )
+            )
+    return out
+
+
+def _identity(cfg: EstateConfig, at: str, cell: CellConfig) -> list[Problem]:
+    workloads = cfg.identity.workloads
+    if cell.workload is None:
+        return (
+            [Problem(f"{at}.cloudSql", True, "needs a workload: the Google account it logs in as")]
+            if cell.cloud_sql
+            else []
+        )
+    wl = workloads.get(cell.workload)
+    if wl is None:
+        return [
+            Problem(
+                f"{at}.workload", cell.workload, f"must be an identity.workloads key: {', '.join(sorted(workloads))}"
+            )
+        ]
+    if wl.namespace != cell.namespace:
+        return [
+            Problem(
+                f"{at}.workload", cell.workload, f"its namespace is {wl.namespace!r}, the cell's {cell.namespace!r}"
+            )
+        ]
+    iam_users = {u.workload for u in cfg.database.users.values() if u.type == "CLOUD_IAM_SERVICE_ACCOUNT"}
+    databases = sorted(cfg.database.databases)
+    if cell.cloud_sql and cell.database is None and len(databases) != 1:
+        return [Problem(f"{at}.database", None, f"required with several databases: {', '.join(databases)}")]
+    if cell.database is not None and cell.database not in databases:
+        return [Problem(f"{at}.database", cell.database, f"must be a database.databases key: {', '.join(databases)}")]
+    if cell.cloud_sql and cell.workload not in iam_users:
+        return [
+            Problem(
+                f"{at}.cloudSql",
+                True,
+                f"needs a database.users entry of type CLOUD_IAM_SERVICE_ACCOUNT for workload {cell.workload!r}",
+            )
+        ]
+    return []
+
+
+def _routes(cfg: EstateConfig, at: str, cell: CellConfig, name: str) -> list[Problem]:
+    domain = cfg.dns.domain or ""
+    served = {fqdn(h.host, domain): (key, h) for key, h in cfg.mesh.hosts.items()}
+    out = []
+    if cell.routes and cell.port is None:
+        out.append(Problem(f"{at}.routes", sorted(cell.routes), "a cell without a port has no routes; set port"))
+    for route_name, route in sorted(cell.routes.items()):
+        full = fqdn(route.host, domain)
+        path = f"{at}.routes.{route_name}.host"
+        if not (full == domain or full.endswith("." + domain)):
+            out.append(Problem(path, route.host, f"{full!r} is outside the DNS domain {domain!r}"))
+        elif full not in served:
+            out.append(
+                Problem(path, route.host, f"no mesh.hosts entry serves {full!r}; served: {', '.join(sorted(served))}")
+            )
+        elif served[full][1].backend is not None:
+            out.append(
+                Problem(
+                    path,
+                    route.host,
+                    f"mesh.hosts.{served[full][0]} routes to its backend; cells route only hosts without one",
+                )
+            )
+        if route.timeout is not None and cell.protocol == "websocket":
+            out.append(
+                Problem(
+                    f"{at}.routes.{route_name}.timeout",
+                    route.timeout,
+                    "a WebSocket cell's connections live long: leave it unset",
+                )
+            )
+    return out
+
+
+def _shared_routes(cfg: EstateConfig) -> list[Problem]:
+    seen: dict[tuple[str, str], str] = {}
+    out = []
+    for name, cell in sorted(cfg.cells.items()):
+        for route_name, route in sorted(cell.routes.items()):
+            key = (fqdn(route.host, cfg.dns.domain or ""), route.path_prefix)
+            here = f"{name}.{route_name}"
+            if key in seen:
+                out.append(
+                    Problem(
+                        f"cells.{here}.pathPrefix",
+                        route.path_prefix,
+                        f"{key[0]}{key[1]} is already cells.{seen[key]}'s",
+                    )
+                )
+            seen.setdefault(key, here)
+    return out
+
+
+def cells_namespaces(cells: Mapping[str, CellConfig]) -> set[str]:
+    return {c.namespace for c in cells.values()}

@@ -1,0 +1,245 @@
+"""The cells layer: the config's rules (bad input names its key), the pure cell-to-objects mapping,
+and every reference cell in the dev and prod plans with the objects and settings it becomes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from components.cells import spec
+from components.cells.routes import virtual_services
+from components.kube.authz import principal
+from components.kube.netpol import HBONE_PORT
+from stacks.config_cells import REFERENCE, CellConfig
+from stacks.config_mesh import fqdn
+from tests.conftest import config_problems, registry, stack_cfg
+from tests.upstream import crd_problems
+from tools.plan import Plan, run_plan
+
+DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+INGRESS = "cluster.local/ns/istio-ingress/sa/istio-ingressgateway"
+
+
+def cell(**fields: Any) -> CellConfig:
+    return CellConfig.model_validate({"image": {"name": "x", "tag": "1"}, **fields})
+
+
+# ---------------------------------------------------------------- bad input, each naming its key
+@pytest.mark.parametrize(
+    ("cells", "expected"),
+    [
+        ({"web-app": {"callers": ["nobody"]}}, "cells.web-app.callers[0] = 'nobody': not another cell; allowed: "),
+        (
+            {"web-app": {"routes": {"web": {"host": "www.example.org"}}}},
+            "cells.web-app.routes.web.host = 'www.example.org': 'www.example.org' is outside the DNS domain",
+        ),
+        (
+            {"web-app": {"routes": {"web": {"host": "shop"}}}},
+            "cells.web-app.routes.web.host = 'shop': no mesh.hosts entry serves",
+        ),
+        (
+            {"web-app": {"routes": {"web": {"host": "app", "pathPrefix": "/api/"}}}},
+            "cells.web-app.web.pathPrefix = '/api/': ",
+        ),
+        ({"chat": {"replicas": {"min": 5, "max": 3}}}, "cells.chat.replicas.min = 5: must not exceed replicas.max (3)"),
+        (
+            {"chat": {"resources": {"memory": "1Gi", "memoryLimit": "512Mi"}}},
+            "cells.chat.resources.memory = '1Gi': the request is above its limit (512Mi)",
+        ),
+        (
+            {"chat": {"secrets": {"API_KEY": "stripe-key"}}},
+            "cells.chat.secrets.API_KEY = 'stripe-key': no ExternalSecret provides it in namespace cells",
+        ),
+        ({"chat": {"nodeClass": "fast"}}, "cells.chat.nodeClass = 'fast': no node pool has it as workload-class"),
+        ({"chat": {"workload": "ghost"}}, "cells.chat.workload = 'ghost': must be an identity.workloads key"),
+        ({"web-app": {"namespace": "kafka"}}, "cells.web-app.namespace = 'kafka': must be in the ambient mesh"),
+        ({"web-app": {"cloudSql": True}}, "cells.web-app.cloudSql = True: needs a workload"),
+        (
+            {"chat": {"routes": {"ws": {"host": "chat", "pathPrefix": "/ws", "timeout": "10s"}}}},
+            "cells.chat.routes.ws.timeout = '10s': a WebSocket cell's connections live long",
+        ),
+    ],
+)
+def test_bad_cells_name_their_key(cells: dict[str, Any], expected: str) -> None:
+    problems = config_problems("dev", cells=cells)
+    assert any(p.startswith(expected) for p in problems), problems
+
+
+def test_the_domain_in_the_message_is_the_stacks() -> None:
+    domain = stack_cfg("dev").dns.domain
+    (problem,) = config_problems("dev", cells={"web-app": {"routes": {"web": {"host": "www.example.org"}}}})
+    assert problem.endswith(f"outside the DNS domain {domain!r}")
+
+
+# ---------------------------------------------------------------- pure mapping
+def test_the_environment_names_secrets_never_values() -> None:
+    c = cell(env={"MODE": "fast"}, secrets={"TOKEN": "redis-auth"}, cloudSql=True, workload="w", redis=True)
+    env = {e.name: e for e in spec.environment("x", c, iam_user="dev-wl-w@p.iam", database="app")}
+    assert env["MODE"].value == "fast" and env["TOKEN"] == spec.EnvVar("TOKEN", secret="redis-auth")
+    assert (env["PGHOST"].value, env["PGPORT"].value, env["PGUSER"].value, env["PGDATABASE"].value) == (
+        "127.0.0.1",
+        "5432",
+        "dev-wl-w@p.iam",
+        "app",
+    )
+    assert env["REDIS_PASSWORD"].secret == "redis-auth" and env["REDIS_URL"].secret == "redis-address"
+    with pytest.raises(ValueError, match="PGHOST set twice"):
+        spec.environment("x", cell(env={"PGHOST": "db"}, cloudSql=True), iam_user="u", database="app")
+
+
+def test_callers_are_exactly_the_caller_cells_and_the_gateway_for_public_ones() -> None:
+    cells = {
+        "a": cell(routes={"r": {"host": "app"}}),
+        "b": cell(callers=["a", "c"]),
+        "c": cell(namespace="other"),
+    }
+    assert spec.callers("b", cells, ingress=INGRESS) == [principal("cells", "a"), principal("other", "c")]
+    assert spec.callers("a", cells, ingress=INGRESS) == [INGRESS]
+    assert spec.callers("c", cells, ingress=INGRESS) == []
+
+
+def test_network_allows_pair_each_caller_with_its_callee_on_hbone_and_the_port() -> None:
+    cells = {"a": cell(), "b": cell(callers=["a"], port=9000)}
+    (into_b,) = spec.allows("b", cells)
+    assert (into_b.direction, into_b.ports, into_b.pods) == (
+        "Ingress",
+        (("TCP", HBONE_PORT), ("TCP", 9000)),
+        (("app", "b"),),
+    )
+    assert [p.pods for p in into_b.peers] == [(("app", "a"),)] and into_b.peers[0].same_namespace
+    (out_of_a,) = spec.allows("a", cells)
+    assert (out_of_a.direction, out_of_a.pods, out_of_a.peers[0].pods) == ("Egress", (("app", "a"),), (("app", "b"),))
+
+
+def test_routes_take_the_longest_prefix_first_and_websockets_no_timeout() -> None:
+    cells = {
+        "web": cell(routes={"r": {"host": "app"}}, port=3000),
+        "api": cell(routes={"r": {"host": "app", "pathPrefix": "/api/", "timeout": "5s"}}),
+        "chat": cell(protocol="websocket", routes={"r": {"host": "chat", "pathPrefix": "/ws"}}),
+    }
+    hosts = spec.host_routes(cells, "example.org")
+    assert [(t.prefix, t.cell, t.timeout) for t in hosts["app.example.org"]] == [
+        ("/api/", "api", "5s"),
+        ("/", "web", "30s"),
+    ]
+    assert [(t.prefix, t.timeout) for t in hosts["chat.example.org"]] == [("/ws", None)]
+    for vs in virtual_services(hosts, gateway="istio-ingress/public", namespace="istio-ingress"):
+        assert crd_problems(vs) == []
+
+
+# ---------------------------------------------------------------- the plans
+def _by_name(plan: Plan, typ: str) -> dict[tuple[str, str], dict[str, Any]]:
+    return {
+        (r["inputs"]["metadata"]["namespace"], r["inputs"]["metadata"]["name"]): r["inputs"] for r in plan.by_type(typ)
+    }
+
+
+def test_every_reference_cell_is_a_hardened_deployment_of_our_image(plan: Plan) -> None:
+    cfg = stack_cfg(plan.stack)
+    deployments = _by_name(plan, DEPLOYMENT)
+    assert set(cfg.cells) == set(REFERENCE)
+    for name, c in cfg.cells.items():
+        d = deployments[(c.namespace, name)]
+        assert "replicas" not in d["spec"]  # the HPA's
+        pod = d["spec"]["template"]["spec"]
+        assert pod["automountServiceAccountToken"] is False and pod["serviceAccountName"] == name
+        (main,) = pod["containers"]
+        assert main["image"].startswith(f"{registry(plan.stack)}/images/{c.image.name}:{c.image.tag}@sha256:")
+        sc = main["securityContext"]
+        assert sc["runAsNonRoot"] and sc["readOnlyRootFilesystem"] and sc["capabilities"] == {"drop": ["ALL"]}
+        assert not sc["allowPrivilegeEscalation"] and sc["seccompProfile"] == {"type": "RuntimeDefault"}
+        res = main["resources"]
+        assert res["requests"]["memory"] == res["limits"]["memory"] and {"cpu", "memory"} <= set(res["limits"])
+        assert main["livenessProbe"]["httpGet"]["path"] == c.probes.liveness
+        assert main["readinessProbe"]["httpGet"]["path"] == c.probes.readiness
+        (spread,) = pod["topologySpreadConstraints"]
+        assert spread["topologyKey"] == "topology.kubernetes.io/zone" and spread["labelSelector"]["matchLabels"] == {
+            "app": name
+        }
+        sidecars = {s["name"]: s for s in pod.get("initContainers", [])}
+        assert ("cloud-sql-proxy" in sidecars) == c.cloud_sql
+        if c.cloud_sql:
+            assert sidecars["cloud-sql-proxy"]["restartPolicy"] == "Always"
+            assert "--auto-iam-authn" in sidecars["cloud-sql-proxy"]["args"]
+    # Seed 001: the orchestrator's three replicas and its /health and /ready.
+    orchestrator = deployments[("cells", "orchestrator")]["spec"]["template"]["spec"]["containers"][0]
+    assert (orchestrator["livenessProbe"]["httpGet"]["path"], orchestrator["readinessProbe"]["httpGet"]["path"]) == (
+        "/health",
+        "/ready",
+    )
+
+
+def test_cells_scale_on_cpu_and_memory_with_a_vpa_that_only_recommends(plan: Plan) -> None:
+    cfg = stack_cfg(plan.stack)
+    hpas = _by_name(plan, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler")
+    vpas = _by_name(plan, "kubernetes:autoscaling.k8s.io/v1:VerticalPodAutoscaler")
+    pdbs = _by_name(plan, "kubernetes:policy/v1:PodDisruptionBudget")
+    for name, c in cfg.cells.items():
+        hpa = hpas[(c.namespace, name)]["spec"]
+        targets = {m["resource"]["name"]: m["resource"]["target"]["averageUtilization"] for m in hpa["metrics"]}
+        assert targets == {"cpu": 70, "memory": 80}
+        assert (hpa["minReplicas"], hpa["maxReplicas"]) == (c.replicas.min, c.replicas.max)
+        assert hpa["behavior"]["scaleDown"]["stabilizationWindowSeconds"] == 300
+        vpa = vpas[(c.namespace, name)]
+        assert vpa["spec"]["updatePolicy"] == {"updateMode": "Off"} and crd_problems(vpa) == []
+        assert ((c.namespace, name) in pdbs) == (plan.stack == "prod")
+    assert hpas[("cells", "orchestrator")]["spec"]["minReplicas"] == 3
+
+
+def test_each_cell_admits_exactly_its_callers(plan: Plan) -> None:
+    cfg = stack_cfg(plan.stack)
+    policies = _by_name(plan, "kubernetes:security.istio.io/v1:AuthorizationPolicy")
+    for name, c in cfg.cells.items():
+        expected = sorted([principal(cfg.cells[x].namespace, x) for x in c.callers] + ([INGRESS] if c.routes else []))
+        found = policies.get((c.namespace, f"cell-{name}"))
+        if not expected:
+            assert found is None
+            continue
+        assert found is not None and crd_problems(found) == []
+        assert found["spec"]["selector"] == {"matchLabels": {"app": name}}
+        (rule,) = found["spec"]["rules"]
+        assert sorted(rule["from"][0]["source"]["principals"]) == expected
+        assert rule["to"] == [{"operation": {"ports": [str(c.port)]}}]
+    # The namespace no longer admits the gateway to every pod: only the public cells do.
+    assert not [
+        k
+        for k, p in policies.items()
+        if k[0] == "cells" and k[1] != "deny-all" and not k[1].startswith("cell-") and INGRESS in str(p)
+    ]
+
+
+def test_public_routes_are_one_virtual_service_per_host(plan: Plan) -> None:
+    cfg = stack_cfg(plan.stack)
+    domain = cfg.dns.domain or ""
+    services = {
+        r["inputs"]["metadata"]["name"]: r["inputs"]
+        for r in plan.by_type("kubernetes:networking.istio.io/v1:VirtualService")
+        if r["inputs"]["metadata"]["name"].startswith("cells-")
+    }
+    assert set(services) == {f"cells-{fqdn(h, domain)}" for h in ("api", "app", "chat")}
+    app = services[f"cells-{fqdn('app', domain)}"]["spec"]
+    assert [(r["match"][0]["uri"]["prefix"], r["route"][0]["destination"]["host"]) for r in app["http"]] == [
+        ("/api/", "api-gateway.cells.svc.cluster.local"),
+        ("/", "web-app.cells.svc.cluster.local"),
+    ]
+    chat = services[f"cells-{fqdn('chat', domain)}"]["spec"]
+    assert all("timeout" not in r for r in chat["http"])
+    assert all(crd_problems(v) == [] for v in services.values())
+
+
+def test_cells_are_scraped_and_their_monitors_fit_the_crd(plan: Plan) -> None:
+    monitors = _by_name(plan, "kubernetes:monitoring.coreos.com/v1:PodMonitor")
+    for name, c in stack_cfg(plan.stack).cells.items():
+        m = monitors[(c.namespace, f"cell-{name}")]
+        assert m["spec"]["selector"]["matchLabels"] == {"app": name} and crd_problems(m) == []
+
+
+def test_a_tag_the_repository_lacks_stops_the_program_naming_the_cell() -> None:
+    cfg = stack_cfg("dev")
+    missing = f"{cfg.cells['chat'].image.name}:{cfg.cells['chat'].image.tag}"
+    plan = run_plan("dev", missing_images=frozenset({missing}))
+    assert plan.error is not None
+    assert plan.error.startswith(f"cells.chat.image.tag = {cfg.cells['chat'].image.tag!r}: ")
+    assert "cannot be found" in plan.error and "push that tag" in plan.error
+    assert not [r for r in plan.resources if r["type"].startswith("estate:cells:")]
