@@ -90,6 +90,11 @@ PINS: dict[str, ChartPin] = {
         chart="opentelemetry-collector",
         version="0.170.0",
     ),
+    # KEDA, the platform's event-driven autoscaling (components/platform/keda.py): its metrics API
+    # server (an aggregated API) serves on 6443, its admission webhooks on 9443.
+    "keda": ChartPin(
+        repository="https://kedacore.github.io/charts", chart="keda", version="2.20.2", control_plane_ports=(6443, 9443)
+    ),
 }
 
 # Pins kept on an older major line on purpose, with why; the upgrade is a reviewed change of both.
@@ -136,6 +141,10 @@ CHART_IMAGES: dict[str, dict[str, str]] = {
     "strimzi-kafka": {"image": "quay.io/strimzi/kafka", "tag": "1.2.0-kafka-4.3.1"},
     "strimzi-access-operator": {"image": "quay.io/strimzi/access-operator", "tag": "0.3.0"},
     # Harbor (chart 1.19.1): one release tag for all its images.
+    # KEDA (chart 2.20.2): one release tag for its three images.
+    "keda": {"image": "ghcr.io/kedacore/keda", "tag": "2.20.2"},
+    "keda-metrics-apiserver": {"image": "ghcr.io/kedacore/keda-metrics-apiserver", "tag": "2.20.2"},
+    "keda-admission-webhooks": {"image": "ghcr.io/kedacore/keda-admission-webhooks", "tag": "2.20.2"},
     "harbor-core": {"image": "docker.io/goharbor/harbor-core", "tag": "v2.15.1"},
     "harbor-portal": {"image": "docker.io/goharbor/harbor-portal", "tag": "v2.15.1"},
     "harbor-jobservice": {"image": "docker.io/goharbor/harbor-jobservice", "tag": "v2.15.1"},

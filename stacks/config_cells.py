@@ -53,10 +53,25 @@ class Probes(Model):
 
 
 class Replicas(Model):
-    min: int = Field(2, ge=1, le=500, description="Replicas at least (the HPA's minReplicas).")
+    min: int = Field(2, ge=0, le=500, description="Replicas at least (0 only for a cell scaled on its queue).")
     max: int = Field(6, ge=1, le=500, description="Replicas at most (the HPA's maxReplicas).")
     cpu_percent: int = Field(70, ge=1, le=100, description="HPA target: average CPU use against the request.")
     memory_percent: int = Field(80, ge=1, le=100, description="HPA target: average memory use against the request.")
+
+
+class Queue(Model):
+    """Scale on a Redis Streams consumer group's lag with KEDA (seed 001: "if XLEN grows, scale
+    workers"), instead of the HPA on CPU and memory."""
+
+    stream: Annotated[str, Field(pattern=r"^[A-Za-z0-9:_.-]{1,200}$")] = Field(description="The stream's key.")
+    consumer_group: Annotated[str, Field(pattern=r"^[A-Za-z0-9:_.-]{1,200}$")] = Field(
+        description="The group the cell's replicas read as: its lag (entries not yet delivered) scales."
+    )
+    lag_per_replica: int = Field(10, ge=1, le=100000, description="KEDA lagCount: entries behind per replica.")
+    activation_lag: int = Field(
+        0, ge=0, le=100000, description="KEDA activationLagCount: from zero replicas once the lag exceeds this."
+    )
+    database: int = Field(0, ge=0, le=15, description="The Redis database index.")
 
 
 class Route(Model):
@@ -89,6 +104,7 @@ class CellConfig(Model):
     kubernetes_api: bool = Field(False, description="Mount a service account token (only a cell that calls the API).")
     uid: int = Field(DEFAULT_UID, ge=1000, le=2147483647, description="The non-root user the image runs as.")
     replicas: Replicas = Replicas()
+    queue: Queue | None = Field(None, description="Scale on a Redis Streams lag (KEDA) instead of CPU and memory.")
     resources: Resources = Resources()
     probes: Probes = Probes()
     node_class: LabelValue | None = Field(
@@ -159,6 +175,10 @@ REFERENCE: dict[str, dict[str, Any]] = {
         **_DB,
         "redis": True,
         "resources": {"cpu": "500m", "memory": "512Mi"},
+        "queue": {"stream": "tasks", "consumerGroup": "agents", "lagPerReplica": 10},
+        "replicas": {"min": 1, "max": 20},
     },
 }
-DEFAULTS: dict[str, dict[str, Any]] = {"dev": {"cells": REFERENCE}, "prod": {"cells": REFERENCE}}
+# Dev scales the workers from zero: nothing runs while the queue is empty.
+_DEV = {**REFERENCE, "agent-workers": {**REFERENCE["agent-workers"], "replicas": {"min": 0, "max": 5}}}
+DEFAULTS: dict[str, dict[str, Any]] = {"dev": {"cells": _DEV}, "prod": {"cells": REFERENCE}}

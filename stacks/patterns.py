@@ -82,6 +82,10 @@ FORMATS: dict[str, tuple[str | None, str]] = {
         "a path prefix: starts with `/`, segments of letters, digits, `.`, `_`, `~` and `-` (`/`, `/api/`, `/ws`)",
     ),
     r"^/[A-Za-z0-9._~/-]*$": (None, "an HTTP path starting with `/` (`/health/live`)"),
+    r"^[A-Za-z0-9:_.-]{1,200}$": (
+        None,
+        "a Redis key: 1–200 letters, digits, `:`, `_`, `.` and `-` (`tasks`, `agents:queue`)",
+    ),
     r"^roles/[A-Za-z0-9_.]+$": (None, "an IAM role: `roles/` followed by letters, digits, `_` and `.`"),
     r"^[0-9]+(s|m|h|d)$": (
         "duration",

@@ -46,6 +46,10 @@ def check_cells(cfg: EstateConfig) -> list[Problem]:
                 out.append(Problem(f"{at}.callers[{i}]", caller, f"not another cell; allowed: {', '.join(allowed)}"))
         if cell.callers and cell.port is None:
             out.append(Problem(f"{at}.callers", cell.callers, "a cell without a port cannot be called; set port"))
+        if cell.replicas.min == 0 and cell.queue is None:
+            out.append(Problem(f"{at}.replicas.min", 0, "0 only for a cell scaled on its queue (queue); at least 1"))
+        if cell.queue is not None and not cell.redis:
+            out.append(Problem(f"{at}.queue", cell.queue.stream, "a queue on Redis Streams needs redis: true"))
         if cell.replicas.min > cell.replicas.max:
             out.append(
                 Problem(f"{at}.replicas.min", cell.replicas.min, f"must not exceed replicas.max ({cell.replicas.max})")

@@ -176,11 +176,15 @@ def test_cells_scale_on_cpu_and_memory_with_a_vpa_that_only_recommends(plan: Pla
     vpas = _by_name(plan, "kubernetes:autoscaling.k8s.io/v1:VerticalPodAutoscaler")
     pdbs = _by_name(plan, "kubernetes:policy/v1:PodDisruptionBudget")
     for name, c in cfg.cells.items():
+        if c.queue is not None:  # KEDA makes its HPA (test below)
+            assert (c.namespace, name) not in hpas
+            continue
         hpa = hpas[(c.namespace, name)]["spec"]
         targets = {m["resource"]["name"]: m["resource"]["target"]["averageUtilization"] for m in hpa["metrics"]}
         assert targets == {"cpu": 70, "memory": 80}
         assert (hpa["minReplicas"], hpa["maxReplicas"]) == (c.replicas.min, c.replicas.max)
         assert hpa["behavior"]["scaleDown"]["stabilizationWindowSeconds"] == 300
+    for name, c in cfg.cells.items():
         vpa = vpas[(c.namespace, name)]
         assert vpa["spec"]["updatePolicy"] == {"updateMode": "Off"} and crd_problems(vpa) == []
         assert ((c.namespace, name) in pdbs) == (plan.stack == "prod")
@@ -243,3 +247,46 @@ def test_a_tag_the_repository_lacks_stops_the_program_naming_the_cell() -> None:
     assert plan.error.startswith(f"cells.chat.image.tag = {cfg.cells['chat'].image.tag!r}: ")
     assert "cannot be found" in plan.error and "push that tag" in plan.error
     assert not [r for r in plan.resources if r["type"].startswith("estate:cells:")]
+
+
+def test_the_agent_workers_scale_on_their_streams_lag_through_keda(plan: Plan) -> None:
+    """Seed 001: more workers when the queue grows, from zero in dev; KEDA's own HPA, no second one."""
+    cfg = stack_cfg(plan.stack)
+    workers = cfg.cells["agent-workers"]
+    assert workers.queue is not None
+    (scaled,) = [r["inputs"] for r in plan.by_type("kubernetes:keda.sh/v1alpha1:ScaledObject")]
+    assert crd_problems(scaled) == []
+    spec = scaled["spec"]
+    assert spec["scaleTargetRef"] == {"name": "agent-workers"}
+    assert (spec["minReplicaCount"], spec["maxReplicaCount"]) == (workers.replicas.min, workers.replicas.max)
+    assert spec["minReplicaCount"] == (0 if plan.stack == "dev" else 1)
+    (trigger,) = spec["triggers"]
+    assert trigger["type"] == "redis-streams"
+    assert trigger["metadata"] == {
+        "stream": workers.queue.stream,
+        "consumerGroup": workers.queue.consumer_group,
+        "lagCount": str(workers.queue.lag_per_replica),
+        "activationLagCount": "0",
+        "databaseIndex": "0",
+    }
+    # Address, AUTH, TLS and CA come from the platform's ClusterTriggerAuthentication, never the trigger.
+    assert trigger["authenticationRef"] == {"name": "redis-streams", "kind": "ClusterTriggerAuthentication"}
+    (auth,) = [r["inputs"] for r in plan.by_type("kubernetes:keda.sh/v1alpha1:ClusterTriggerAuthentication")]
+    assert auth["metadata"]["name"] == "redis-streams" and crd_problems(auth) == []
+    assert {(r["parameter"], r["name"]) for r in auth["spec"]["secretTargetRef"]} == {
+        (p, "redis-scaler") for p in ("address", "password", "tls", "ca")
+    }
+
+
+@pytest.mark.parametrize(
+    ("cells", "expected"),
+    [
+        ({"chat": {"replicas": {"min": 0}}}, "cells.chat.replicas.min = 0: 0 only for a cell scaled on its queue"),
+        (
+            {"web-app": {"queue": {"stream": "s", "consumerGroup": "g"}}},
+            "cells.web-app.queue = 's': a queue on Redis Streams needs redis: true",
+        ),
+    ],
+)
+def test_queue_scaling_rules_name_their_key(cells: dict[str, Any], expected: str) -> None:
+    assert any(p.startswith(expected) for p in config_problems("dev", cells=cells))

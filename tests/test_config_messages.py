@@ -238,6 +238,7 @@ BAD_VALUES: dict[str, tuple[str, str | None]] = {
     r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$": ("Cells/API", None),
     r"^/([A-Za-z0-9._~-]+/?)*$": ("api/", None),
     r"^/[A-Za-z0-9._~/-]*$": ("health", None),
+    r"^[A-Za-z0-9:_.-]{1,200}$": ("tasks queue", None),
     r"^[a-z]([-a-z0-9]{0,28}[a-z0-9])?$": ("GPU_Pool", "gpu-pool"),
     r"^[a-z][-_a-z0-9]{0,62}$": ("Workload Class", "workload-class"),
     r"^[-_a-z0-9]{0,63}$": ("Batch", "batch"),

@@ -100,6 +100,8 @@ def build_cells(
                 proxy_image=cloud.registry.images["cloud-sql-proxy"],
                 connection_name=cloud.database.connection_name,
                 monitors_after=metrics,
+                keda=platform.keda.chart if cell.queue else None,
+                redis_auth=platform.keda.redis_auth,
             ),
         )
     hosts = spec.host_routes(cfg.cells, cfg.dns.domain or "")

@@ -15,7 +15,7 @@ import pulumi
 import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
-from components.cells import spec
+from components.cells import scaling, spec
 from components.common import K8S_LABELS, child
 from components.kube import authz
 from components.kube.custom import custom_objects
@@ -56,6 +56,8 @@ class CellArgs:
     proxy_image: pulumi.Input[str] | None = None  # the Cloud SQL Auth Proxy, with cloudSql
     connection_name: pulumi.Input[str] | None = None
     monitors_after: pulumi.Resource | None = None  # the metrics stack's chart: its CRDs
+    keda: pulumi.Resource | None = None  # KEDA's chart (CRDs, webhook), for a queue-scaled cell
+    redis_auth: str | None = None  # its Redis ClusterTriggerAuthentication
 
 
 class Cell(pulumi.ComponentResource):
@@ -218,38 +220,48 @@ class Cell(pulumi.ComponentResource):
                 ),
             )
 
-        autoscaling.HorizontalPodAutoscaler(
-            f"{name}-hpa",
-            autoscaling.HorizontalPodAutoscalerInitArgs(
-                metadata=meta.ObjectMetaArgs(name=app, namespace=ns, labels=dict(labels)),
-                spec=autoscaling.HorizontalPodAutoscalerSpecArgs(
-                    scale_target_ref=target,
-                    min_replicas=cell.replicas.min,
-                    max_replicas=cell.replicas.max,
-                    metrics=[
-                        utilisation("cpu", cell.replicas.cpu_percent),
-                        utilisation("memory", cell.replicas.memory_percent),
-                    ],
-                    # Up at once (doubling, or 4 pods, a minute); down slowly, after 5 quiet minutes.
-                    behavior=autoscaling.HorizontalPodAutoscalerBehaviorArgs(
-                        scale_up=autoscaling.HPAScalingRulesArgs(
-                            stabilization_window_seconds=0,
-                            select_policy="Max",
-                            policies=[
-                                autoscaling.HPAScalingPolicyArgs(type="Percent", value=100, period_seconds=60),
-                                autoscaling.HPAScalingPolicyArgs(type="Pods", value=4, period_seconds=60),
-                            ],
-                        ),
-                        scale_down=autoscaling.HPAScalingRulesArgs(
-                            stabilization_window_seconds=300,
-                            select_policy="Min",
-                            policies=[autoscaling.HPAScalingPolicyArgs(type="Percent", value=50, period_seconds=60)],
+        def rules(r: scaling.ScalingRules) -> autoscaling.HPAScalingRulesArgs:
+            return autoscaling.HPAScalingRulesArgs(
+                stabilization_window_seconds=r.stabilization_window_seconds,
+                select_policy=r.select_policy,
+                policies=[
+                    autoscaling.HPAScalingPolicyArgs(type=p.type, value=p.value, period_seconds=p.period_seconds)
+                    for p in r.policies
+                ],
+            )
+
+        if cell.queue is not None:
+            # KEDA makes and owns the cell's HPA from this; a second one would fight it.
+            if args.keda is None or args.redis_auth is None:
+                raise ValueError(f"cells.{app}.queue: KEDA and its Redis authentication are not installed")
+            custom_objects(
+                self,
+                name,
+                [scaling.scaled_object(app, cell, args.redis_auth)],
+                provider=args.provider,
+                depends_on=[*args.depends_on, args.keda],
+            )
+        else:
+            behaviour = scaling.BEHAVIOR
+            autoscaling.HorizontalPodAutoscaler(
+                f"{name}-hpa",
+                autoscaling.HorizontalPodAutoscalerInitArgs(
+                    metadata=meta.ObjectMetaArgs(name=app, namespace=ns, labels=dict(labels)),
+                    spec=autoscaling.HorizontalPodAutoscalerSpecArgs(
+                        scale_target_ref=target,
+                        min_replicas=cell.replicas.min,
+                        max_replicas=cell.replicas.max,
+                        metrics=[
+                            utilisation("cpu", cell.replicas.cpu_percent),
+                            utilisation("memory", cell.replicas.memory_percent),
+                        ],
+                        behavior=autoscaling.HorizontalPodAutoscalerBehaviorArgs(
+                            scale_up=rules(behaviour.scale_up), scale_down=rules(behaviour.scale_down)
                         ),
                     ),
                 ),
-            ),
-            opts=opts,
-        )
+                opts=opts,
+            )
         # Recommendations only: the HPA owns the replica count, and a VPA that evicted pods to resize
         # them would fight it over the same CPU and memory signals.
         vpa = {

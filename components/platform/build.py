@@ -12,6 +12,7 @@ from components.common import labels
 from components.kube.charts import ChartPin
 from components.kube.credentials import Credentials, CredentialsArgs, Wanted
 from components.kube.values import ChartContext, PinnedImage
+from components.platform import keda
 from components.platform.backup import Backup, BackupArgs
 from components.platform.binauthz import Exemption
 from components.platform.certs import CertManager, CertManagerArgs, zone_name
@@ -23,6 +24,7 @@ from components.platform.migrate import PgVectorArgs, PgVectorMigration
 from components.platform.namespaces import Namespaces, NamespacesArgs
 from components.platform.secrets import ExternalSecrets, ExternalSecretsArgs
 from components.platform.signing import Signing, SigningArgs
+from components.platform.values.keda import NAMESPACE as KEDA_NAMESPACE
 from stacks import images
 from stacks import secret_keys as keys
 from stacks.config_harbor import signed_globs
@@ -46,6 +48,7 @@ class PlatformLayer:
     backup: Backup
     migration: PgVectorMigration
     guardrails: Guardrails  # pods of application namespaces are admitted only if they pass it
+    keda: keda.Keda  # event-driven autoscaling: ScaledObjects wait for its chart
     # What later layers install charts with: the chart context (images, cluster) and the pins.
     ctx: ChartContext
     pins: Mapping[str, ChartPin]
@@ -110,13 +113,21 @@ def mesh_callers(cfg: EstateConfig) -> dict[str, dict[str, tuple[str, str]]]:
     return out
 
 
+def scales_on_redis(cfg: EstateConfig) -> bool:
+    """Some cell scales on a Redis Streams lag: KEDA needs the Redis scaler's Secret."""
+    return any(c.queue is not None for c in cfg.cells.values())
+
+
 def wanted_credentials(cfg: EstateConfig) -> Wanted:
     """Each secret a workload names reaches its namespace as a Kubernetes Secret of the same name
-    (`identity.workloads.<w>.secrets`), holding the value under `value`."""
+    (`identity.workloads.<w>.secrets`), holding the value under `value`; KEDA's namespace gets the
+    Redis scaler's when a cell scales on Redis (components.platform.keda)."""
     out: dict[str, dict[str, dict[str, str]]] = {}
     for wl in cfg.identity.workloads.values():
         for key in wl.secrets:
             out.setdefault(wl.namespace, {})[key] = {SECRET_VALUE_KEY: keys.secret_id(cfg.prefix, key)}
+    if scales_on_redis(cfg):
+        out[KEDA_NAMESPACE] = keda.wanted(lambda key: keys.secret_id(cfg.prefix, key))[0]
     return out
 
 
@@ -172,6 +183,7 @@ def build_platform(cfg: EstateConfig, cloud: CloudLayer) -> PlatformLayer:
             namespaces=ns,
             secrets_operator=secrets,
             sources={keys.secret_id(prefix, key): secret for key, secret in cloud.secrets.items()},
+            templates={KEDA_NAMESPACE: keda.wanted(str)[1]} if scales_on_redis(cfg) else {},
         ),
     )
     mesh = Mesh(
@@ -229,6 +241,17 @@ def build_platform(cfg: EstateConfig, cloud: CloudLayer) -> PlatformLayer:
             apis=cloud.apis,
         ),
     )
+    autoscaler = keda.Keda(
+        f"{prefix}-keda",
+        keda.KedaArgs(
+            ctx=ctx,
+            pins=pins,
+            provider=provider,
+            internal_issuer=certs.internal_issuer,
+            depends_on=[ns[KEDA_NAMESPACE], nodes, certs],
+            redis_secret=credentials.secrets[KEDA_NAMESPACE][keda.REDIS_SECRET] if scales_on_redis(cfg) else None,
+        ),
+    )
     enforced, audited = guarded_namespaces(cfg)
     guardrails = Guardrails(
         f"{prefix}-guardrails",
@@ -277,6 +300,7 @@ def build_platform(cfg: EstateConfig, cloud: CloudLayer) -> PlatformLayer:
         backup=backup,
         migration=migration,
         guardrails=guardrails,
+        keda=autoscaler,
         ctx=ctx,
         pins=pins,
     )

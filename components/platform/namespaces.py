@@ -28,6 +28,7 @@ PLATFORM_NAMESPACES: dict[str, tuple[str, str]] = {
     "cert-manager": ("restricted", ""),
     "external-secrets": ("restricted", ""),
     "cosign-system": ("restricted", ""),
+    "keda": ("restricted", ""),
 }
 APPLICATION_LABEL = "estate.io/class"
 
@@ -83,7 +84,7 @@ class Namespaces(pulumi.ComponentResource):
                 self,
                 f"{name}-{ns}",
                 ns,
-                platform_allows(ns, args.pins, backends, args.scraper, args.collector),
+                platform_allows(ns, args.pins, backends, args.scraper, args.collector, args.private_services_range),
                 provider=args.provider,
                 depends_on=[self.namespaces[ns]],
                 control_plane=args.control_plane_ranges,

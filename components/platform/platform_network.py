@@ -15,15 +15,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from components.kube.netpol import (
+    REDIS_TLS_PORT,
     Allow,
     Peer,
     api_server,
     dns,
+    for_pods,
     from_control_plane,
     google_apis,
     mesh_control_plane,
     metadata_server,
     public_internet,
+    same_namespace,
     tcp,
 )
 from components.platform.app_network import otlp_to_collector
@@ -50,10 +53,22 @@ def platform_allows(
     backends: list[str],
     scraper: str | None = None,
     collector: str | None = None,
+    private_services: str | None = None,
 ) -> list[Allow]:
     """The allows of one platform namespace. `backends`: application namespaces behind the gateway;
     `scraper`: the namespace whose Prometheus reads the gateway's metrics (None: no metrics stack);
-    `collector`: the namespace of the collector the gateway sends its spans to."""
+    `collector`: the namespace of the collector the gateway sends its spans to; `private_services`:
+    the Private Service Access range (Memorystore, which KEDA's scalers read)."""
+    if namespace == "keda":
+        out = [dns(), api_server(), from_control_plane("allow-from-control-plane", pins["keda"].control_plane_ports)]
+        # The metrics API server asks the operator for each metric over gRPC (mutual TLS).
+        out += list(same_namespace())
+        if private_services:
+            operator = (("app", "keda-operator"),)
+            out.append(
+                for_pods(Allow("allow-redis", "Egress", (Peer(cidr=private_services),), tcp(REDIS_TLS_PORT)), operator)
+            )
+        return out
     if namespace in WEBHOOK_CHARTS:
         out = [dns(), api_server(), metadata_server(), google_apis()]
         ports = pins[WEBHOOK_CHARTS[namespace]].control_plane_ports
@@ -94,4 +109,4 @@ def platform_allows(
 
 
 # Namespaces that get a default-deny: every platform namespace but the mesh's own.
-GUARDED = ("cert-manager", "external-secrets", "cosign-system", "istio-ingress")
+GUARDED = ("cert-manager", "external-secrets", "cosign-system", "istio-ingress", "keda")

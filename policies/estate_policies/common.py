@@ -40,6 +40,7 @@ SYSTEM_NAMESPACES = [
     "cert-manager",
     "external-secrets",
     "cosign-system",
+    "keda",
 ]
 SYSTEM_NAMESPACES_SCHEMA: dict[str, Any] = {
     "type": "array",

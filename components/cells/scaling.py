@@ -1,0 +1,116 @@
+"""A queue-scaled cell's KEDA ScaledObject (keda.sh/v1alpha1), typed and checked against KEDA's CRD
+in the tests: the `redis-streams` trigger on its consumer group's lag, through the platform's Redis
+ClusterTriggerAuthentication (address, AUTH, TLS and CA), with the HPA behaviour every cell has.
+
+KEDA ignores `streamLength` once a consumer group is set and scales to zero only on `lagCount`
+(Redis 7 and later, as Memorystore runs): the trigger sets `consumerGroup`, `lagCount` and
+`activationLagCount`, and KEDA owns the cell's HPA (no second one is made).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field
+
+from components.kube.custom import Spec
+from stacks.config_cells import CellConfig
+
+API = "keda.sh/v1alpha1"
+
+
+class ScaleTargetRef(Spec):
+    name: str
+
+
+class AuthenticationRef(Spec):
+    name: str
+    kind: Literal["ClusterTriggerAuthentication"] = "ClusterTriggerAuthentication"
+
+
+class Trigger(Spec):
+    type: Literal["redis-streams"] = "redis-streams"
+    metadata: dict[str, str]  # KEDA's trigger metadata is a map of strings
+    authentication_ref: AuthenticationRef
+
+
+class ScalingPolicy(Spec):
+    type: Literal["Percent", "Pods"]
+    value: int
+    period_seconds: int
+
+
+class ScalingRules(Spec):
+    stabilization_window_seconds: int
+    select_policy: Literal["Max", "Min"]
+    policies: list[ScalingPolicy] = Field(min_length=1)
+
+
+class Behavior(Spec):
+    scale_up: ScalingRules
+    scale_down: ScalingRules
+
+
+class HpaConfig(Spec):
+    behavior: Behavior
+
+
+class Advanced(Spec):
+    horizontal_pod_autoscaler_config: HpaConfig
+
+
+class ScaledObjectSpec(Spec):
+    scale_target_ref: ScaleTargetRef
+    min_replica_count: int
+    max_replica_count: int
+    polling_interval: int = 15
+    cooldown_period: int = 300  # a queue idle this long takes the cell to zero (when min is 0)
+    advanced: Advanced
+    triggers: list[Trigger] = Field(min_length=1)
+
+
+# Up at once (doubling, or 4 pods, a minute); down slowly, after 5 quiet minutes: as the HPA of every cell.
+BEHAVIOR = Behavior(
+    scale_up=ScalingRules(
+        stabilization_window_seconds=0,
+        select_policy="Max",
+        policies=[
+            ScalingPolicy(type="Percent", value=100, period_seconds=60),
+            ScalingPolicy(type="Pods", value=4, period_seconds=60),
+        ],
+    ),
+    scale_down=ScalingRules(
+        stabilization_window_seconds=300,
+        select_policy="Min",
+        policies=[ScalingPolicy(type="Percent", value=50, period_seconds=60)],
+    ),
+)
+
+
+def scaled_object(name: str, cell: CellConfig, auth: str) -> dict[str, Any]:
+    queue = cell.queue
+    if queue is None:
+        raise ValueError(f"cells.{name}: no queue to scale on")
+    trigger = Trigger(
+        metadata={
+            "stream": queue.stream,
+            "consumerGroup": queue.consumer_group,
+            "lagCount": str(queue.lag_per_replica),
+            "activationLagCount": str(queue.activation_lag),
+            "databaseIndex": str(queue.database),
+        },
+        authentication_ref=AuthenticationRef(name=auth),
+    )
+    spec = ScaledObjectSpec(
+        scale_target_ref=ScaleTargetRef(name=name),
+        min_replica_count=cell.replicas.min,
+        max_replica_count=cell.replicas.max,
+        advanced=Advanced(horizontal_pod_autoscaler_config=HpaConfig(behavior=BEHAVIOR)),
+        triggers=[trigger],
+    )
+    return {
+        "apiVersion": API,
+        "kind": "ScaledObject",
+        "metadata": {"name": name, "namespace": cell.namespace},
+        "spec": spec.dump(),
+    }
