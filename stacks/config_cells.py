@@ -74,12 +74,21 @@ class Queue(Model):
     database: int = Field(0, ge=0, le=15, description="The Redis database index.")
 
 
+class RateLimit(Model):
+    """Per client address, at the ingress gateway (seed 004's nginx `limit_req`): `requestsPerSecond`
+    sustained, and `burst` more at once (nginx's burst with nodelay)."""
+
+    requests_per_second: int = Field(ge=1, le=100000)
+    burst: int = Field(0, ge=0, le=1000000, description="Extra requests a client may send at once.")
+
+
 class Route(Model):
     host: HostName = Field(description="A mesh.hosts entry's host: a label in the DNS domain ('api') or a full name.")
     path_prefix: PathPrefix = Field("/", description="Requests whose path starts with this reach the cell.")
     timeout: Duration | None = Field(
         None, description="Per request; none for WebSocket cells (their connections live long). Default 30s."
     )
+    rate_limit: RateLimit | None = Field(None, description="Per client address; on WebSocket, the upgrade only.")
 
 
 class CellConfig(Model):
@@ -119,6 +128,7 @@ CellsConfig = dict[Name, CellConfig]
 # Seeds 003 (API gateway, AI, auth, user, analytics services, web app), 004 (chat over WebSocket)
 # and 001 (an orchestrator with 3 replicas and /health + /ready; agent workers on Redis Streams).
 _API = ["api-gateway"]
+_API_LIMIT = {"requestsPerSecond": 10, "burst": 20}
 # The cells that keep state: the application database as the shared `cells` identity (IAM login).
 _DB = {"workload": "cells", "cloudSql": True, "database": "app"}
 REFERENCE: dict[str, dict[str, Any]] = {
@@ -129,7 +139,11 @@ REFERENCE: dict[str, dict[str, Any]] = {
     },
     "api-gateway": {
         "image": {"name": "api-gateway", "tag": "1.0.0"},
-        "routes": {"api": {"host": "app", "pathPrefix": "/api/"}, "direct": {"host": "api"}},
+        # Seed 004: `limit_req zone=api rate=10r/s burst=20 nodelay` on /api/.
+        "routes": {
+            "api": {"host": "app", "pathPrefix": "/api/", "rateLimit": _API_LIMIT},
+            "direct": {"host": "api", "rateLimit": _API_LIMIT},
+        },
         "resources": {"cpu": "500m", "memory": "256Mi"},
     },
     "chat": {
@@ -137,7 +151,11 @@ REFERENCE: dict[str, dict[str, Any]] = {
         "protocol": "websocket",
         "workload": "cells",
         "redis": True,
-        "routes": {"chat": {"host": "chat"}, "ws": {"host": "chat", "pathPrefix": "/ws"}},
+        # Seed 004: `limit_req zone=chat rate=50r/s burst=100 nodelay` on /ws.
+        "routes": {
+            "chat": {"host": "chat"},
+            "ws": {"host": "chat", "pathPrefix": "/ws", "rateLimit": {"requestsPerSecond": 50, "burst": 100}},
+        },
         "replicas": {"min": 3, "max": 10},
     },
     "ai-service": {

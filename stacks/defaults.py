@@ -28,6 +28,9 @@ _IMAGES = {
     # The observability layer's Redis exporter (components/observability/exporters.py).
     "redis-exporter": {"image": "docker.io/oliver006/redis_exporter", "tag": "v1.89.0"},
     "stackdriver-exporter": {"image": "docker.io/prometheuscommunity/stackdriver-exporter", "tag": "v0.19.0"},
+    # The gateway's rate-limit service (components/cells/ratelimit.py): no releases since v1.4.0 (2020),
+    # images are tagged with their commit's first 8 characters; this one is 2026-06's main, distroless.
+    "ratelimit": {"image": "docker.io/envoyproxy/ratelimit", "tag": "1e745fc8"},
     **CHART_IMAGES,
 }
 

@@ -274,7 +274,7 @@ def test_the_agent_workers_scale_on_their_streams_lag_through_keda(plan: Plan) -
     (auth,) = [r["inputs"] for r in plan.by_type("kubernetes:keda.sh/v1alpha1:ClusterTriggerAuthentication")]
     assert auth["metadata"]["name"] == "redis-streams" and crd_problems(auth) == []
     assert {(r["parameter"], r["name"]) for r in auth["spec"]["secretTargetRef"]} == {
-        (p, "redis-scaler") for p in ("address", "password", "tls", "ca")
+        (p, "redis-client") for p in ("address", "password", "tls", "ca")
     }
 
 
@@ -290,3 +290,92 @@ def test_the_agent_workers_scale_on_their_streams_lag_through_keda(plan: Plan) -
 )
 def test_queue_scaling_rules_name_their_key(cells: dict[str, Any], expected: str) -> None:
     assert any(p.startswith(expected) for p in config_problems("dev", cells=cells))
+
+
+# ---------------------------------------------------------------- rate limits at the gateway
+def test_seed_limits_become_a_per_second_and_a_per_minute_window() -> None:
+    from components.cells import ratelimit_config as rl
+
+    cells = {
+        "api": cell(
+            routes={"r": {"host": "app", "pathPrefix": "/api/", "rateLimit": {"requestsPerSecond": 10, "burst": 20}}}
+        ),
+        "web": cell(routes={"r": {"host": "app", "rateLimit": {"requestsPerSecond": 5}}}),
+        "free": cell(routes={"r": {"host": "free"}}),
+    }
+    found = rl.limits(spec.host_routes(cells, "example.org"))
+    assert found == [
+        rl.RouteLimit("app.example.org", "api-api", 30, 600),  # 10 + 20 at once, 10 a second sustained
+        rl.RouteLimit("app.example.org", "web-root", 5, None),  # no burst: the second's window alone
+    ]
+    config = rl.service_config(found)
+    assert config["domain"] == rl.DOMAIN
+    windows = {
+        d["value"]: (d["descriptors"][0]["key"], d["descriptors"][0]["rate_limit"]) for d in config["descriptors"]
+    }
+    assert windows == {
+        "app.example.org/api-api/second": ("remote_address", {"unit": "second", "requests_per_unit": 30}),
+        "app.example.org/api-api/minute": ("remote_address", {"unit": "minute", "requests_per_unit": 600}),
+        "app.example.org/web-root/second": ("remote_address", {"unit": "second", "requests_per_unit": 5}),
+    }
+
+
+def test_the_gateway_filter_fails_open_and_patches_the_routes_the_virtual_services_name(plan: Plan) -> None:
+    import yaml
+
+    cfg = stack_cfg(plan.stack)
+    domain = cfg.dns.domain or ""
+    (envoy_filter,) = [r["inputs"] for r in plan.by_type("kubernetes:networking.istio.io/v1alpha3:EnvoyFilter")]
+    assert envoy_filter["metadata"]["namespace"] == "istio-ingress" and crd_problems(envoy_filter) == []
+    assert envoy_filter["spec"]["workloadSelector"] == {"labels": {"istio": "ingressgateway"}}
+    first, *routes = envoy_filter["spec"]["configPatches"]
+    filter_config = first["patch"]["value"]["typed_config"]
+    assert filter_config["failure_mode_deny"] is False and filter_config["domain"] == "ingress"
+    assert filter_config["rate_limit_service"]["grpc_service"]["envoy_grpc"]["cluster_name"] == (
+        "outbound|8081||ratelimit.istio-ingress.svc.cluster.local"
+    )
+    # Every patched route exists under that name in the host's VirtualService.
+    services = {
+        v["inputs"]["spec"]["hosts"][0]: {r["name"] for r in v["inputs"]["spec"]["http"]}
+        for v in plan.by_type("kubernetes:networking.istio.io/v1:VirtualService")
+        if v["inputs"]["metadata"]["name"].startswith("cells-")
+    }
+    patched: dict[tuple[str, str], dict[str, Any]] = {}
+    for p in routes:
+        vhost = p["match"]["routeConfiguration"]["vhost"]
+        host = vhost["name"].removesuffix(":443")
+        assert vhost["route"]["name"] in services[host]
+        patched.setdefault((host, vhost["route"]["name"]), {}).update(p["patch"]["value"]["route"])
+    api = patched[(fqdn("app", domain), "api-gateway-api")]
+    assert [len(r["actions"]) for r in api["rate_limits"]] == [2, 2]  # per second and per minute
+    ws = patched[(fqdn("chat", domain), "chat-ws")]
+    assert ws["idle_timeout"] == "3600s" and ws["rate_limits"][0]["actions"][1] == {"remote_address": {}}
+    # The service's counters: seed 004's api (10 r/s, burst 20) and chat (50 r/s, burst 100).
+    (config_map,) = [
+        r["inputs"]
+        for r in plan.by_type("kubernetes:core/v1:ConfigMap")
+        if r["inputs"]["metadata"]["name"] == "ratelimit-config"
+    ]
+    counts = {
+        d["value"]: d["descriptors"][0]["rate_limit"]["requests_per_unit"]
+        for d in yaml.safe_load(config_map["data"]["config.yaml"])["descriptors"]
+    }
+    assert counts[f"{fqdn('app', domain)}/api-gateway-api/second"] == 30
+    assert counts[f"{fqdn('app', domain)}/api-gateway-api/minute"] == 600
+    assert counts[f"{fqdn('chat', domain)}/chat-ws/second"] == 150
+    assert counts[f"{fqdn('chat', domain)}/chat-ws/minute"] == 3000
+
+
+def test_the_rate_limit_service_reaches_redis_over_verified_tls_and_admits_only_the_gateway(plan: Plan) -> None:
+    (deployment,) = [r["inputs"] for r in plan.by_type(DEPLOYMENT) if r["inputs"]["metadata"]["name"] == "ratelimit"]
+    template = deployment["spec"]["template"]
+    assert template["metadata"]["labels"]["istio.io/dataplane-mode"] == "ambient"
+    (main,) = template["spec"]["containers"]
+    env = {e["name"]: e.get("value", e.get("valueFrom")) for e in main["env"]}
+    assert env["REDIS_TLS"] == "true" and env["REDIS_TLS_CACERT"] == "/etc/redis-ca/ca.crt"
+    assert "REDIS_TLS_SKIP_HOSTNAME_VERIFICATION" not in env
+    assert env["REDIS_AUTH"] == {"secretKeyRef": {"name": "redis-client", "key": "password"}}
+    assert main["image"].startswith(f"{registry(plan.stack)}/") and "@sha256:" in main["image"]
+    policies = _by_name(plan, "kubernetes:security.istio.io/v1:AuthorizationPolicy")
+    rule = policies[("istio-ingress", "ratelimit-from-gateway")]["spec"]["rules"][0]
+    assert rule["from"][0]["source"]["principals"] == [INGRESS] and rule["to"] == [{"operation": {"ports": ["8081"]}}]

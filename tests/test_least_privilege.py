@@ -41,8 +41,9 @@ def test_each_namespace_syncs_only_the_secrets_its_workloads_name(plan: Plan) ->
     }
     assert harbor_grants and all("harbor" in sid for _, sid in harbor_grants)
     assert grants == {
-        # KEDA's Redis scaler (the agent workers scale on their streams' lag), in KEDA's namespace.
-        *((_sync(plan, "keda"), f"{p}-redis-{k}") for k in ("address", "auth", "ca")),
+        # The Redis client Secret of KEDA's scaler (the agent workers scale on their streams' lag) and
+        # of the gateway's rate-limit service.
+        *((_sync(plan, ns), f"{p}-redis-{k}") for ns in ("keda", "istio-ingress") for k in ("address", "auth", "ca")),
         # The cells' Memorystore: address, AUTH string and CA.
         (_sync(plan, "cells"), f"{p}-redis-address"),
         (_sync(plan, "cells"), f"{p}-redis-auth"),

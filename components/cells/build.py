@@ -15,8 +15,10 @@ import pulumi_gcp as gcp
 
 from components.cells import spec
 from components.cells.cell import Cell, CellArgs
+from components.cells.ratelimit import RateLimiter, RateLimiterArgs
 from components.cells.routes import Routes, RoutesArgs, virtual_services
 from components.cloud import CloudLayer
+from components.kube import redis_client
 from components.observability import ObservabilityLayer
 from components.platform import PlatformLayer
 from stacks import images
@@ -28,6 +30,7 @@ from stacks.rules_cells import REDIS_SECRETS, WORKLOAD_CLASS
 class CellsLayer:
     cells: dict[str, Cell]
     routes: Routes | None
+    rate_limiter: RateLimiter | None = None
 
 
 def image(cfg: EstateConfig, name: str) -> str:
@@ -115,4 +118,28 @@ def build_cells(
                 depends_on=[mesh.control_plane, *out.values()],
             ),
         )
-    return CellsLayer(cells=out, routes=routes)
+    limiter = None
+    if routes is not None and any(t.rate_limit for targets in hosts.values() for t in targets):
+        gateway_ns = mesh.gateway_namespace
+        limiter = RateLimiter(
+            f"{cfg.prefix}-ratelimit",
+            RateLimiterArgs(
+                hosts=hosts,
+                image=cloud.registry.images["ratelimit"],
+                namespace=gateway_ns,
+                gateway_selector=mesh.gateway_selector,
+                gateway_principal=mesh.ingress_principal,
+                private_services=cloud.cidrs.private_services,
+                provider=cloud.kube.provider,
+                prod=cfg.environment == "prod",
+                depends_on=[
+                    platform.namespaces.namespaces[gateway_ns],
+                    cloud.pools,
+                    *mesh.data_plane,
+                    platform.guardrails,
+                    platform.credentials.secrets[gateway_ns][redis_client.SECRET],
+                ],
+                gateway_after=[mesh.control_plane, routes],
+            ),
+        )
+    return CellsLayer(cells=out, routes=routes, rate_limiter=limiter)

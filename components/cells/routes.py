@@ -33,7 +33,7 @@ def virtual_service(host: str, targets: Sequence[RouteTarget], *, gateway: str, 
         gateways=[gateway],
         http=[
             HttpRoute(
-                name=f"{t.cell}-{t.prefix.strip('/').replace('/', '-') or 'root'}",
+                name=t.name,
                 match=[HttpMatch(uri=StringMatch(prefix=t.prefix))],
                 route=[service_destination(t.cell, t.namespace, t.port)],
                 timeout=t.timeout,

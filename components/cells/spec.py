@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from components.kube.authz import principal
 from components.kube.netpol import HBONE_PORT, Allow, Peer, tcp
 from stacks import secret_keys as keys
-from stacks.config_cells import CellConfig
+from stacks.config_cells import CellConfig, RateLimit
 from stacks.config_mesh import fqdn
 from stacks.naming import workload_account_id
 
@@ -121,6 +121,14 @@ class RouteTarget:
     namespace: str
     port: int
     timeout: str | None
+    websocket: bool = False
+    rate_limit: RateLimit | None = None
+
+    @property
+    def name(self) -> str:
+        """The VirtualService's HTTP route name, which Istio gives the Envoy route as is: what the
+        rate limits and idle timeouts patch (components.cells.ratelimit)."""
+        return f"{self.cell}-{self.prefix.strip('/').replace('/', '-') or 'root'}"
 
 
 def host_routes(cells: Mapping[str, CellConfig], domain: str) -> dict[str, list[RouteTarget]]:
@@ -132,6 +140,14 @@ def host_routes(cells: Mapping[str, CellConfig], domain: str) -> dict[str, list[
         for route in cell.routes.values():
             timeout = None if cell.protocol == "websocket" else (route.timeout or DEFAULT_TIMEOUT)
             out.setdefault(fqdn(route.host, domain), []).append(
-                RouteTarget(route.path_prefix, name, cell.namespace, cell.port, timeout)
+                RouteTarget(
+                    route.path_prefix,
+                    name,
+                    cell.namespace,
+                    cell.port,
+                    timeout,
+                    websocket=cell.protocol == "websocket",
+                    rate_limit=route.rate_limit,
+                )
             )
     return {h: sorted(r, key=lambda t: (-len(t.prefix), t.prefix)) for h, r in sorted(out.items())}

@@ -9,6 +9,7 @@ import pulumi
 
 from components.cloud import CloudLayer
 from components.common import labels
+from components.kube import redis_client
 from components.kube.charts import ChartPin
 from components.kube.credentials import Credentials, CredentialsArgs, Wanted
 from components.kube.values import ChartContext, PinnedImage
@@ -24,6 +25,7 @@ from components.platform.migrate import PgVectorArgs, PgVectorMigration
 from components.platform.namespaces import Namespaces, NamespacesArgs
 from components.platform.secrets import ExternalSecrets, ExternalSecretsArgs
 from components.platform.signing import Signing, SigningArgs
+from components.platform.values.istio import INGRESS_NAMESPACE
 from components.platform.values.keda import NAMESPACE as KEDA_NAMESPACE
 from stacks import images
 from stacks import secret_keys as keys
@@ -113,21 +115,27 @@ def mesh_callers(cfg: EstateConfig) -> dict[str, dict[str, tuple[str, str]]]:
     return out
 
 
-def scales_on_redis(cfg: EstateConfig) -> bool:
-    """Some cell scales on a Redis Streams lag: KEDA needs the Redis scaler's Secret."""
-    return any(c.queue is not None for c in cfg.cells.values())
+def redis_clients(cfg: EstateConfig) -> list[str]:
+    """The platform namespaces that get the Redis client Secret (components.kube.redis_client):
+    KEDA's when a cell scales on a Redis Streams lag, the gateway's when a route is rate-limited."""
+    out = []
+    if any(c.queue is not None for c in cfg.cells.values()):
+        out.append(KEDA_NAMESPACE)
+    if any(r.rate_limit is not None for c in cfg.cells.values() for r in c.routes.values()):
+        out.append(INGRESS_NAMESPACE)
+    return out
 
 
 def wanted_credentials(cfg: EstateConfig) -> Wanted:
     """Each secret a workload names reaches its namespace as a Kubernetes Secret of the same name
     (`identity.workloads.<w>.secrets`), holding the value under `value`; KEDA's namespace gets the
-    Redis scaler's when a cell scales on Redis (components.platform.keda)."""
+    Redis client Secret where KEDA or the gateway's rate limiter reads Redis (`redis_clients`)."""
     out: dict[str, dict[str, dict[str, str]]] = {}
     for wl in cfg.identity.workloads.values():
         for key in wl.secrets:
             out.setdefault(wl.namespace, {})[key] = {SECRET_VALUE_KEY: keys.secret_id(cfg.prefix, key)}
-    if scales_on_redis(cfg):
-        out[KEDA_NAMESPACE] = keda.wanted(lambda key: keys.secret_id(cfg.prefix, key))[0]
+    for ns in redis_clients(cfg):
+        out[ns] = redis_client.data(lambda key: keys.secret_id(cfg.prefix, key))
     return out
 
 
@@ -183,7 +191,7 @@ def build_platform(cfg: EstateConfig, cloud: CloudLayer) -> PlatformLayer:
             namespaces=ns,
             secrets_operator=secrets,
             sources={keys.secret_id(prefix, key): secret for key, secret in cloud.secrets.items()},
-            templates={KEDA_NAMESPACE: keda.wanted(str)[1]} if scales_on_redis(cfg) else {},
+            templates={ns: redis_client.templates() for ns in redis_clients(cfg)},
         ),
     )
     mesh = Mesh(
@@ -249,7 +257,9 @@ def build_platform(cfg: EstateConfig, cloud: CloudLayer) -> PlatformLayer:
             provider=provider,
             internal_issuer=certs.internal_issuer,
             depends_on=[ns[KEDA_NAMESPACE], nodes, certs],
-            redis_secret=credentials.secrets[KEDA_NAMESPACE][keda.REDIS_SECRET] if scales_on_redis(cfg) else None,
+            redis_secret=credentials.secrets[KEDA_NAMESPACE][redis_client.SECRET]
+            if KEDA_NAMESPACE in redis_clients(cfg)
+            else None,
         ),
     )
     enforced, audited = guarded_namespaces(cfg)

@@ -3,9 +3,8 @@ Streams lag), from its pinned chart, with cert-manager's certificates and the co
 to its metrics API server and webhooks (on the ports declared with its pin).
 
 Scalers authenticate through ClusterTriggerAuthentications whose Secrets live in KEDA's own
-namespace, the only one whose Secrets the operator may read: the Redis one holds the instance's
-address (`host:port`, the scheme dropped), its AUTH string, its CA and `tls: enable`, written by
-External Secrets from the cache's secrets. KEDA reaches Memorystore by its IP address, which the
+namespace, the only one whose Secrets the operator may read: the Redis one reads the namespace's
+Redis client Secret (components.kube.redis_client). KEDA reaches Memorystore by its IP address, which the
 server certificate carries as a subject alternative name, so the CA is verified and the name with
 it; nothing turns verification off.
 """
@@ -20,23 +19,14 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pydantic import Field
 
+from components.kube import redis_client
 from components.kube.charts import ChartPin, Release, install
 from components.kube.custom import Spec, custom_object
 from components.kube.values import ChartContext
 from components.platform.values.keda import NAMESPACE, RELEASE, keda_values
-from stacks import secret_keys as keys
 
 API = "keda.sh/v1alpha1"
 REDIS_AUTH = "redis-streams"  # the ClusterTriggerAuthentication cells' Redis triggers name
-REDIS_SECRET = "redis-scaler"  # its Secret in KEDA's namespace
-# The Secret's keys as External Secrets templates over the cache's three secrets.
-REDIS_TEMPLATES = {
-    "address": '{{ .address | trimPrefix "rediss://" }}',
-    "password": "{{ .password }}",
-    "ca": "{{ .ca }}",
-    "tls": "enable",
-}
-REDIS_SOURCES = {"address": keys.REDIS_ADDRESS, "password": keys.REDIS_AUTH, "ca": keys.REDIS_CA}
 
 
 class SecretTargetRef(Spec):
@@ -51,7 +41,9 @@ class TriggerAuthenticationSpec(Spec):
 
 def redis_trigger_authentication() -> dict[str, Any]:
     spec = TriggerAuthenticationSpec(
-        secret_target_ref=[SecretTargetRef(parameter=k, name=REDIS_SECRET, key=k) for k in REDIS_TEMPLATES]
+        secret_target_ref=[
+            SecretTargetRef(parameter=k, name=redis_client.SECRET, key=k) for k in redis_client.TEMPLATES
+        ]
     )
     return {
         "apiVersion": API,
@@ -59,14 +51,6 @@ def redis_trigger_authentication() -> dict[str, Any]:
         "metadata": {"name": REDIS_AUTH},
         "spec": spec.dump(),
     }
-
-
-def wanted(secret_id: Any) -> tuple[dict[str, dict[str, str]], dict[str, dict[str, str]]]:
-    """(data, templates) of KEDA's namespace for the platform's credentials sync."""
-    return (
-        {REDIS_SECRET: {k: secret_id(v) for k, v in REDIS_SOURCES.items()}},
-        {REDIS_SECRET: dict(REDIS_TEMPLATES)},
-    )
 
 
 @dataclass(frozen=True)
