@@ -95,6 +95,8 @@ PINS: dict[str, ChartPin] = {
     "keda": ChartPin(
         repository="https://kedacore.github.io/charts", chart="keda", version="2.20.2", control_plane_ports=(6443, 9443)
     ),
+    # Flagger, the cells' releases (components/platform/flagger.py): no webhooks.
+    "flagger": ChartPin(repository="https://flagger.app", chart="flagger", version="1.44.0"),
 }
 
 # Pins kept on an older major line on purpose, with why; the upgrade is a reviewed change of both.
@@ -141,6 +143,7 @@ CHART_IMAGES: dict[str, dict[str, str]] = {
     "strimzi-kafka": {"image": "quay.io/strimzi/kafka", "tag": "1.2.0-kafka-4.3.1"},
     "strimzi-access-operator": {"image": "quay.io/strimzi/access-operator", "tag": "0.3.0"},
     # Harbor (chart 1.19.1): one release tag for all its images.
+    "flagger": {"image": "ghcr.io/fluxcd/flagger", "tag": "1.44.0"},
     # KEDA (chart 2.20.2): one release tag for its three images.
     "keda": {"image": "ghcr.io/kedacore/keda", "tag": "2.20.2"},
     "keda-metrics-apiserver": {"image": "ghcr.io/kedacore/keda-metrics-apiserver", "tag": "2.20.2"},

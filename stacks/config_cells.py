@@ -91,6 +91,26 @@ class Route(Model):
     rate_limit: RateLimit | None = Field(None, description="Per client address; on WebSocket, the upgrade only.")
 
 
+class Release(Model):
+    """How a new tag goes out. rolling: Kubernetes' rolling update. canary (cells with public routes):
+    Flagger shifts `stepWeight` percent of the gateway's traffic at a time to the new version, up to
+    `maxWeight`, then promotes it, or rolls back after `threshold` failed checks of its error rate
+    and p95 latency, read from the gateway's metrics. blue-green: Flagger runs the new version
+    beside the old for `iterations` intervals and switches the Service once its pods stay ready."""
+
+    strategy: Literal["rolling", "canary", "blue-green"] = "rolling"
+    step_weight: int = Field(5, ge=1, le=100, description="Canary: traffic percent added per interval.")
+    max_weight: int = Field(
+        50, ge=1, le=100, description="Canary: the most traffic the new version gets before promotion."
+    )
+    interval: Duration = Field("1m", description="Between checks.")
+    threshold: int = Field(5, ge=1, le=100, description="Failed checks before the rollback.")
+    iterations: int = Field(10, ge=1, le=1000, description="Blue-green: intervals the new version runs beside the old.")
+    max_error_percent: float = Field(1.0, gt=0, le=100, description="Canary: 5xx share the new version may have.")
+    max_latency_ms: int = Field(500, ge=1, le=600000, description="Canary: p95 latency the new version may have.")
+    skip_analysis: bool = Field(False, description="Promote without checks (an emergency, or a stack without traffic).")
+
+
 class CellConfig(Model):
     namespace: Name = Field(DEFAULT_NAMESPACE, description="An ai-estate:namespaces entry in the ambient mesh.")
     image: CellImage
@@ -121,6 +141,7 @@ class CellConfig(Model):
     )
     routes: dict[Name, Route] = Field({}, description="Public routes on the ingress gateway, keyed by a name.")
     callers: list[Name] = Field([], description="Cells that may call this one (in-mesh, by identity).")
+    release: Release = Release()
 
 
 CellsConfig = dict[Name, CellConfig]
@@ -129,16 +150,21 @@ CellsConfig = dict[Name, CellConfig]
 # and 001 (an orchestrator with 3 replicas and /health + /ready; agent workers on Redis Streams).
 _API = ["api-gateway"]
 _API_LIMIT = {"requestsPerSecond": 10, "burst": 20}
+# Seeds 002 and 000: public cells by canary at the gateway, 5% first; internal ones blue/green.
+_CANARY = {"strategy": "canary", "stepWeight": 5, "maxWeight": 50}
+_BLUE_GREEN = {"strategy": "blue-green"}
 # The cells that keep state: the application database as the shared `cells` identity (IAM login).
 _DB = {"workload": "cells", "cloudSql": True, "database": "app"}
 REFERENCE: dict[str, dict[str, Any]] = {
     "web-app": {
         "image": {"name": "web-app", "tag": "1.0.0"},
+        "release": _CANARY,
         "port": 3000,
         "routes": {"web": {"host": "app"}},
     },
     "api-gateway": {
         "image": {"name": "api-gateway", "tag": "1.0.0"},
+        "release": _CANARY,
         # Seed 004: `limit_req zone=api rate=10r/s burst=20 nodelay` on /api/.
         "routes": {
             "api": {"host": "app", "pathPrefix": "/api/", "rateLimit": _API_LIMIT},
@@ -148,6 +174,7 @@ REFERENCE: dict[str, dict[str, Any]] = {
     },
     "chat": {
         "image": {"name": "chat", "tag": "1.0.0"},
+        "release": _CANARY,
         "protocol": "websocket",
         "workload": "cells",
         "redis": True,
@@ -160,28 +187,33 @@ REFERENCE: dict[str, dict[str, Any]] = {
     },
     "ai-service": {
         "image": {"name": "ai-service", "tag": "1.0.0"},
+        "release": _BLUE_GREEN,
         **_DB,
         "callers": [*_API, "chat"],
         "resources": {"cpu": "500m", "memory": "1Gi"},
     },
     "auth-service": {
         "image": {"name": "auth-service", "tag": "1.0.0"},
+        "release": _BLUE_GREEN,
         **_DB,
         "callers": [*_API, "chat"],
     },
     "user-service": {
         "image": {"name": "user-service", "tag": "1.0.0"},
+        "release": _BLUE_GREEN,
         **_DB,
         "callers": _API,
     },
     "analytics-service": {
         "image": {"name": "analytics-service", "tag": "1.0.0"},
+        "release": _BLUE_GREEN,
         **_DB,
         "callers": _API,
         "resources": {"memory": "512Mi"},
     },
     "orchestrator": {
         "image": {"name": "orchestrator", "tag": "1.0.0"},
+        "release": _BLUE_GREEN,
         **_DB,
         "redis": True,
         "callers": _API,
@@ -197,6 +229,13 @@ REFERENCE: dict[str, dict[str, Any]] = {
         "replicas": {"min": 1, "max": 20},
     },
 }
-# Dev scales the workers from zero: nothing runs while the queue is empty.
-_DEV = {**REFERENCE, "agent-workers": {**REFERENCE["agent-workers"], "replicas": {"min": 0, "max": 5}}}
+# Dev scales the workers from zero: nothing runs while the queue is empty; and it has no traffic to
+# measure a canary by, so its releases promote without analysis.
+_DEV = {
+    **{
+        name: {**cell, "release": {**cell["release"], "skipAnalysis": True}} if "release" in cell else cell
+        for name, cell in REFERENCE.items()
+    },
+    "agent-workers": {**REFERENCE["agent-workers"], "replicas": {"min": 0, "max": 5}},
+}
 DEFAULTS: dict[str, dict[str, Any]] = {"dev": {"cells": _DEV}, "prod": {"cells": REFERENCE}}

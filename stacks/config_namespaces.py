@@ -75,7 +75,15 @@ GKE_PREFIXES = {"gke-": "GKE creates its own namespaces under gke-*", "gmp-": "G
 # The platform's own namespaces, created by components/platform/namespaces.py with their Pod
 # Security levels (PLATFORM_NAMESPACES there; a test keeps the two equal). The list lives here too
 # because stacks/ may not import components/ (the components import stacks/).
-PLATFORM_NAMESPACES = ("istio-system", "istio-ingress", "cert-manager", "external-secrets", "cosign-system", "keda")
+PLATFORM_NAMESPACES = (
+    "istio-system",
+    "istio-ingress",
+    "cert-manager",
+    "external-secrets",
+    "cosign-system",
+    "keda",
+    "flagger",
+)
 _INSTEAD = "give the application namespace a name of its own, e.g. after its team or workload ('apps', 'inference')"
 
 

@@ -257,3 +257,9 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         **_SHARED,
     },
 }
+
+
+def prometheus_url(namespace: str) -> str:
+    """Prometheus' in-cluster address (kube-prometheus-stack's `kps-prometheus` Service): what
+    Grafana's datasource and Flagger's analysis read."""
+    return f"http://kps-prometheus.{namespace}.svc:9090"

@@ -75,7 +75,33 @@ def check_cells(cfg: EstateConfig) -> list[Problem]:
                     f"no node pool has it as {WORKLOAD_CLASS}; allowed: {', '.join(classes)}",
                 )
             )
+        out += _release(cfg, at, cell)
     out += _shared_routes(cfg)
+    return out
+
+
+def _release(cfg: EstateConfig, at: str, cell: CellConfig) -> list[Problem]:
+    r = cell.release
+    out = []
+    if r.strategy != "rolling" and cell.port is None:
+        out.append(Problem(f"{at}.release.strategy", r.strategy, "a cell without a port is released rolling"))
+    if r.strategy == "canary" and not cell.routes:
+        out.append(
+            Problem(
+                f"{at}.release.strategy",
+                r.strategy,
+                "an in-mesh canary needs a waypoint, which no cell namespace has; canary only cells with public "
+                "routes (at the gateway), or use blue-green",
+            )
+        )
+    if r.strategy == "canary" and r.step_weight > r.max_weight:
+        out.append(Problem(f"{at}.release.stepWeight", r.step_weight, f"must not exceed maxWeight ({r.max_weight})"))
+    if r.strategy == "canary" and not r.skip_analysis and not cfg.observability.enabled:
+        out.append(
+            Problem(f"{at}.release", r.strategy, "a canary is judged on the gateway's metrics: enable observability")
+        )
+    if r.strategy != "rolling" and cell.queue is not None:
+        out.append(Problem(f"{at}.release.strategy", r.strategy, "a queue-scaled cell is released rolling"))
     return out
 
 

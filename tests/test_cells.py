@@ -105,11 +105,15 @@ def test_network_allows_pair_each_caller_with_its_callee_on_hbone_and_the_port()
     assert (into_b.direction, into_b.ports, into_b.pods) == (
         "Ingress",
         (("TCP", HBONE_PORT), ("TCP", 9000)),
-        (("app", "b"),),
+        ((spec.CELL, "b"),),
     )
-    assert [p.pods for p in into_b.peers] == [(("app", "a"),)] and into_b.peers[0].same_namespace
+    assert [p.pods for p in into_b.peers] == [((spec.CELL, "a"),)] and into_b.peers[0].same_namespace
     (out_of_a,) = spec.allows("a", cells)
-    assert (out_of_a.direction, out_of_a.pods, out_of_a.peers[0].pods) == ("Egress", (("app", "a"),), (("app", "b"),))
+    assert (out_of_a.direction, out_of_a.pods, out_of_a.peers[0].pods) == (
+        "Egress",
+        ((spec.CELL, "a"),),
+        ((spec.CELL, "b"),),
+    )
 
 
 def test_routes_take_the_longest_prefix_first_and_websockets_no_timeout() -> None:
@@ -154,9 +158,10 @@ def test_every_reference_cell_is_a_hardened_deployment_of_our_image(plan: Plan) 
         assert main["livenessProbe"]["httpGet"]["path"] == c.probes.liveness
         assert main["readinessProbe"]["httpGet"]["path"] == c.probes.readiness
         (spread,) = pod["topologySpreadConstraints"]
-        assert spread["topologyKey"] == "topology.kubernetes.io/zone" and spread["labelSelector"]["matchLabels"] == {
-            "app": name
-        }
+        assert spread["topologyKey"] == "topology.kubernetes.io/zone"
+        # The cell's stable label: a release's primary and canary copies keep it (Flagger renames `app`).
+        assert spread["labelSelector"]["matchLabels"] == {spec.CELL: name}
+        assert d["spec"]["selector"]["matchLabels"] == {"app": name}
         sidecars = {s["name"]: s for s in pod.get("initContainers", [])}
         assert ("cloud-sql-proxy" in sidecars) == c.cloud_sql
         if c.cloud_sql:
@@ -201,7 +206,7 @@ def test_each_cell_admits_exactly_its_callers(plan: Plan) -> None:
             assert found is None
             continue
         assert found is not None and crd_problems(found) == []
-        assert found["spec"]["selector"] == {"matchLabels": {"app": name}}
+        assert found["spec"]["selector"] == {"matchLabels": {spec.CELL: name}}
         (rule,) = found["spec"]["rules"]
         assert sorted(rule["from"][0]["source"]["principals"]) == expected
         assert rule["to"] == [{"operation": {"ports": [str(c.port)]}}]
@@ -222,21 +227,41 @@ def test_public_routes_are_one_virtual_service_per_host(plan: Plan) -> None:
         if r["inputs"]["metadata"]["name"].startswith("cells-")
     }
     assert set(services) == {f"cells-{fqdn(h, domain)}" for h in ("api", "app", "chat")}
+    # The public cells are released by canary: each prefix goes to the delegate Flagger owns for it.
     app = services[f"cells-{fqdn('app', domain)}"]["spec"]
-    assert [(r["match"][0]["uri"]["prefix"], r["route"][0]["destination"]["host"]) for r in app["http"]] == [
-        ("/api/", "api-gateway.cells.svc.cluster.local"),
-        ("/", "web-app.cells.svc.cluster.local"),
+    assert [(r["match"][0]["uri"]["prefix"], r["delegate"]) for r in app["http"]] == [
+        ("/api/", {"name": "api-gateway", "namespace": "cells"}),
+        ("/", {"name": "web-app", "namespace": "cells"}),
     ]
-    chat = services[f"cells-{fqdn('chat', domain)}"]["spec"]
-    assert all("timeout" not in r for r in chat["http"])
+    assert all("route" not in r and "timeout" not in r for r in app["http"])
     assert all(crd_problems(v) == [] for v in services.values())
+
+
+def test_a_cell_released_rolling_is_routed_to_its_own_service_with_its_timeout() -> None:
+    cells = {
+        "web": cell(routes={"r": {"host": "app"}}, port=3000),
+        "api": cell(
+            routes={"r": {"host": "app", "pathPrefix": "/api/", "timeout": "5s"}}, release={"strategy": "canary"}
+        ),
+    }
+    (vs,) = virtual_services(
+        spec.host_routes(cells, "example.org"), gateway="istio-ingress/public", namespace="istio-ingress"
+    )
+    api, web = vs["spec"]["http"]
+    assert api["delegate"] == {"name": "api", "namespace": "cells"} and "timeout" not in api
+    assert web["route"][0]["destination"] == {"host": "web.cells.svc.cluster.local", "port": {"number": 3000}}
+    assert web["timeout"] == "30s" and crd_problems(vs) == []
 
 
 def test_cells_are_scraped_and_their_monitors_fit_the_crd(plan: Plan) -> None:
     monitors = _by_name(plan, "kubernetes:monitoring.coreos.com/v1:PodMonitor")
     for name, c in stack_cfg(plan.stack).cells.items():
+        rule = _by_name(plan, "kubernetes:monitoring.coreos.com/v1:PrometheusRule")[(c.namespace, f"cell-{name}")]
+        (alert,) = rule["spec"]["groups"][0]["rules"]
+        assert alert["alert"] == "CellUnavailable" and alert["labels"] == {"severity": "critical", "cell": name}
+        assert crd_problems(rule) == []
         m = monitors[(c.namespace, f"cell-{name}")]
-        assert m["spec"]["selector"]["matchLabels"] == {"app": name} and crd_problems(m) == []
+        assert m["spec"]["selector"]["matchLabels"] == {spec.CELL: name} and crd_problems(m) == []
 
 
 def test_a_tag_the_repository_lacks_stops_the_program_naming_the_cell() -> None:
@@ -305,8 +330,10 @@ def test_seed_limits_become_a_per_second_and_a_per_minute_window() -> None:
     }
     found = rl.limits(spec.host_routes(cells, "example.org"))
     assert found == [
-        rl.RouteLimit("app.example.org", "api-api", 30, 600),  # 10 + 20 at once, 10 a second sustained
-        rl.RouteLimit("app.example.org", "web-root", 5, None),  # no burst: the second's window alone
+        # 10 + 20 at once, 10 a second sustained
+        rl.RouteLimit("app.example.org", "api-api", "/api/", (), 30, 600),
+        # no burst: the second's window alone; `/` is not charged for `/api/`
+        rl.RouteLimit("app.example.org", "web-root", "/", ("/api/",), 5, None),
     ]
     config = rl.service_config(found)
     assert config["domain"] == rl.DOMAIN
@@ -318,9 +345,20 @@ def test_seed_limits_become_a_per_second_and_a_per_minute_window() -> None:
         "app.example.org/api-api/minute": ("remote_address", {"unit": "minute", "requests_per_unit": 600}),
         "app.example.org/web-root/second": ("remote_address", {"unit": "second", "requests_per_unit": 5}),
     }
+    (vhost,) = [
+        p
+        for p in rl.envoy_filter(found, namespace="istio-ingress", selector={"istio": "x"})["spec"]["configPatches"]
+        if p["applyTo"] == "VIRTUAL_HOST"
+    ]
+    assert vhost["match"]["routeConfiguration"]["vhost"]["name"] == "app.example.org:443"
+    web_second = vhost["patch"]["value"]["rate_limits"][2]["actions"][0]["header_value_match"]
+    assert web_second["headers"] == [
+        {"name": ":path", "string_match": {"prefix": "/"}},
+        {"name": ":path", "string_match": {"prefix": "/api/"}, "invert_match": True},
+    ]
 
 
-def test_the_gateway_filter_fails_open_and_patches_the_routes_the_virtual_services_name(plan: Plan) -> None:
+def test_the_gateway_filter_fails_open_and_limits_each_host_by_path(plan: Plan) -> None:
     import yaml
 
     cfg = stack_cfg(plan.stack)
@@ -328,28 +366,25 @@ def test_the_gateway_filter_fails_open_and_patches_the_routes_the_virtual_servic
     (envoy_filter,) = [r["inputs"] for r in plan.by_type("kubernetes:networking.istio.io/v1alpha3:EnvoyFilter")]
     assert envoy_filter["metadata"]["namespace"] == "istio-ingress" and crd_problems(envoy_filter) == []
     assert envoy_filter["spec"]["workloadSelector"] == {"labels": {"istio": "ingressgateway"}}
-    first, *routes = envoy_filter["spec"]["configPatches"]
-    filter_config = first["patch"]["value"]["typed_config"]
+    patches = envoy_filter["spec"]["configPatches"]
+    (http_filter,) = [p for p in patches if p["applyTo"] == "HTTP_FILTER"]
+    filter_config = http_filter["patch"]["value"]["typed_config"]
     assert filter_config["failure_mode_deny"] is False and filter_config["domain"] == "ingress"
     assert filter_config["rate_limit_service"]["grpc_service"]["envoy_grpc"]["cluster_name"] == (
         "outbound|8081||ratelimit.istio-ingress.svc.cluster.local"
     )
-    # Every patched route exists under that name in the host's VirtualService.
-    services = {
-        v["inputs"]["spec"]["hosts"][0]: {r["name"] for r in v["inputs"]["spec"]["http"]}
-        for v in plan.by_type("kubernetes:networking.istio.io/v1:VirtualService")
-        if v["inputs"]["metadata"]["name"].startswith("cells-")
+    vhosts = {
+        p["match"]["routeConfiguration"]["vhost"]["name"]: p["patch"]["value"]["rate_limits"]
+        for p in patches
+        if p["applyTo"] == "VIRTUAL_HOST"
     }
-    patched: dict[tuple[str, str], dict[str, Any]] = {}
-    for p in routes:
-        vhost = p["match"]["routeConfiguration"]["vhost"]
-        host = vhost["name"].removesuffix(":443")
-        assert vhost["route"]["name"] in services[host]
-        patched.setdefault((host, vhost["route"]["name"]), {}).update(p["patch"]["value"]["route"])
-    api = patched[(fqdn("app", domain), "api-gateway-api")]
-    assert [len(r["actions"]) for r in api["rate_limits"]] == [2, 2]  # per second and per minute
-    ws = patched[(fqdn("chat", domain), "chat-ws")]
-    assert ws["idle_timeout"] == "3600s" and ws["rate_limits"][0]["actions"][1] == {"remote_address": {}}
+    # Each limited host has one entry per window: app's /api/ (second, minute), api's / and chat's /ws.
+    assert {h: len(r) for h, r in vhosts.items()} == {f"{fqdn(h, domain)}:443": 2 for h in ("api", "app", "chat")}
+    ws = vhosts[f"{fqdn('chat', domain)}:443"][0]["actions"]
+    assert ws[0]["header_value_match"]["headers"] == [{"name": ":path", "string_match": {"prefix": "/ws"}}]
+    assert ws[1] == {"remote_address": {}}
+    (hcm,) = [p for p in patches if p["applyTo"] == "NETWORK_FILTER"]
+    assert hcm["patch"]["value"]["typed_config"]["stream_idle_timeout"] == "3600s"
     # The service's counters: seed 004's api (10 r/s, burst 20) and chat (50 r/s, burst 100).
     (config_map,) = [
         r["inputs"]
@@ -379,3 +414,115 @@ def test_the_rate_limit_service_reaches_redis_over_verified_tls_and_admits_only_
     policies = _by_name(plan, "kubernetes:security.istio.io/v1:AuthorizationPolicy")
     rule = policies[("istio-ingress", "ratelimit-from-gateway")]["spec"]["rules"][0]
     assert rule["from"][0]["source"]["principals"] == [INGRESS] and rule["to"] == [{"operation": {"ports": ["8081"]}}]
+
+
+# ---------------------------------------------------------------- releases (Flagger)
+@pytest.mark.parametrize(
+    ("cells", "expected"),
+    [
+        (
+            {"ai-service": {"release": {"strategy": "canary"}}},
+            "cells.ai-service.release.strategy = 'canary': an in-mesh canary needs a waypoint",
+        ),
+        ({"chat": {"release": {"maxWeight": 120}}}, "cells.chat.release.maxWeight = 120: "),
+        (
+            {"chat": {"release": {"stepWeight": 60, "maxWeight": 50}}},
+            "cells.chat.release.stepWeight = 60: must not exceed maxWeight (50)",
+        ),
+        (
+            {"agent-workers": {"release": {"strategy": "blue-green"}}},
+            "cells.agent-workers.release.strategy = 'blue-green': a queue-scaled cell is released rolling",
+        ),
+    ],
+)
+def test_release_rules_name_their_key(cells: dict[str, Any], expected: str) -> None:
+    assert any(p.startswith(expected) for p in config_problems("prod", cells=cells)), config_problems(
+        "prod", cells=cells
+    )
+
+
+def test_public_cells_canary_at_the_gateway_and_internal_ones_go_blue_green(plan: Plan) -> None:
+    from tests.upstream import require_charts
+
+    cfg = stack_cfg(plan.stack)
+    canaries = _by_name(plan, "kubernetes:flagger.app/v1beta1:Canary")
+    for name, c in cfg.cells.items():
+        found = canaries.get((c.namespace, name))
+        if c.release.strategy == "rolling":
+            assert found is None
+            continue
+        assert found is not None
+        body = found["spec"]
+        assert body["targetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": name}
+        assert body["autoscalerRef"]["kind"] == "HorizontalPodAutoscaler"
+        assert body["skipAnalysis"] is (plan.stack == "dev")  # dev has no traffic to judge by
+        if c.release.strategy == "canary":
+            assert body["provider"] == "istio" and body["service"]["delegation"] is True
+            assert (body["analysis"]["stepWeight"], body["analysis"]["maxWeight"]) == (5, 50)  # 5% first
+            assert {m["templateRef"]["name"] for m in body["analysis"]["metrics"]} == {
+                "gateway-error-rate",
+                "gateway-latency-p95",
+            }
+        else:
+            assert body["provider"] == "kubernetes" and "metrics" not in body["analysis"]
+            assert body["analysis"]["iterations"] == c.release.iterations
+    assert {n for n, c in cfg.cells.items() if c.release.strategy == "canary"} == {"web-app", "api-gateway", "chat"}
+    # Flagger makes the Services of the cells it releases; the estate makes the others'.
+    services = _by_name(plan, "kubernetes:core/v1:Service")
+    assert ("cells", "chat") not in services and ("cells", "ai-service") not in services
+    assert ("cells", "agent-workers") in services
+    require_charts("flagger")  # the CRDs come with Flagger's chart
+    assert [crd_problems(c) for c in canaries.values()] == [[]] * len(canaries)
+
+
+def test_canaries_are_judged_on_the_gateways_requests_to_them(plan: Plan) -> None:
+    import promql_parser
+
+    templates = _by_name(plan, "kubernetes:flagger.app/v1beta1:MetricTemplate")
+    assert set(templates) == {("cells", "gateway-error-rate"), ("cells", "gateway-latency-p95")}
+    for t in templates.values():
+        query = t["spec"]["query"]
+        assert 'reporter="source"' in query and 'source_workload="istio-ingressgateway"' in query
+        assert 'destination_service_name="{{ target }}-canary"' in query
+        # Flagger's variables filled as it would, then parsed.
+        promql_parser.parse(
+            query.replace("{{ namespace }}", "cells").replace("{{ target }}", "chat").replace("{{ interval }}", "1m")
+        )
+        assert t["spec"]["provider"] == {
+            "type": "prometheus",
+            "address": f"http://kps-prometheus.{stack_cfg(plan.stack).observability.namespace}.svc:9090",
+        }
+
+
+def test_the_pod_builder_hardens_every_pod_the_same_way() -> None:
+    """components.kube.pods: the one builder of the estate's own pods (cells, jobs, exporters, proxies)."""
+    import pulumi_kubernetes as k8s
+
+    from components.kube.pods import PodArgs, container_security, pod_spec
+
+    app = k8s.core.v1.ContainerArgs(name="app", image="x", security_context=container_security(10001))
+    # The provider's Args types are unions of inputs; read them as the plain values they hold here.
+    plain: Any = pod_spec(PodArgs(containers=[app], service_account="app", fs_group=10001))
+    assert plain.automount_service_account_token is False and plain.enable_service_links is False
+    assert plain.security_context.run_as_non_root is True and plain.security_context.fs_group == 10001
+    assert plain.security_context.seccomp_profile.type == "RuntimeDefault"
+    assert plain.node_selector == {"workload-class": "system"} and plain.topology_spread_constraints is None
+    job: Any = pod_spec(
+        PodArgs(
+            containers=[app],
+            service_account="app",
+            fs_group=1,
+            spread={spec.CELL: "x"},
+            restart_policy="Never",
+            api_token=True,
+        )
+    )
+    (spread,) = job.topology_spread_constraints
+    assert (spread.topology_key, spread.when_unsatisfiable, spread.max_skew) == (
+        "topology.kubernetes.io/zone",
+        "DoNotSchedule",
+        1,
+    )
+    assert job.restart_policy == "Never" and job.automount_service_account_token is True
+    sc: Any = app.security_context
+    assert (sc.allow_privilege_escalation, sc.read_only_root_filesystem, sc.capabilities.drop) == (False, True, ["ALL"])

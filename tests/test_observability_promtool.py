@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
+from components.cells.alerts import cell_rule
 from components.observability import alerting
 from components.observability.rules import rules
 from components.observability.slo import slo_rules
@@ -78,6 +79,7 @@ def test_promtool_accepts_every_rule_the_stack_deploys(stack: str, tmp_path: Pat
             redis=o.exporters.redis,
         ),
         *slo_rules(o.namespace, o.slos),
+        *(cell_rule(name, c.namespace) for name, c in cfg.cells.items()),
     ]
     path = _write(tmp_path / "rules.yaml", _groups(objects))
     assert "SUCCESS" in _run(promtool, "check", "rules", "--lint=all", "--lint-fatal", path)
@@ -89,6 +91,7 @@ def _unit_rules(directory: Path) -> None:
     _write(directory / "estate-alerts.yaml", _groups(estate, annotations=False))
     slo = Slo(namespace="cells", service="api-gateway", availability_percent=99.9, latency_ms=200, latency_percent=95)
     _write(directory / "slo-api-gateway.yaml", _groups(slo_rules("observability", {"api-gateway": slo}), False))
+    _write(directory / "cell-chat.yaml", _groups([cell_rule("chat", "cells")], annotations=False))
 
 
 def test_every_alert_fires_on_what_should_page_and_stays_silent_otherwise(tmp_path: Path) -> None:

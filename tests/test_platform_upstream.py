@@ -77,8 +77,15 @@ def test_every_custom_resource_matches_its_crd(plan: Plan) -> None:
         "kubernetes:cert-manager.io/v1:ClusterIssuer",
         "kubernetes:policy.sigstore.dev/v1beta1:ClusterImagePolicy",
     } <= kinds, kinds
-    problems = {r["name"]: crd_problems(r["inputs"]) for r in resources}
+    problems, unchecked = {}, []
+    for r in resources:
+        try:
+            problems[r["name"]] = crd_problems(r["inputs"])
+        except pytest.skip.Exception:  # its CRD comes only with a chart the cache lacks
+            unchecked.append(r["type"])
     assert {name: p for name, p in problems.items() if p} == {}
+    if unchecked:
+        pytest.skip(f"no chart cache for the CRDs of {sorted(set(unchecked))}; the rest checked")
 
 
 @pytest.mark.parametrize("key", ["cert-manager", "external-secrets", "istio-base", "policy-controller"])

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_gcp as gcp
 
-from components.cells import spec
+from components.cells import release, spec
 from components.cells.cell import Cell, CellArgs
 from components.cells.ratelimit import RateLimiter, RateLimiterArgs
 from components.cells.routes import Routes, RoutesArgs, virtual_services
@@ -22,6 +22,7 @@ from components.kube import redis_client
 from components.observability import ObservabilityLayer
 from components.platform import PlatformLayer
 from stacks import images
+from stacks.config_observability import prometheus_url
 from stacks.model import EstateConfig
 from stacks.rules_cells import REDIS_SECRETS, WORKLOAD_CLASS
 
@@ -64,6 +65,21 @@ def build_cells(
     metrics = observability.metrics.chart if observability.metrics is not None else None
     databases = sorted(cfg.database.databases)
     pools = {p.labels[WORKLOAD_CLASS] for p in cfg.cluster.node_pools.values() if WORKLOAD_CLASS in p.labels}
+    # The metric templates gateway canaries are judged by, in each namespace with one.
+    canary_namespaces = sorted({c.namespace for c in cfg.cells.values() if c.release.strategy == "canary"})
+    templates: list[pulumi.Resource] = []
+    if canary_namespaces and platform.flagger is not None:
+        metrics_templates = release.CanaryMetrics(
+            f"{cfg.prefix}-canary-metrics",
+            release.CanaryMetricsArgs(
+                namespaces=canary_namespaces,
+                prometheus=prometheus_url(cfg.observability.namespace),
+                gateway=mesh.gateway_identity,
+                provider=cloud.kube.provider,
+                depends_on=[platform.flagger.chart, *(platform.namespaces.namespaces[ns] for ns in canary_namespaces)],
+            ),
+        )
+        templates = metrics_templates.templates
     out: dict[str, Cell] = {}
     for name, cell in sorted(cfg.cells.items()):
         ns = cell.namespace
@@ -105,6 +121,9 @@ def build_cells(
                 monitors_after=metrics,
                 keda=platform.keda.chart if cell.queue else None,
                 redis_auth=platform.keda.redis_auth,
+                flagger=platform.flagger.chart if platform.flagger is not None else None,
+                release_after=templates if cell.release.strategy == "canary" else [],
+                timeout=spec.request_timeout(cell),
             ),
         )
     hosts = spec.host_routes(cfg.cells, cfg.dns.domain or "")

@@ -15,7 +15,7 @@ import pulumi
 import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
-from components.cells import scaling, spec
+from components.cells import alerts, release, scaling, spec
 from components.common import K8S_LABELS, child
 from components.kube import authz
 from components.kube.custom import custom_objects
@@ -57,6 +57,9 @@ class CellArgs:
     connection_name: pulumi.Input[str] | None = None
     monitors_after: pulumi.Resource | None = None  # the metrics stack's chart: its CRDs
     keda: pulumi.Resource | None = None  # KEDA's chart (CRDs, webhook), for a queue-scaled cell
+    flagger: pulumi.Resource | None = None  # Flagger's chart (CRDs), for a cell it releases
+    release_after: Sequence[pulumi.Resource] = ()  # what its Canary waits for: the metric templates
+    timeout: str | None = None  # its routes' request timeout, which a gateway canary's Service carries
     redis_auth: str | None = None  # its Redis ClusterTriggerAuthentication
 
 
@@ -66,8 +69,9 @@ class Cell(pulumi.ComponentResource):
     def __init__(self, name: str, args: CellArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("estate:cells:Cell", name, None, opts)
         cell, app, ns = args.config, args.name, args.config.namespace
-        selector = spec.labels(app)
-        labels = {**K8S_LABELS, **selector}
+        selector = {spec.APP: app}  # the Deployment's (Flagger renames it in a primary copy)
+        cell_pods = spec.pods(app)  # every pod of the cell, copies included
+        labels = {**K8S_LABELS, **spec.labels(app)}
         deps = list(args.depends_on)
         sa = core.ServiceAccount(
             f"{name}-sa",
@@ -110,38 +114,49 @@ class Cell(pulumi.ComponentResource):
             opts=child(self, provider=args.provider, depends_on=[*deps, *waits]),
         )
         self.service = None
-        if cell.port is not None:
+        released = cell.release.strategy != "rolling"
+        if cell.port is not None and not released:
             port_name = spec.PORT_NAMES[cell.protocol]
             core.Service(
                 f"{name}-service",
                 cluster_service(app, ns, labels, selector, port_name, cell.port),
                 opts=child(self, provider=args.provider, depends_on=deps),
             )
+        if cell.port is not None:
+            # Flagger makes `<cell>` (and its -primary and -canary) for a cell it releases.
             self.service = f"{app}.{ns}.svc.cluster.local"
-        self._scaling(name, args, labels)
+        scaling_objects = self._scaling(name, args, labels)
+        if released:
+            if args.flagger is None:
+                raise ValueError(f"cells.{app}.release: Flagger is not installed")
+            custom_objects(
+                self,
+                f"{name}-release",
+                [release.canary(app, cell, timeout=args.timeout)],
+                provider=args.provider,
+                depends_on=[args.flagger, *args.release_after, *scaling_objects],
+            )
         if args.callers and cell.port is not None:
             custom_objects(
                 self,
                 name,
-                [authz.allow_principals(f"cell-{app}", ns, list(args.callers), ports=[cell.port], selector=selector)],
+                [authz.allow_principals(f"cell-{app}", ns, list(args.callers), ports=[cell.port], selector=cell_pods)],
                 provider=args.provider,
                 depends_on=deps,
             )
         if args.allows:
             allow_policies(self, f"{name}-netpol", ns, list(args.allows), provider=args.provider, depends_on=deps)
-        if args.monitors_after is not None and cell.port is not None:
-            scraped = PodMonitorSpec(
-                namespace_selector=NamespaceSelector(match_names=[ns]),
-                selector=LabelSelector(match_labels=selector),
-                pod_metrics_endpoints=[Endpoint(port=spec.PORT_NAMES[cell.protocol])],
-            )
-            custom_objects(
-                self,
-                f"{name}-scraped",
-                [monitor("PodMonitor", f"cell-{app}", ns, scraped)],
-                provider=args.provider,
-                depends_on=[args.monitors_after],
-            )
+        if args.monitors_after is not None:
+            # Its alert, and its own metrics (seed 002's /metrics) where it serves.
+            watched = [alerts.cell_rule(app, ns)]
+            if cell.port is not None:
+                scraped = PodMonitorSpec(
+                    namespace_selector=NamespaceSelector(match_names=[ns]),
+                    selector=LabelSelector(match_labels=cell_pods),
+                    pod_metrics_endpoints=[Endpoint(port=spec.PORT_NAMES[cell.protocol])],
+                )
+                watched.append(monitor("PodMonitor", f"cell-{app}", ns, scraped))
+            custom_objects(self, f"{name}-scraped", watched, provider=args.provider, depends_on=[args.monitors_after])
         self.register_outputs({"service": self.service})
 
     def _pod(self, args: CellArgs, sa: core.ServiceAccount) -> PodArgs:
@@ -202,11 +217,12 @@ class Cell(pulumi.ComponentResource):
             fs_group=cell.uid,
             volumes=volumes,
             node_selector=args.node_selector,
-            spread=spec.labels(args.name),
+            spread=spec.pods(args.name),
             api_token=cell.kubernetes_api,
         )
 
-    def _scaling(self, name: str, args: CellArgs, labels: Mapping[str, str]) -> None:
+    def _scaling(self, name: str, args: CellArgs, labels: Mapping[str, str]) -> list[pulumi.Resource]:
+        """The autoscaler (an HPA, or KEDA's ScaledObject), the VPA and the PDB; returns the autoscaler."""
         cell, app, ns = args.config, args.name, args.config.namespace
         target = autoscaling.CrossVersionObjectReferenceArgs(api_version="apps/v1", kind="Deployment", name=app)
         opts = child(self, provider=args.provider, depends_on=list(args.depends_on))
@@ -234,16 +250,18 @@ class Cell(pulumi.ComponentResource):
             # KEDA makes and owns the cell's HPA from this; a second one would fight it.
             if args.keda is None or args.redis_auth is None:
                 raise ValueError(f"cells.{app}.queue: KEDA and its Redis authentication are not installed")
-            custom_objects(
-                self,
-                name,
-                [scaling.scaled_object(app, cell, args.redis_auth)],
-                provider=args.provider,
-                depends_on=[*args.depends_on, args.keda],
+            scaler: list[pulumi.Resource] = list(
+                custom_objects(
+                    self,
+                    name,
+                    [scaling.scaled_object(app, cell, args.redis_auth)],
+                    provider=args.provider,
+                    depends_on=[*args.depends_on, args.keda],
+                )
             )
         else:
             behaviour = scaling.BEHAVIOR
-            autoscaling.HorizontalPodAutoscaler(
+            hpa = autoscaling.HorizontalPodAutoscaler(
                 f"{name}-hpa",
                 autoscaling.HorizontalPodAutoscalerInitArgs(
                     metadata=meta.ObjectMetaArgs(name=app, namespace=ns, labels=dict(labels)),
@@ -262,6 +280,7 @@ class Cell(pulumi.ComponentResource):
                 ),
                 opts=opts,
             )
+            scaler = [hpa]
         # Recommendations only: the HPA owns the replica count, and a VPA that evicted pods to resize
         # them would fight it over the same CPU and memory signals.
         vpa = {
@@ -281,13 +300,14 @@ class Cell(pulumi.ComponentResource):
                     metadata=meta.ObjectMetaArgs(name=app, namespace=ns, labels=dict(labels)),
                     spec=policy.PodDisruptionBudgetSpecArgs(
                         max_unavailable=1,
-                        selector=meta.LabelSelectorArgs(match_labels=spec.labels(app)),
+                        selector=meta.LabelSelectorArgs(match_labels=spec.pods(app)),
                         # A pod that never became ready may be evicted: a drain is not held up by a broken release.
                         unhealthy_pod_eviction_policy="AlwaysAllow",
                     ),
                 ),
                 opts=opts,
             )
+        return scaler
 
 
 def _env(e: spec.EnvVar) -> core.EnvVarArgs:

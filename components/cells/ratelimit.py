@@ -179,7 +179,6 @@ class RateLimiter(pulumi.ComponentResource):
             provider=args.provider,
             depends_on=deps,
         )
-        websockets = [(host, t.name) for host, targets in sorted(args.hosts.items()) for t in targets if t.websocket]
         custom_objects(
             self,
             name,
@@ -187,7 +186,7 @@ class RateLimiter(pulumi.ComponentResource):
                 authz.allow_principals(
                     f"{app}-from-gateway", ns, [args.gateway_principal], ports=[rl.GRPC_PORT], selector=pods
                 ),
-                rl.envoy_filter(route_limits, websockets, namespace=ns, selector=args.gateway_selector),
+                rl.envoy_filter(route_limits, namespace=ns, selector=args.gateway_selector),
             ],
             provider=args.provider,
             depends_on=[*args.gateway_after, deployment, service],

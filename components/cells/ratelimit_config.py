@@ -11,10 +11,17 @@ every request (any one over its limit refuses with 429):
 
 A route without a burst gets the per-second limit alone. The filter fails open
 (`failure_mode_deny: false`): when the service or Redis cannot answer within its timeout, requests
-pass, and the API stays up rather than the limiter taking it down. On a WebSocket route only the
-upgrade request passes through the HTTP filter: the messages on an open connection are the chat
-service's to limit. WebSocket routes also get an hour's idle timeout instead of Envoy's five-minute
-stream idle timeout, so a quiet chat stays connected.
+pass, and the API stays up rather than the limiter taking it down.
+
+The limits are the virtual host's, keyed on the request's path prefix, not on Envoy route names: a
+cell released by canary is routed by Flagger's delegate VirtualService, whose Envoy routes the
+estate does not name. A prefix's limit leaves out the host's longer prefixes under it (`/` is not
+charged for `/api/`), as the routes themselves take the longest prefix first.
+
+On a WebSocket route only the upgrade request passes through the HTTP filter: the messages on an
+open connection are the chat service's to limit. The gateway's streams may stay idle an hour
+instead of Envoy's five minutes, so a quiet chat stays connected; every HTTP route carries its own
+request timeout, and request headers must arrive within 10 s.
 """
 
 from __future__ import annotations
@@ -26,18 +33,22 @@ from typing import Any
 from components.cells.spec import RouteTarget
 
 DOMAIN = "ingress"
+HCM = "envoy.filters.network.http_connection_manager"
 NAME = "ratelimit"  # its Deployment, Service, service account and pod label `app`
 GRPC_PORT = 8081
 HTTP_PORT = 8080  # /healthcheck
 TIMEOUT = "0.25s"  # a slow answer is no answer: the request passes (fail open)
-WEBSOCKET_IDLE = "3600s"
+STREAM_IDLE = "3600s"
+HEADERS_TIMEOUT = "10s"
 HTTPS_PORT = 443  # the gateway server's port: Istio names virtual hosts `<host>:443`
 
 
 @dataclass(frozen=True)
 class RouteLimit:
     host: str
-    route: str  # the Envoy route's name (the VirtualService HTTP route's)
+    route: str  # the VirtualService HTTP route's name: the limit's key
+    prefix: str
+    excluded: tuple[str, ...]  # the host's longer prefixes under this one
     per_second: int
     per_minute: int | None  # the sustained rate, when a burst is allowed on top of it
 
@@ -45,11 +56,13 @@ class RouteLimit:
 def limits(hosts: Mapping[str, Sequence[RouteTarget]]) -> list[RouteLimit]:
     out = []
     for host, targets in sorted(hosts.items()):
+        prefixes = [t.prefix for t in targets]
         for t in targets:
             if t.rate_limit is None:
                 continue
             rps, burst = t.rate_limit.requests_per_second, t.rate_limit.burst
-            out.append(RouteLimit(host, t.name, rps + burst, rps * 60 if burst else None))
+            longer = tuple(sorted(p for p in prefixes if p != t.prefix and p.startswith(t.prefix)))
+            out.append(RouteLimit(host, t.name, t.prefix, longer, rps + burst, rps * 60 if burst else None))
     return out
 
 
@@ -75,26 +88,16 @@ def service_config(route_limits: Sequence[RouteLimit]) -> dict[str, Any]:
     return {"domain": DOMAIN, "descriptors": descriptors}
 
 
-def _route_patch(host: str, route: str, value: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "applyTo": "HTTP_ROUTE",
-        "match": {
-            "context": "GATEWAY",
-            "routeConfiguration": {"vhost": {"name": f"{host}:{HTTPS_PORT}", "route": {"name": route}}},
-        },
-        "patch": {"operation": "MERGE", "value": {"route": value}},
-    }
+def _path(limit: RouteLimit, unit: str) -> dict[str, Any]:
+    """This limit's descriptor when the path is under its prefix and none of the longer ones."""
+    headers: list[dict[str, Any]] = [{"name": ":path", "string_match": {"prefix": limit.prefix}}]
+    headers += [{"name": ":path", "string_match": {"prefix": p}, "invert_match": True} for p in limit.excluded]
+    return {"header_value_match": {"descriptor_value": _key(limit, unit), "expect_match": True, "headers": headers}}
 
 
-def envoy_filter(
-    route_limits: Sequence[RouteLimit],
-    websockets: Sequence[tuple[str, str]],  # (host, route) of each WebSocket route
-    *,
-    namespace: str,
-    selector: Mapping[str, str],
-) -> dict[str, Any]:
-    """The gateway's rate-limit filter (before the router) and each limited route's descriptors;
-    each WebSocket route's idle timeout."""
+def envoy_filter(route_limits: Sequence[RouteLimit], *, namespace: str, selector: Mapping[str, str]) -> dict[str, Any]:
+    """The gateway's rate-limit filter (before the router), each limited host's descriptors, and the
+    connection manager's timeouts."""
     cluster = f"outbound|{GRPC_PORT}||{NAME}.{namespace}.svc.cluster.local"
     patches: list[dict[str, Any]] = [
         {
@@ -104,7 +107,7 @@ def envoy_filter(
                 "listener": {
                     "filterChain": {
                         "filter": {
-                            "name": "envoy.filters.network.http_connection_manager",
+                            "name": HCM,
                             "subFilter": {"name": "envoy.filters.http.router"},
                         }
                     }
@@ -134,15 +137,39 @@ def envoy_filter(
             },
         }
     ]
+    by_host: dict[str, list[dict[str, Any]]] = {}
     for limit in route_limits:
         windows = ["second", *(["minute"] if limit.per_minute is not None else [])]
-        rate_limits = [
-            {"actions": [{"generic_key": {"descriptor_value": _key(limit, unit)}}, {"remote_address": {}}]}
-            for unit in windows
-        ]
-        patches.append(_route_patch(limit.host, limit.route, {"rate_limits": rate_limits}))
-    for host, route in websockets:
-        patches.append(_route_patch(host, route, {"idle_timeout": WEBSOCKET_IDLE}))
+        by_host.setdefault(limit.host, []).extend(
+            {"actions": [_path(limit, unit), {"remote_address": {}}]} for unit in windows
+        )
+    for host, rate_limits in sorted(by_host.items()):
+        patches.append(
+            {
+                "applyTo": "VIRTUAL_HOST",
+                "match": {"context": "GATEWAY", "routeConfiguration": {"vhost": {"name": f"{host}:{HTTPS_PORT}"}}},
+                "patch": {"operation": "MERGE", "value": {"rate_limits": rate_limits}},
+            }
+        )
+    # The connection manager's stream idle timeout (WebSocket connections) and headers timeout.
+    patches.append(
+        {
+            "applyTo": "NETWORK_FILTER",
+            "match": {"context": "GATEWAY", "listener": {"filterChain": {"filter": {"name": HCM}}}},
+            "patch": {
+                "operation": "MERGE",
+                "value": {
+                    "name": HCM,
+                    "typed_config": {
+                        "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3"
+                        ".HttpConnectionManager",
+                        "stream_idle_timeout": STREAM_IDLE,
+                        "request_headers_timeout": HEADERS_TIMEOUT,
+                    },
+                },
+            },
+        }
+    )
     return {
         "apiVersion": "networking.istio.io/v1alpha3",
         "kind": "EnvoyFilter",

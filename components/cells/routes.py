@@ -4,7 +4,8 @@ path prefixes longest first so that `/api/` is matched before `/`.
 One object per host, not per cell: Istio merges several VirtualServices of one host on a gateway
 in no guaranteed order, which would let a cell's `/` shadow another's `/api/`. WebSocket cells'
 routes carry no request timeout (Istio upgrades HTTP/1.1 connections by default); the others carry
-theirs (30 s unless the route says).
+theirs (30 s unless the route says). A cell released by canary has its prefixes handed to the
+delegate VirtualService Flagger owns for it (components.cells.release), which carries its timeout.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from components.cells.spec import RouteTarget
 from components.kube.custom import custom_objects
 from components.kube.istio import (
     API_VERSION,
+    Delegate,
     HttpMatch,
     HttpRoute,
     StringMatch,
@@ -33,6 +35,12 @@ def virtual_service(host: str, targets: Sequence[RouteTarget], *, gateway: str, 
         gateways=[gateway],
         http=[
             HttpRoute(
+                name=t.name,
+                match=[HttpMatch(uri=StringMatch(prefix=t.prefix))],
+                delegate=Delegate(name=t.cell, namespace=t.namespace),
+            )
+            if t.delegated
+            else HttpRoute(
                 name=t.name,
                 match=[HttpMatch(uri=StringMatch(prefix=t.prefix))],
                 route=[service_destination(t.cell, t.namespace, t.port)],

@@ -18,7 +18,8 @@ from stacks.config_cells import CellConfig, RateLimit
 from stacks.config_mesh import fqdn
 from stacks.naming import workload_account_id
 
-APP = "app"  # the pod label every selector of a cell uses
+APP = "app"  # the Deployment's selector label (Flagger gives a primary copy `app: <cell>-primary`)
+CELL = "estate.io/cell"  # the label policies, monitors and budgets select a cell's pods by, copies included
 DB_PORT = 5432  # the Auth Proxy sidecar's, on localhost
 REDIS_CA_DIR = "/etc/redis-ca"
 DEFAULT_TIMEOUT = "30s"
@@ -27,7 +28,12 @@ PORT_NAMES = {"http": "http", "websocket": "http", "grpc": "grpc"}
 
 
 def labels(name: str) -> dict[str, str]:
-    return {APP: name}
+    return {APP: name, CELL: name}
+
+
+def pods(name: str) -> dict[str, str]:
+    """Every pod of the cell, its release's primary and canary copies included."""
+    return {CELL: name}
 
 
 @dataclass(frozen=True)
@@ -89,18 +95,18 @@ def allows(name: str, cells: Mapping[str, CellConfig]) -> list[Allow]:
     if cell.callers and cell.port:
         ports = tcp(HBONE_PORT, cell.port)
         peers = tuple(
-            Peer(same_namespace=True, pods=tuple(labels(c).items()))
+            Peer(same_namespace=True, pods=tuple(pods(c).items()))
             if cells[c].namespace == cell.namespace
-            else Peer(namespace=cells[c].namespace, pods=tuple(labels(c).items()))
+            else Peer(namespace=cells[c].namespace, pods=tuple(pods(c).items()))
             for c in sorted(set(cell.callers))
         )
-        out.append(Allow(f"cell-{name}-callers", "Ingress", peers, ports, pods=tuple(labels(name).items())))
+        out.append(Allow(f"cell-{name}-callers", "Ingress", peers, ports, pods=tuple(pods(name).items())))
     for callee, other in sorted(cells.items()):
         if name in other.callers and other.port:
             peer = (
-                Peer(same_namespace=True, pods=tuple(labels(callee).items()))
+                Peer(same_namespace=True, pods=tuple(pods(callee).items()))
                 if other.namespace == cell.namespace
-                else Peer(namespace=other.namespace, pods=tuple(labels(callee).items()))
+                else Peer(namespace=other.namespace, pods=tuple(pods(callee).items()))
             )
             out.append(
                 Allow(
@@ -108,7 +114,7 @@ def allows(name: str, cells: Mapping[str, CellConfig]) -> list[Allow]:
                     "Egress",
                     (peer,),
                     tcp(HBONE_PORT, other.port),
-                    pods=tuple(labels(name).items()),
+                    pods=tuple(pods(name).items()),
                 )
             )
     return out
@@ -123,12 +129,26 @@ class RouteTarget:
     timeout: str | None
     websocket: bool = False
     rate_limit: RateLimit | None = None
+    delegated: bool = False  # released by canary: Flagger's delegate VirtualService routes it
 
     @property
     def name(self) -> str:
         """The VirtualService's HTTP route name, which Istio gives the Envoy route as is: what the
         rate limits and idle timeouts patch (components.cells.ratelimit)."""
         return f"{self.cell}-{self.prefix.strip('/').replace('/', '-') or 'root'}"
+
+
+def request_timeout(cell: CellConfig) -> str | None:
+    """The request timeout of a cell's routes (a gateway canary's delegate carries one for all): the
+    longest a route asks for, 30 s by default, none for WebSocket cells."""
+    if cell.protocol == "websocket":
+        return None
+    asked = [r.timeout for r in cell.routes.values() if r.timeout]
+    return max(asked, key=_seconds) if asked else DEFAULT_TIMEOUT
+
+
+def _seconds(duration: str) -> int:
+    return int(duration[:-1]) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[duration[-1]]
 
 
 def host_routes(cells: Mapping[str, CellConfig], domain: str) -> dict[str, list[RouteTarget]]:
@@ -148,6 +168,7 @@ def host_routes(cells: Mapping[str, CellConfig], domain: str) -> dict[str, list[
                     timeout,
                     websocket=cell.protocol == "websocket",
                     rate_limit=route.rate_limit,
+                    delegated=cell.release.strategy == "canary",
                 )
             )
     return {h: sorted(r, key=lambda t: (-len(t.prefix), t.prefix)) for h, r in sorted(out.items())}

@@ -59,10 +59,18 @@ class HttpMatch(Spec):
     uri: StringMatch
 
 
+class Delegate(Spec):
+    name: str
+    namespace: str
+
+
 class HttpRoute(Spec):
+    """One HTTP route: to destinations, or handed to a delegate VirtualService (which then says where)."""
+
     name: str | None = None
     match: list[HttpMatch] | None = None
-    route: list[RouteDestination] = Field(min_length=1)
+    route: list[RouteDestination] | None = None
+    delegate: Delegate | None = None
     timeout: str | None = None  # the whole request; unset: none (long-lived WebSocket connections)
 
 

@@ -40,6 +40,13 @@ class PinnedImage:
 Images = Mapping[str, PinnedImage]
 
 
+def tag_at_digest(pinned: PinnedImage) -> str | pulumi.Output[str]:
+    """`<tag>@<digest>`: for charts that print `<repository>:<tag>` and have no digest key, an image
+    reference the runtime pulls by digest."""
+    digest = pinned.digest
+    return f"{pinned.tag}@{digest}" if isinstance(digest, str) else pulumi.Output.concat(pinned.tag, "@", digest)
+
+
 def image_parts(pinned: PinnedImage) -> dict[str, Any]:
     """`registry`, `repository` (our cache's path split at the host), `tag` and the whole `digest`
     (`sha256:...`): the keys most charts compose an image reference from."""

@@ -96,6 +96,7 @@ def build_observability(cfg: EstateConfig, cloud: CloudLayer, platform: Platform
             tempo_url=tempo_url,
             node_agents=agents,
             gpus=any(pool.gpu for pool in cfg.cluster.node_pools.values()),
+            flagger=platform.flagger.identity if platform.flagger else None,
             extra_credentials={exporters.SECRET: redis_ids} if redis else {},
             extra_sources={redis_ids[f]: cloud.secrets[k] for f, k in exporters.SECRET_KEYS.items()} if redis else {},
         ),

@@ -26,6 +26,7 @@ from components.kube.credentials import Credentials, CredentialsArgs
 from components.kube.custom import custom_object, custom_objects
 from components.kube.netpol import (
     CONTROL_PLANE,
+    HBONE_PORT,
     Allow,
     Peer,
     allow_policies,
@@ -43,11 +44,12 @@ from components.observability.values_kps import NODE_EXPORTER_PORT, RELEASE, kps
 from components.secret_manager import SecretArgs, secret
 from stacks import secret_keys as keys
 from stacks.config_harbor import DB_PROXY as HARBOR_DB_PROXY
-from stacks.config_observability import PROMETHEUS_PODS, ObservabilityConfig
+from stacks.config_observability import PROMETHEUS_PODS, ObservabilityConfig, prometheus_url
 
 KUBELET_PORT = 10250
 WEBHOOK_PORT = 10250  # the operator's (prometheusOperator.tls.internalPort)
 GOSSIP_PORT = 9094
+PROMETHEUS_PORT = 9090
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,7 @@ class MetricsArgs:
     harbor_namespace: str | None = None  # and Harbor
     node_agents: NodeAgents | None = None  # their namespace: the node exporter runs there
     gpus: bool = False  # the cluster has GPU pools: GKE's DCGM exporter runs on them
+    flagger: tuple[str, str] | None = None  # Flagger's (namespace, service account): it reads Prometheus
     # Further Secrets the namespace's one credentials sync writes for the layer's other workloads
     # (Kubernetes Secret -> key -> Secret Manager id), and those secrets' resources.
     extra_credentials: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
@@ -116,6 +119,13 @@ def dcgm(node_range: str) -> Allow:
     )
 
 
+def from_flagger(namespace: str) -> Allow:
+    """Flagger's pods to Prometheus' API, over HBONE (both are in the ambient mesh)."""
+    return Allow(
+        "allow-flagger", "Ingress", (Peer(namespace=namespace),), tcp(HBONE_PORT, PROMETHEUS_PORT), pods=PROMETHEUS_PODS
+    )
+
+
 class Metrics(pulumi.ComponentResource):
     chart: k8s.helm.v4.Chart  # the monitoring CRDs' chart: monitors and rules of other components wait for it
     synced: dict[str, pulumi.Resource]  # Kubernetes Secret -> the ExternalSecret writing it
@@ -139,7 +149,12 @@ class Metrics(pulumi.ComponentResource):
             self,
             f"{name}-netpol",
             ns,
-            [*allows(), kubelets, *([dcgm(args.node_range)] if args.gpus else [])],
+            [
+                *allows(),
+                kubelets,
+                *([dcgm(args.node_range)] if args.gpus else []),
+                *([from_flagger(args.flagger[0])] if args.flagger else []),
+            ],
             provider=args.provider,
             depends_on=[args.namespaces[ns]],
             control_plane=args.control_plane_ranges,
@@ -154,6 +169,21 @@ class Metrics(pulumi.ComponentResource):
             provider=args.provider,
             depends_on=[args.namespaces[ns], args.mesh_control_plane],
         )
+        if args.flagger:
+            # Flagger judges canaries on Prometheus' answers: its identity, on the API's port only.
+            custom_object(
+                self,
+                f"{name}-authz-flagger",
+                authz.allow_principals(
+                    "allow-flagger",
+                    ns,
+                    [principal(*args.flagger)],
+                    ports=[PROMETHEUS_PORT],
+                    selector=dict(PROMETHEUS_PODS),
+                ),
+                provider=args.provider,
+                depends_on=[args.namespaces[ns], args.mesh_control_plane],
+            )
 
         # ------------------------------------------------ paging: the key's container, set by a person
         def secret_id(key: str) -> str:
@@ -281,7 +311,7 @@ class Metrics(pulumi.ComponentResource):
                     ),
                     opts=child(self, provider=args.provider, depends_on=[args.namespaces[ns]]),
                 )
-        self.prometheus_url = f"http://kps-prometheus.{ns}.svc:9090"
+        self.prometheus_url = prometheus_url(ns)
         self.alertmanager_url = f"http://kps-alertmanager.{ns}.svc:9093"
         self.grafana_url = f"https://{args.grafana_host}" if cfg.grafana.enabled else None
         self.register_outputs(

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from components.observability.rule_model import RecordGroup, RuleGroup, alert, prometheus_rule
+from components.kube.rules import RecordGroup, RuleGroup, alert, prometheus_rule
 from components.observability.rules_data import harbor_alerts, kafka_alerts, redis_alerts
 from stacks.config_observability import Thresholds
 

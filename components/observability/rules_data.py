@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from components.observability.rule_model import RuleGroup, alert
+from components.kube.rules import RuleGroup, alert
 from stacks.config_observability import Thresholds
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from components.observability.rule_model import RecordGroup, RecordingRule, Rule, RuleGroup, prometheus_rule
+from components.kube.rules import RecordGroup, RecordingRule, Rule, RuleGroup, prometheus_rule
 from stacks.config_observability import Slo
 
 GATEWAY_WORKLOAD = "istio-ingressgateway"
@@ -31,9 +31,11 @@ RUNBOOK = (
 
 
 def _selector(slo: Slo) -> str:
+    # A service released by Flagger is reached through its -primary and -canary Services: the SLO
+    # counts the requests to all three.
     return (
         f'reporter="source",source_workload="{GATEWAY_WORKLOAD}",'
-        f'destination_service_namespace="{slo.namespace}",destination_service_name="{slo.service}"'
+        f'destination_service_namespace="{slo.namespace}",destination_service_name=~"{slo.service}(-primary|-canary)?"'
     )
 
 

@@ -17,6 +17,7 @@ from components.platform import keda
 from components.platform.backup import Backup, BackupArgs
 from components.platform.binauthz import Exemption
 from components.platform.certs import CertManager, CertManagerArgs, zone_name
+from components.platform.flagger import Flagger, FlaggerArgs
 from components.platform.grants import generated_migrations
 from components.platform.guardrails import Guardrails, GuardrailsArgs
 from components.platform.issuers import LETSENCRYPT
@@ -25,12 +26,13 @@ from components.platform.migrate import PgVectorArgs, PgVectorMigration
 from components.platform.namespaces import Namespaces, NamespacesArgs
 from components.platform.secrets import ExternalSecrets, ExternalSecretsArgs
 from components.platform.signing import Signing, SigningArgs
+from components.platform.values.flagger import NAMESPACE as FLAGGER_NAMESPACE
 from components.platform.values.istio import INGRESS_NAMESPACE
 from components.platform.values.keda import NAMESPACE as KEDA_NAMESPACE
 from stacks import images
 from stacks import secret_keys as keys
 from stacks.config_harbor import signed_globs
-from stacks.config_observability import collector_namespace, scraped_namespaces, tracing_service
+from stacks.config_observability import collector_namespace, prometheus_url, scraped_namespaces, tracing_service
 from stacks.model import EstateConfig
 from stacks.naming import cluster_location, cluster_name
 from stacks.rules_cells import cells_namespaces
@@ -51,6 +53,7 @@ class PlatformLayer:
     migration: PgVectorMigration
     guardrails: Guardrails  # pods of application namespaces are admitted only if they pass it
     keda: keda.Keda  # event-driven autoscaling: ScaledObjects wait for its chart
+    flagger: Flagger | None  # the cells' releases, when a cell is released by canary or blue/green
     # What later layers install charts with: the chart context (images, cluster) and the pins.
     ctx: ChartContext
     pins: Mapping[str, ChartPin]
@@ -262,6 +265,18 @@ def build_platform(cfg: EstateConfig, cloud: CloudLayer) -> PlatformLayer:
             else None,
         ),
     )
+    releases = None
+    if any(c.release.strategy != "rolling" for c in cfg.cells.values()):
+        releases = Flagger(
+            f"{prefix}-flagger",
+            FlaggerArgs(
+                ctx=ctx,
+                pins=pins,
+                provider=provider,
+                prometheus=prometheus_url(cfg.observability.namespace),
+                depends_on=[ns[FLAGGER_NAMESPACE], nodes, *mesh.data_plane],
+            ),
+        )
     enforced, audited = guarded_namespaces(cfg)
     guardrails = Guardrails(
         f"{prefix}-guardrails",
@@ -311,6 +326,7 @@ def build_platform(cfg: EstateConfig, cloud: CloudLayer) -> PlatformLayer:
         migration=migration,
         guardrails=guardrails,
         keda=autoscaler,
+        flagger=releases,
         ctx=ctx,
         pins=pins,
     )

@@ -29,6 +29,7 @@ PLATFORM_NAMESPACES: dict[str, tuple[str, str]] = {
     "external-secrets": ("restricted", ""),
     "cosign-system": ("restricted", ""),
     "keda": ("restricted", ""),
+    "flagger": ("restricted", ""),
 }
 APPLICATION_LABEL = "estate.io/class"
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from components.kube.netpol import (
+    HBONE_PORT,
     REDIS_TLS_PORT,
     Allow,
     Peer,
@@ -33,6 +34,9 @@ from components.platform.app_network import otlp_to_collector
 from components.platform.values.istio_gateway import HTTP_PORT, HTTPS_PORT
 from stacks.charts import ChartPin
 from stacks.cidr import HEALTH_CHECK_RANGES
+from stacks.config_observability import PROMETHEUS_PODS
+
+PROMETHEUS_PORT = 9090
 
 # The platform namespace whose controller serves each chart's webhooks.
 WEBHOOK_CHARTS = {
@@ -59,6 +63,13 @@ def platform_allows(
     `scraper`: the namespace whose Prometheus reads the gateway's metrics (None: no metrics stack);
     `collector`: the namespace of the collector the gateway sends its spans to; `private_services`:
     the Private Service Access range (Memorystore, which KEDA's scalers read)."""
+    if namespace == "flagger":
+        # In the ambient mesh (its pod's label): the API server, istiod, and Prometheus over HBONE.
+        out = [dns(), api_server(), mesh_control_plane()]
+        if scraper:
+            prometheus = Peer(namespace=scraper, pods=PROMETHEUS_PODS)
+            out.append(Allow("allow-prometheus", "Egress", (prometheus,), tcp(HBONE_PORT, PROMETHEUS_PORT)))
+        return out
     if namespace == "keda":
         out = [dns(), api_server(), from_control_plane("allow-from-control-plane", pins["keda"].control_plane_ports)]
         # The metrics API server asks the operator for each metric over gRPC (mutual TLS).
@@ -109,4 +120,4 @@ def platform_allows(
 
 
 # Namespaces that get a default-deny: every platform namespace but the mesh's own.
-GUARDED = ("cert-manager", "external-secrets", "cosign-system", "istio-ingress", "keda")
+GUARDED = ("cert-manager", "external-secrets", "cosign-system", "istio-ingress", "keda", "flagger")

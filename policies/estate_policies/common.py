@@ -41,6 +41,7 @@ SYSTEM_NAMESPACES = [
     "external-secrets",
     "cosign-system",
     "keda",
+    "flagger",
 ]
 SYSTEM_NAMESPACES_SCHEMA: dict[str, Any] = {
     "type": "array",

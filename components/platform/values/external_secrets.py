@@ -24,6 +24,7 @@ from components.kube.values import (
     PinnedImage,
     Values,
     resources,
+    tag_at_digest,
 )
 from components.platform.values import api_token
 from stacks.charts import chart_images
@@ -44,9 +45,7 @@ class Image(Values):
 
     @classmethod
     def of(cls, pinned: PinnedImage) -> Image:
-        digest = pinned.digest
-        tag = f"{pinned.tag}@{digest}" if isinstance(digest, str) else pulumi.Output.concat(pinned.tag, "@", digest)
-        return cls(repository=pinned.repository, tag=tag)
+        return cls(repository=pinned.repository, tag=tag_at_digest(pinned))
 
 
 class ServiceAccount(Values):

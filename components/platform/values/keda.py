@@ -26,6 +26,7 @@ from components.kube.values import (
     ChartContext,
     PinnedImage,
     Values,
+    tag_at_digest,
     zone_spread,
 )
 from components.kube.values import resources as limits
@@ -49,9 +50,7 @@ class Image(Values):
     @classmethod
     def of(cls, pinned: PinnedImage) -> Image:
         registry, _, repository = pinned.repository.partition("/")
-        digest = pinned.digest
-        tag = f"{pinned.tag}@{digest}" if isinstance(digest, str) else pulumi.Output.concat(pinned.tag, "@", digest)
-        return cls(registry=registry, repository=repository, tag=tag)
+        return cls(registry=registry, repository=repository, tag=tag_at_digest(pinned))
 
 
 class Images(Values):
