@@ -14,7 +14,7 @@ cloud = build_cloud(cfg)
 platform = build_platform(cfg, cloud)
 data = build_data(cfg, cloud, platform)
 observability = build_observability(cfg, cloud, platform)
-cells = build_cells(cfg, cloud, platform, observability)
+cells = build_cells(cfg, cloud, platform, data, observability)
 
 pulumi.export("clusterName", cloud.cluster.name)
 pulumi.export("clusterDnsEndpoint", cloud.cluster.dns_endpoint)

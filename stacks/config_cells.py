@@ -130,6 +130,9 @@ class CellConfig(Model):
     )
     database: Name | None = Field(None, description="With cloudSql: the database; the only one when absent.")
     redis: bool = Field(False, description="Memorystore with AUTH and TLS: address, password and CA from secrets.")
+    kafka: bool = Field(
+        False, description="Kafka over mutual TLS as its workload's Kafka user: the user's access mounted as files."
+    )
     kubernetes_api: bool = Field(False, description="Mount a service account token (only a cell that calls the API).")
     uid: int = Field(DEFAULT_UID, ge=1000, le=2147483647, description="The non-root user the image runs as.")
     replicas: Replicas = Replicas()
@@ -208,6 +211,7 @@ REFERENCE: dict[str, dict[str, Any]] = {
         "image": {"name": "analytics-service", "tag": "1.0.0"},
         "release": _BLUE_GREEN,
         **_DB,
+        "kafka": True,  # seed 003: it reads the events topic
         "callers": _API,
         "resources": {"memory": "512Mi"},
     },
@@ -215,6 +219,7 @@ REFERENCE: dict[str, dict[str, Any]] = {
         "image": {"name": "orchestrator", "tag": "1.0.0"},
         "release": _BLUE_GREEN,
         **_DB,
+        "kafka": True,  # publishes task events
         "redis": True,
         "callers": _API,
         "probes": {"liveness": "/health", "readiness": "/ready"},

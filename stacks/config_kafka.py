@@ -186,3 +186,14 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         }
     },
 }
+
+
+def access_secret(user: str) -> str:
+    """The Secret the Access Operator writes a user's connection details to, in its workload's
+    namespace (bootstrap servers, the cluster's CA, the user's certificate and key)."""
+    return f"kafka-{user}"
+
+
+def users_of(cfg: KafkaConfig, workload: str) -> list[str]:
+    """The Kafka users whose access goes to `workload`'s namespace."""
+    return sorted(name for name, u in cfg.users.items() if u.workload == workload)

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 
 from stacks import secret_keys as keys
 from stacks.config_cells import CellConfig
+from stacks.config_kafka import users_of
 from stacks.config_mesh import fqdn
 from stacks.model import EstateConfig
 from stacks.problem import Problem
@@ -143,6 +144,17 @@ def _namespace(cfg: EstateConfig, at: str, cell: CellConfig) -> list[Problem]:
                     key,
                     f"no ExternalSecret provides it in namespace {cell.namespace}; provided: "
                     f"{', '.join(provided) or 'none'} (identity.workloads.<w>.secrets of the namespace's workloads)",
+                )
+            )
+    if cell.kafka:
+        users = users_of(cfg.kafka, cell.workload or "")
+        if not cfg.kafka.enabled or len(users) != 1:
+            out.append(
+                Problem(
+                    f"{at}.kafka",
+                    True,
+                    f"needs Kafka enabled and exactly one kafka.users entry for its workload {cell.workload!r} "
+                    f"(found {users})",
                 )
             )
     if cell.redis:

@@ -526,3 +526,24 @@ def test_the_pod_builder_hardens_every_pod_the_same_way() -> None:
     assert job.restart_policy == "Never" and job.automount_service_account_token is True
     sc: Any = app.security_context
     assert (sc.allow_privilege_escalation, sc.read_only_root_filesystem, sc.capabilities.drop) == (False, True, ["ALL"])
+
+
+def test_cells_on_kafka_mount_their_users_access_as_files(plan: Plan) -> None:
+    from stacks.config_kafka import access_secret, users_of
+
+    cfg = stack_cfg(plan.stack)
+    deployments = _by_name(plan, DEPLOYMENT)
+    on_kafka = {n for n, c in cfg.cells.items() if c.kafka}
+    assert on_kafka == {"analytics-service", "orchestrator"}
+    for name in on_kafka:
+        c = cfg.cells[name]
+        pod = deployments[(c.namespace, name)]["spec"]["template"]["spec"]
+        (volume,) = [v for v in pod["volumes"] if v["name"] == "kafka"]
+        assert volume["secret"]["secretName"] == access_secret(users_of(cfg.kafka, c.workload or "")[0])
+        (mount,) = [m for m in pod["containers"][0]["volumeMounts"] if m["name"] == "kafka"]
+        assert mount == {"name": "kafka", "mountPath": spec.KAFKA_DIR, "readOnly": True}
+    problems = config_problems("dev", cells={"web-app": {"kafka": True}})
+    assert any(
+        p.startswith("cells.web-app.kafka = True: needs Kafka enabled and exactly one kafka.users entry")
+        for p in problems
+    )

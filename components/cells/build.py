@@ -18,10 +18,12 @@ from components.cells.cell import Cell, CellArgs
 from components.cells.ratelimit import RateLimiter, RateLimiterArgs
 from components.cells.routes import Routes, RoutesArgs, virtual_services
 from components.cloud import CloudLayer
+from components.data import DataLayer
 from components.kube import redis_client
 from components.observability import ObservabilityLayer
 from components.platform import PlatformLayer
 from stacks import images
+from stacks.config_kafka import access_secret, users_of
 from stacks.config_observability import prometheus_url
 from stacks.model import EstateConfig
 from stacks.rules_cells import REDIS_SECRETS, WORKLOAD_CLASS
@@ -56,7 +58,7 @@ def image(cfg: EstateConfig, name: str) -> str:
 
 
 def build_cells(
-    cfg: EstateConfig, cloud: CloudLayer, platform: PlatformLayer, observability: ObservabilityLayer
+    cfg: EstateConfig, cloud: CloudLayer, platform: PlatformLayer, data: DataLayer, observability: ObservabilityLayer
 ) -> CellsLayer:
     if not cfg.cells:
         return CellsLayer(cells={}, routes=None)
@@ -93,6 +95,8 @@ def build_cells(
             platform.guardrails,  # its pods are admitted against the guardrails, so they exist first
             *(synced[k] for k in sorted(used)),
             *([cloud.access, platform.migration] if cell.cloud_sql else []),
+            # The Access Operator writes the Kafka user's Secret; the cluster and users come first.
+            *([data.kafka] if cell.kafka and data.kafka is not None else []),
         ]
         user = spec.iam_user(cfg.environment, cell.workload, cfg.project) if cell.cloud_sql and cell.workload else None
         out[name] = Cell(
@@ -119,6 +123,9 @@ def build_cells(
                 proxy_image=cloud.registry.images["cloud-sql-proxy"],
                 connection_name=cloud.database.connection_name,
                 monitors_after=metrics,
+                kafka_secret=access_secret(users_of(cfg.kafka, cell.workload)[0])
+                if cell.kafka and cell.workload
+                else None,
                 keda=platform.keda.chart if cell.queue else None,
                 redis_auth=platform.keda.redis_auth,
                 flagger=platform.flagger.chart if platform.flagger is not None else None,

@@ -56,6 +56,7 @@ class CellArgs:
     proxy_image: pulumi.Input[str] | None = None  # the Cloud SQL Auth Proxy, with cloudSql
     connection_name: pulumi.Input[str] | None = None
     monitors_after: pulumi.Resource | None = None  # the metrics stack's chart: its CRDs
+    kafka_secret: str | None = None  # its Kafka user's access Secret, with kafka
     keda: pulumi.Resource | None = None  # KEDA's chart (CRDs, webhook), for a queue-scaled cell
     flagger: pulumi.Resource | None = None  # Flagger's chart (CRDs), for a cell it releases
     release_after: Sequence[pulumi.Resource] = ()  # what its Canary waits for: the metric templates
@@ -184,6 +185,11 @@ class Cell(pulumi.ComponentResource):
                         secret_name=keys.REDIS_CA, items=[core.KeyToPathArgs(key=keys.SECRET_VALUE_KEY, path="ca.crt")]
                     ),
                 )
+            )
+        if args.kafka_secret is not None:
+            mounts.append(core.VolumeMountArgs(name="kafka", mount_path=spec.KAFKA_DIR, read_only=True))
+            volumes.append(
+                core.VolumeArgs(name="kafka", secret=core.SecretVolumeSourceArgs(secret_name=args.kafka_secret))
             )
         container = core.ContainerArgs(
             name=args.name,

@@ -22,6 +22,7 @@ APP = "app"  # the Deployment's selector label (Flagger gives a primary copy `ap
 CELL = "estate.io/cell"  # the label policies, monitors and budgets select a cell's pods by, copies included
 DB_PORT = 5432  # the Auth Proxy sidecar's, on localhost
 REDIS_CA_DIR = "/etc/redis-ca"
+KAFKA_DIR = "/etc/kafka"  # the Access Operator's Secret as files: bootstrapServers, its CA, the user's certificate
 DEFAULT_TIMEOUT = "30s"
 # Service port names Istio reads the protocol from (its "protocol selection").
 PORT_NAMES = {"http": "http", "websocket": "http", "grpc": "grpc"}
@@ -58,6 +59,8 @@ def environment(name: str, cell: CellConfig, *, iam_user: str | None, database: 
             EnvVar("PGUSER", value=iam_user or ""),
             EnvVar("PGDATABASE", value=database or ""),
         ]
+    if cell.kafka:
+        out.append(EnvVar("KAFKA_ACCESS_DIR", value=KAFKA_DIR))
     if cell.redis:
         out += [
             EnvVar("REDIS_URL", secret=keys.REDIS_ADDRESS),

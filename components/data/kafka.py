@@ -23,7 +23,7 @@ from components.kube.charts import ChartPin, Release, install
 from components.kube.custom import custom_object
 from components.kube.netpol import allow_policies, api_server, same_namespace
 from components.kube.values import ChartContext
-from stacks.config_kafka import KafkaConfig
+from stacks.config_kafka import KafkaConfig, access_secret
 
 # GKE's Persistent Disk CSI driver; pd-ssd for the brokers' log segments.
 CSI = "pd.csi.storage.gke.io"
@@ -109,7 +109,7 @@ class Kafka(pulumi.ComponentResource):
             target = args.workload_namespaces[u.workload]
             access = objects.access(cfg, user, target)
             self._cr(access, [access_operator, args.namespaces[target]], args, name, protect=False)
-            self.access_secrets[user] = f"{target}/{objects.access_secret(user)}"
+            self.access_secrets[user] = f"{target}/{access_secret(user)}"
         self.bootstrap = f"{cfg.cluster_name}-kafka-bootstrap.{ns}.svc:{objects.LISTENER_PORT}"
         self.register_outputs({"bootstrap": self.bootstrap, "accessSecrets": self.access_secrets})
 

@@ -23,7 +23,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from components.kube.custom import Spec
-from stacks.config_kafka import KafkaConfig, Pool, Topic, User
+from stacks.config_kafka import KafkaConfig, Pool, Topic, User, access_secret
 
 API = "kafka.strimzi.io/v1"
 ACCESS_API = "access.strimzi.io/v1alpha1"
@@ -292,10 +292,6 @@ def user(cfg: KafkaConfig, name: str, u: User) -> dict[str, Any]:
         authorization=UserAuthorization(type="simple", acls=acls),
     )
     return _obj(API, "KafkaUser", name, cfg.namespace, spec, {CLUSTER_LABEL: cfg.cluster_name}, ready=True)
-
-
-def access_secret(user_name: str) -> str:
-    return f"kafka-{user_name}"
 
 
 def access(cfg: KafkaConfig, name: str, namespace: str) -> dict[str, Any]:
