@@ -5,6 +5,7 @@ import pulumi
 from components.cells import build_cells
 from components.cloud import build_cloud
 from components.data import build_data
+from components.inference import build_inference
 from components.observability import build_observability
 from components.platform import build_platform
 from stacks.load import from_pulumi
@@ -15,6 +16,7 @@ platform = build_platform(cfg, cloud)
 data = build_data(cfg, cloud, platform)
 observability = build_observability(cfg, cloud, platform)
 cells = build_cells(cfg, cloud, platform, data, observability)
+inference = build_inference(cfg, cloud, platform, cells)
 
 pulumi.export("clusterName", cloud.cluster.name)
 pulumi.export("clusterDnsEndpoint", cloud.cluster.dns_endpoint)
@@ -53,3 +55,5 @@ if observability.metrics is not None:
 pulumi.export("cells", {name: cell.service for name, cell in cells.cells.items()})
 if cells.routes is not None:
     pulumi.export("cellHosts", cells.routes.hosts)
+if inference.sandbox is not None:
+    pulumi.export("sandboxNamespace", inference.sandbox.namespace)

@@ -25,6 +25,10 @@ def child(
 K8S_LABELS = {"app.kubernetes.io/part-of": "ai-estate", "app.kubernetes.io/managed-by": "pulumi"}
 
 
+# Which kind of namespace this is: platform, application, or sandbox (the pack reads it).
+NAMESPACE_CLASS = "estate.io/class"
+
+
 def pod_security(level: str) -> dict[str, str]:
     """A namespace's Pod Security labels: `level` enforced, audited and warned, at the latest version."""
     return {f"pod-security.kubernetes.io/{mode}": level for mode in ("enforce", "audit", "warn")} | {

@@ -223,6 +223,8 @@ REFERENCE: dict[str, dict[str, Any]] = {
         "redis": True,
         "callers": _API,
         "probes": {"liveness": "/health", "readiness": "/ready"},
+        # Seed 001: it runs generated code as Jobs in the sandbox (ai-estate:sandbox).
+        "kubernetesApi": True,
         "replicas": {"min": 3, "max": 6},
     },
     "agent-workers": {

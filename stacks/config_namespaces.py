@@ -17,6 +17,16 @@ from stacks.problem import Problem
 
 Quantity = Annotated[str, Field(pattern=r"^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|Ti)?$")]
 
+_UNITS = {"": 1.0, "m": 1e-3, "Ki": 2.0**10, "Mi": 2.0**20, "Gi": 2.0**30, "Ti": 2.0**40}
+
+
+def quantity(text: str) -> float:
+    """A Kubernetes quantity as a number (`250m` -> 0.25, `1Gi` -> 1073741824)."""
+    for suffix in sorted(_UNITS, key=len, reverse=True):
+        if suffix and text.endswith(suffix):
+            return float(text[: -len(suffix)]) * _UNITS[suffix]
+    return float(text)
+
 
 class Caller(Model):
     """A workload allowed to call into the namespace, by its Kubernetes service account."""

@@ -17,6 +17,7 @@ from stacks import (
     config_mesh,
     config_observability,
     config_pubsub,
+    config_sandbox,
     config_signing,
 )
 from stacks.charts import CHART_IMAGES
@@ -100,6 +101,15 @@ _GPU_POOL = {
     "maxSurge": 1,
     "maxUnavailable": 0,
 }
+# GKE Sandbox (gVisor) for generated code (ai-estate:sandbox): scaled to zero between jobs; GKE
+# taints the nodes itself, so no taint of ours.
+_SANDBOX_POOL = {
+    "machineType": "e2-standard-4",
+    "minNodes": 0,
+    "maxNodes": 2,
+    "sandbox": True,
+    "labels": {"workload-class": "sandbox"},
+}
 _BURST_POOL = {
     "machineType": "e2-standard-8",
     "minNodes": 0,
@@ -130,6 +140,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
                     },
                 },
                 "burst": _BURST_POOL,
+                "sandbox": _SANDBOX_POOL,
             },
         },
         "database": {
@@ -170,6 +181,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
                     "labels": {"workload-class": "inference-large"},
                 },
                 "burst": {**_BURST_POOL, "maxNodes": 20},
+                "sandbox": {**_SANDBOX_POOL, "maxNodes": 4},
             },
         },
         "database": {
@@ -198,6 +210,7 @@ for _env, _areas in DEFAULTS.items():
     _areas.update(copy.deepcopy(config_pubsub.DEFAULTS[_env]))
     _areas.update(copy.deepcopy(config_kafka.DEFAULTS[_env]))
     _areas.update(copy.deepcopy(config_cells.DEFAULTS[_env]))
+    _areas.update(copy.deepcopy(config_sandbox.DEFAULTS[_env]))
 
 
 def merge(base: Any, override: Any) -> Any:

@@ -45,6 +45,8 @@ AREAS = (
     "observability",
     # the application's cells
     "cells",
+    # where generated code runs
+    "sandbox",
 )
 _TOP = {"project": "gcp:project", "region": "gcp:region", "environment": "environment"}
 

@@ -22,6 +22,7 @@ from stacks.config_mesh import MeshConfig
 from stacks.config_namespaces import NamespacesConfig
 from stacks.config_observability import ObservabilityConfig
 from stacks.config_pubsub import PubSubConfig
+from stacks.config_sandbox import SandboxConfig
 from stacks.config_signing import BackupConfig, SigningConfig
 from stacks.gpu import GPU_TYPES
 
@@ -97,6 +98,9 @@ class NodePool(Model):
     disk_type: Literal["pd-balanced", "pd-ssd", "pd-standard", "hyperdisk-balanced"] = "pd-balanced"
     zones: list[str] | None = Field(None, description="Subset of the cluster's zones; all of them when absent.")
     gpu: Gpu | None = None
+    sandbox: bool = Field(
+        False, description="GKE Sandbox (gVisor) nodes: GKE taints them, the gvisor RuntimeClass tolerates it."
+    )
     taints: dict[LabelKey, Taint] = {}
     labels: dict[LabelKey, LabelValue] = {}
     max_surge: int = Field(1, ge=0, le=100)
@@ -244,6 +248,8 @@ class EstateConfig(Model):
     observability: ObservabilityConfig = ObservabilityConfig()
     # the application's cells
     cells: CellsConfig = {}
+    # where generated code runs
+    sandbox: SandboxConfig = SandboxConfig()
 
     @property
     def pins(self) -> dict[str, ChartPin]:

@@ -6,6 +6,7 @@ What the Google APIs would refuse, and least-privilege rules, are in `stacks.ser
 from __future__ import annotations
 
 import ipaddress
+import re
 
 from pydantic.alias_generators import to_snake
 
@@ -16,6 +17,7 @@ from stacks.cidr import CidrPlanError, overlaps, plan_cidrs
 from stacks.config_harbor import check as check_harbor
 from stacks.config_kafka import check as check_kafka
 from stacks.config_observability import check as check_observability
+from stacks.config_sandbox import check as check_sandbox
 from stacks.config_telemetry import check as check_telemetry
 from stacks.model import EstateConfig
 from stacks.naming import workload_account_id
@@ -48,6 +50,7 @@ def check(cfg: EstateConfig) -> list[Problem]:
     )
     problems += check_harbor(cfg.harbor, cfg)
     problems += check_cells(cfg)
+    problems += check_sandbox(cfg)
     problems += check_observability(cfg.observability, cfg.environment, cfg.namespaces, cfg.mesh.hosts)
     o = cfg.observability
     if o.enabled:
@@ -102,6 +105,12 @@ def _check_pools(cfg: EstateConfig) -> list[Problem]:
         for i, zone in enumerate(pool.zones or []):
             if zone not in cfg.cluster.zones:
                 out.append(Problem(f"{at}.zones[{i}]", zone, f"must be one of the cluster zones {cfg.cluster.zones}"))
+        if pool.sandbox and pool.gpu is not None:
+            out.append(Problem(f"{at}.gpu", pool.gpu.type, "a GKE Sandbox pool runs generated code, not GPU servers"))
+        if pool.sandbox and re.match(r"^e2-(micro|small|medium)$", pool.machine_type):
+            out.append(
+                Problem(f"{at}.machineType", pool.machine_type, "GKE Sandbox does not run on shared-core e2 types")
+            )
         if "nvidia.com/gpu" in pool.taints:
             out.append(
                 Problem(

@@ -11,21 +11,12 @@ from stacks import secret_keys as keys
 from stacks.config_cells import CellConfig
 from stacks.config_kafka import users_of
 from stacks.config_mesh import fqdn
+from stacks.config_namespaces import quantity
 from stacks.model import EstateConfig
 from stacks.problem import Problem
 
 WORKLOAD_CLASS = "workload-class"  # the node pools' label a cell's nodeClass names
 REDIS_SECRETS = (keys.REDIS_ADDRESS, keys.REDIS_AUTH, keys.REDIS_CA)
-
-_UNITS = {"": 1.0, "m": 1e-3, "Ki": 2.0**10, "Mi": 2.0**20, "Gi": 2.0**30, "Ti": 2.0**40}
-
-
-def quantity(text: str) -> float:
-    """A Kubernetes quantity as a number (`250m` -> 0.25, `1Gi` -> 1073741824)."""
-    for suffix in sorted(_UNITS, key=len, reverse=True):
-        if suffix and text.endswith(suffix):
-            return float(text[: -len(suffix)]) * _UNITS[suffix]
-    return float(text)
 
 
 def namespace_secrets(cfg: EstateConfig, namespace: str) -> list[str]:

@@ -22,8 +22,8 @@ def test_committed_stacks_are_valid(stack: str) -> None:
 
 def test_environment_defaults_fill_the_stack() -> None:
     dev, prod = load("dev", stack_config("dev")), load("prod", stack_config("prod"))
-    assert set(dev.cluster.node_pools) == {"system", "gpu", "burst"}
-    assert set(prod.cluster.node_pools) == {"system", "gpu", "gpu-large", "burst"}
+    assert set(dev.cluster.node_pools) == {"system", "gpu", "burst", "sandbox"}
+    assert set(prod.cluster.node_pools) == {"system", "gpu", "gpu-large", "burst", "sandbox"}
     assert dev.cluster.node_pools["gpu"].gpu is not None and dev.cluster.node_pools["gpu"].gpu.sharing is not None
     assert prod.cluster.node_pools["gpu-large"].gpu is not None
     assert prod.cluster.node_pools["gpu-large"].gpu.type in ("nvidia-tesla-a100", "nvidia-h100-80gb")
@@ -49,7 +49,7 @@ def test_unknown_area_key() -> None:
         "ai-estate:cluster, ai-estate:database, ai-estate:cache, ai-estate:storage, ai-estate:registry, "
         "ai-estate:identity, ai-estate:namespaces, ai-estate:charts, ai-estate:dns, ai-estate:certificates, "
         "ai-estate:mesh, ai-estate:signing, ai-estate:backup, ai-estate:pubsub, ai-estate:kafka, ai-estate:harbor, "
-        "ai-estate:observability, ai-estate:cells"
+        "ai-estate:observability, ai-estate:cells, ai-estate:sandbox"
     ]
 
 
@@ -68,7 +68,7 @@ def test_unknown_nested_key() -> None:
     )
     assert problems("dev", cluster=cfg) == [
         "cluster.nodePools.gpu.maxNode = 3: unknown key; allowed keys here: diskSizeGb, diskType, gpu, labels, "
-        "machineType, maxNodes, maxSurge, maxUnavailable, minNodes, spot, taints, zones"
+        "machineType, maxNodes, maxSurge, maxUnavailable, minNodes, sandbox, spot, taints, zones"
     ]
 
 

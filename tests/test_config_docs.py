@@ -126,7 +126,7 @@ def test_keys_the_defaults_lack_are_required(text: str) -> None:
     assert rows["network.prefixes.nodes"][1:3] == ["`20`", "`20`"]
     assert rows["cluster.nodePools.<name>.diskSizeGb"][1:3] == ["`100`", "`100`"]
     # the keys of a map's default entries
-    assert rows["cluster.nodePools"][2] == "`system`, `gpu`, `gpu-large`, `burst`"
+    assert rows["cluster.nodePools"][2] == "`system`, `gpu`, `gpu-large`, `burst`, `sandbox`"
     assert "| `gpu-large` | — | `{" in text
 
 

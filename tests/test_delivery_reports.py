@@ -244,7 +244,7 @@ def test_graph_edges_are_unique_per_component_pair_without_self_loops(prod_plan:
 def test_graph_ranks_the_layers_top_down_in_order(prod_plan: Plan) -> None:
     plan = _file(prod_plan)
     pic = graph.picture(plan)
-    assert pic.layers == ["cloud", "platform", "data", "observability", "cells"]
+    assert pic.layers == ["cloud", "platform", "data", "observability", "cells", "inference"]
     dot = graph.to_dot(plan)
     assert dot.index('subgraph "cluster_0"') < dot.index("<B>cloud layer</B>") < dot.index('subgraph "cluster_1"')
     assert dot.index('subgraph "cluster_1"') < dot.index("<B>platform layer</B>") and "rankdir=TB" in dot
@@ -272,7 +272,7 @@ def test_graph_png_fits_the_readme_with_legible_text(prod_plan: Plan, tmp_path: 
     assert [p.suffix for p in written] == [".dot", ".svg", ".png"]
     assert "<svg" in (tmp_path / "estate-prod.svg").read_text()
     width, height = _png_size((tmp_path / "estate-prod.png").read_bytes())
-    # Five layers top-down: taller than wide, never more than two and a half times.
+    # Six layers top-down: taller than wide, never more than two and a half times.
     assert width <= graph.MAX_WIDTH_PX <= 1400 and 400 < height <= 2.5 * width
     # Drawn at its natural size (the `size` cap not reached), so no text is smaller than 12 pt.
     natural, _ = _layout(dot)
@@ -373,7 +373,7 @@ def test_committed_readme_picture_is_a_png_that_fits_the_readme() -> None:
     data = picture.read_bytes()
     assert len(data) > 10_000
     width, height = _png_size(data)
-    assert width <= 1400 and height <= 2.5 * width  # five layers top-down
+    assert width <= 1400 and height <= 2.5 * width  # six layers top-down
     assert "docs/estate-prod.png" in (ROOT / "README.md").read_text()
 
 

@@ -67,7 +67,7 @@ def test_read_only_is_the_default_and_grants_no_writes() -> None:
 def test_no_iam_users_means_only_pgaudit_and_schemas() -> None:
     # Without the cells (whose login is the dev stack's IAM user) and without IAM users.
     database = {**area("dev", "database"), "users": {}}
-    config = config_with("dev", database=database, cells=dict.fromkeys(REFERENCE))
+    config = config_with("dev", database=database, cells=dict.fromkeys(REFERENCE), sandbox={"enabled": False})
     body = generated_migrations(load("dev", config))["9000_estate_app.sql"]
     assert "GRANT" not in body and "CREATE EXTENSION IF NOT EXISTS pgaudit;" in body
 

@@ -7,12 +7,12 @@ import json
 
 import pytest
 
+from components.kube import api_token
 from components.kube.external_secret import ExternalSecretSpec, Remote, manifest
 from components.kube.values import CONTAINER_SECURITY, ChartContext, PinnedImage
 from components.platform import issuers
 from components.platform.certs import zone_name
 from components.platform.secrets import secret_store
-from components.platform.values import api_token
 from components.platform.values import cert_manager as cm
 from components.platform.values import external_secrets as eso
 from stacks.config_certs import ACME_SERVERS, CertificatesConfig, DnsConfig, check, host_problem

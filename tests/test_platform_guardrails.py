@@ -122,14 +122,18 @@ def test_operator_run_namespaces_are_audited_the_rest_refused() -> None:
     cfg = stack_cfg("prod")
     enforced, audited = guarded_namespaces(cfg)
     assert set(audited) == {cfg.kafka.namespace, cfg.harbor.namespace, cfg.observability.namespace}
-    assert set(enforced) | set(audited) == set(cfg.namespaces) and not set(enforced) & set(audited)
+    # ... and the sandbox, whose Jobs are the orchestrator's.
+    assert set(enforced) | set(audited) == {*cfg.namespaces, cfg.sandbox.namespace}
+    assert not set(enforced) & set(audited)
     assert {"cells", "inference"} <= set(enforced)
 
 
 def test_the_plans_carry_the_policy_and_its_bindings(plan: Plan) -> None:
     cfg = stack_cfg(plan.stack)
     (policy,) = [
-        r["inputs"] for r in plan.by_type("kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy")
+        r["inputs"]
+        for r in plan.by_type("kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy")
+        if r["inputs"]["metadata"]["name"] == NAME
     ]
     assert policy["metadata"]["name"] == NAME and policy["spec"]["failurePolicy"] == "Fail"
     assert policy["spec"]["matchConstraints"]["resourceRules"][0]["resources"] == ["pods"]
@@ -138,6 +142,7 @@ def test_the_plans_carry_the_policy_and_its_bindings(plan: Plan) -> None:
     bindings = {
         r["inputs"]["metadata"]["name"]: r["inputs"]["spec"]
         for r in plan.by_type("kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicyBinding")
+        if r["inputs"]["spec"]["policyName"] == NAME
     }
     enforced, audited = guarded_namespaces(cfg)
     assert bindings[NAME]["validationActions"] == ["Deny"]

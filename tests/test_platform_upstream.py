@@ -36,6 +36,7 @@ BUILTIN_GROUPS = (
     "kubernetes:networking.k8s.io/",
     "kubernetes:storage.k8s.io/",
     "kubernetes:admissionregistration.k8s.io/",
+    "kubernetes:rbac.authorization.k8s.io/",
 )
 CHART = "kubernetes:helm.sh/v4:Chart"
 # apiVersion groups of the built-in kinds (the core group has none: `v1`).

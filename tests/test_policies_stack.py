@@ -11,7 +11,7 @@ import pytest
 
 from tests import policy_fixtures as fx
 from tests.conftest import registry, stack_cfg
-from tests.policy_fixtures import BUCKET, CLUSTER, KEY, PA, TEST_CONFIG, first, found, stack
+from tests.policy_fixtures import BUCKET, CLUSTER, KEY, PA, POOL, TEST_CONFIG, first, found, stack
 from tools.analyzer import LEVEL_NAMES, LEVELS, Analyzer, PolicyConfigError, initial_config, reconcile
 from tools.gate import PACK_DIR, check, render
 from tools.gate import main as gate_main
@@ -112,8 +112,29 @@ def _binding(actions: list[str], *namespaces: str) -> dict[str, Any]:
     )
 
 
+def _sandbox_ns() -> dict[str, Any]:
+    return _ns("sandbox", **{"estate.io/class": "sandbox"})
+
+
+GVISOR_POOL = fx.resource(POOL, "sandbox", {"nodeConfig": {"sandboxConfig": {"type": "GVISOR"}}})
+PLAIN_POOL = fx.resource(POOL, "sandbox", {"nodeConfig": {}})
+
+
+def _sandbox_policy(actions: list[str]) -> list[dict[str, Any]]:
+    policy = _vap()
+    policy["inputs"]["metadata"]["name"] = "sandbox"
+    policy["inputs"]["spec"]["validations"] = [{"expression": "variables.spec.runtimeClassName == 'gvisor'"}]
+    binding = _binding(actions, "sandbox")
+    binding["inputs"]["spec"]["policyName"] = "sandbox"
+    return [policy, binding]
+
+
+SANDBOX_OK = [_sandbox_ns(), GVISOR_POOL, *_sandbox_policy(["Deny"])]
 GUARDED = [_ns("cells"), _ns("kafka"), _vap(), _binding(["Deny"], "cells"), _binding(["Warn", "Audit"], "kafka")]
 STACK_CASES: list[tuple[str, list[dict[str, Any]], list[dict[str, Any]]]] = [
+    # A gVisor pool and a Deny binding of a policy on the runtime; then: a plain pool, a Warn binding.
+    ("estate-workloads-sandbox", SANDBOX_OK, [_sandbox_ns(), PLAIN_POOL, *_sandbox_policy(["Deny"])]),
+    ("estate-workloads-sandbox", SANDBOX_OK, [_sandbox_ns(), GVISOR_POOL, *_sandbox_policy(["Warn"])]),
     # Every application namespace covered, one binding denying; then: none denies, one uncovered, failing open.
     ("estate-workloads-admission-guardrails", GUARDED, [_ns("cells"), _vap(), _binding(["Warn", "Audit"], "cells")]),
     (
@@ -182,6 +203,7 @@ def test_stack_rules_are_not_applicable_before_their_part_exists(pack: Analyzer,
         "estate-network-authz-default-deny",
         "estate-network-default-deny",
         "estate-workloads-admission-guardrails",
+        "estate-workloads-sandbox",
     }
     assert "no Strimzi Kafka" in not_applicable["estate-tls-kafka"]
 
@@ -191,11 +213,17 @@ def test_stack_rules_apply_and_pass_once_the_platform_is_in_the_plan(pack: Analy
     # Only the node agents' privileged namespace, which the stack's policy config exempts with its
     # reason (TEST_CONFIG carries no exemptions; the gate applies policies/<stack>.json).
     agents = stack_cfg("dev").observability.collectors.agent_namespace
+    sandbox = stack_cfg("dev").sandbox.namespace
     assert reported == {
         "estate-workloads-admission-guardrails": [
             "The cluster itself refuses failing pods in every application namespace.\n"
             f"application namespaces no binding of the pod guardrails covers: [{agents!r}]"
-        ]
+        ],
+        # The sandbox is outside the mesh on purpose (gVisor): the stack's config exempts it too.
+        "estate-network-authz-default-deny": [
+            "Every application namespace has a deny-by-default Istio AuthorizationPolicy.\n"
+            f"namespace {sandbox!r} has no allow-nothing AuthorizationPolicy (spec: {{}})"
+        ],
     }
     exempted = json.loads((PACK_DIR / "dev.json").read_text())
     assert [e["resource"] for e in exempted["estate-workloads-admission-guardrails"]["exemptions"]] == [agents]

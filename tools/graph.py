@@ -36,7 +36,7 @@ from tools.planfile import ROOT, PlanFile, short_type
 
 COMPONENTS = ROOT / "components"
 # The layers in build order; layers found in the plan but not listed here come after them.
-LAYER_ORDER = ("cloud", "platform", "data", "observability", "cells")
+LAYER_ORDER = ("cloud", "platform", "data", "observability", "cells", "inference")
 # A layer's components of one type beyond this many are drawn as one box (`Cell × 9`): a map users
 # extend (cells, models) would otherwise widen the picture past the README's width.
 BUNDLE_AT = 4
@@ -44,7 +44,9 @@ SHARED_PACKAGES = frozenset({"kube"})  # what every layer builds with: not a lay
 LAYER_COLOURS = {"cloud": "#e8f0fe", "platform": "#e6f4ea", "data": "#fef7e0", "observability": "#fce8e6"}
 OTHER_COLOURS = ("#fef7e0", "#fce8e6", "#f3e8fd", "#e4f7fb")
 DPI = 96  # the PNG's resolution: 12 pt text is 16 px
-MAX_WIDTH_PX = 1200  # the README's picture; `size` scales a wider drawing down to it
+# The README's picture; `size` scales a wider drawing down to it. 1400 since the sixth layer (the
+# sandbox's edges from the cloud and the platform run along its side).
+MAX_WIDTH_PX = 1400
 FONT_PT = 13  # box text (names and counts 12 pt)
 _TOKEN = re.compile(r"""["'](estate:[\w./-]+:\w+)["']""")
 

@@ -123,6 +123,7 @@ def build_cells(
                 proxy_image=cloud.registry.images["cloud-sql-proxy"],
                 connection_name=cloud.database.connection_name,
                 monitors_after=metrics,
+                control_plane=cloud.cluster.control_plane_ranges,
                 kafka_secret=access_secret(users_of(cfg.kafka, cell.workload)[0])
                 if cell.kafka and cell.workload
                 else None,

@@ -17,10 +17,10 @@ import pulumi_kubernetes as k8s
 
 from components.cells import alerts, release, scaling, spec
 from components.common import K8S_LABELS, child
-from components.kube import authz
+from components.kube import api_token, authz
 from components.kube.custom import custom_objects
 from components.kube.monitoring import Endpoint, LabelSelector, NamespaceSelector, PodMonitorSpec, monitor
-from components.kube.netpol import Allow, allow_policies
+from components.kube.netpol import Allow, allow_policies, api_server, for_pods
 from components.kube.pods import (
     PodArgs,
     cloud_sql_proxy,
@@ -57,6 +57,7 @@ class CellArgs:
     connection_name: pulumi.Input[str] | None = None
     monitors_after: pulumi.Resource | None = None  # the metrics stack's chart: its CRDs
     kafka_secret: str | None = None  # its Kafka user's access Secret, with kafka
+    control_plane: pulumi.Input[Sequence[str]] | None = None  # the API server's ranges, with kubernetesApi
     keda: pulumi.Resource | None = None  # KEDA's chart (CRDs, webhook), for a queue-scaled cell
     flagger: pulumi.Resource | None = None  # Flagger's chart (CRDs), for a cell it releases
     release_after: Sequence[pulumi.Resource] = ()  # what its Canary waits for: the metric templates
@@ -76,7 +77,7 @@ class Cell(pulumi.ComponentResource):
         deps = list(args.depends_on)
         sa = core.ServiceAccount(
             f"{name}-sa",
-            service_account(app, ns, labels, args.gsa_email, api_token=cell.kubernetes_api),
+            service_account(app, ns, labels, args.gsa_email),
             opts=child(self, provider=args.provider, depends_on=deps),
         )
         waits: list[pulumi.Resource] = [sa]
@@ -145,8 +146,20 @@ class Cell(pulumi.ComponentResource):
                 provider=args.provider,
                 depends_on=deps,
             )
-        if args.allows:
-            allow_policies(self, f"{name}-netpol", ns, list(args.allows), provider=args.provider, depends_on=deps)
+        allows = list(args.allows)
+        if cell.kubernetes_api:
+            # The Kubernetes API (the orchestrator starts the sandbox's Jobs), from its pods only.
+            allows.append(for_pods(api_server(f"cell-{app}-api-server"), tuple(cell_pods.items())))
+        if allows:
+            allow_policies(
+                self,
+                f"{name}-netpol",
+                ns,
+                allows,
+                provider=args.provider,
+                depends_on=deps,
+                control_plane=args.control_plane,
+            )
         if args.monitors_after is not None:
             # Its alert, and its own metrics (seed 002's /metrics) where it serves.
             watched = [alerts.cell_rule(app, ns)]
@@ -186,6 +199,10 @@ class Cell(pulumi.ComponentResource):
                     ),
                 )
             )
+        if cell.kubernetes_api:
+            # Declared, not automounted: the token the kubelet would mount, in the container that needs it.
+            mounts.append(api_token.mount_args())
+            volumes.append(api_token.volume_args())
         if args.kafka_secret is not None:
             mounts.append(core.VolumeMountArgs(name="kafka", mount_path=spec.KAFKA_DIR, read_only=True))
             volumes.append(
@@ -224,7 +241,6 @@ class Cell(pulumi.ComponentResource):
             volumes=volumes,
             node_selector=args.node_selector,
             spread=spec.pods(args.name),
-            api_token=cell.kubernetes_api,
         )
 
     def _scaling(self, name: str, args: CellArgs, labels: Mapping[str, str]) -> list[pulumi.Resource]:

@@ -149,6 +149,8 @@ class NodePools(pulumi.ComponentResource):
                         resource_labels={**args.labels, "pool": pool_name},
                         taints=taints(pool),
                         guest_accelerators=accelerators(pool),
+                        # gVisor: GKE adds the sandbox.gke.io/runtime=gvisor:NoSchedule taint itself.
+                        sandbox_config=ct.NodePoolNodeConfigSandboxConfigArgs(type="GVISOR") if pool.sandbox else None,
                     ),
                 ),
                 opts=child(

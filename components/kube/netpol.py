@@ -88,10 +88,10 @@ def google_apis(name: str = "allow-google-apis") -> Allow:
     return public_internet(name, tcp(443))
 
 
-def api_server() -> Allow:
+def api_server(name: str = "allow-api-server") -> Allow:
     """Egress to the Kubernetes API on 443: what a controller watches. Dataplane V2 applies policy
     after the `kubernetes` Service's DNAT, so the peer is the control plane's endpoint itself."""
-    return Allow("allow-api-server", "Egress", (CONTROL_PLANE,), tcp(443))
+    return Allow(name, "Egress", (CONTROL_PLANE,), tcp(443))
 
 
 def from_control_plane(name: str, ports: Sequence[int]) -> Allow:

@@ -47,6 +47,17 @@ def resources(cpu: str, memory: str) -> core.ResourceRequirementsArgs:
     return core.ResourceRequirementsArgs(requests={"cpu": cpu, "memory": memory}, limits={"cpu": cpu, "memory": memory})
 
 
+def quota(pods: int, **totals: str) -> dict[str, str]:
+    """A ResourceQuota's `hard`: each resource's requests and limits capped at the same total
+    (`cpu`, `memory`, `ephemeral_storage`), and the pod count."""
+    out = {"pods": str(pods)}
+    for resource, total in totals.items():
+        key = resource.replace("_", "-")
+        out[f"requests.{key}"] = total
+        out[f"limits.{key}"] = total
+    return out
+
+
 def limited(cpu: str, cpu_limit: str, memory: str, memory_limit: str | None = None) -> core.ResourceRequirementsArgs:
     """A CPU request below its limit (bursts are cheap); memory's limit is its request unless said."""
     return core.ResourceRequirementsArgs(

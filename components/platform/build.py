@@ -101,7 +101,9 @@ def guarded_namespaces(cfg: EstateConfig) -> tuple[list[str], list[str]]:
     pod, and those where operators make pods from templates no gate here has seen (Kafka, Harbor,
     the metrics stack), where they warn and audit (components.platform.guardrails)."""
     operated = {cfg.kafka.namespace, cfg.harbor.namespace, cfg.observability.namespace}
-    return sorted(set(cfg.namespaces) - operated), sorted(set(cfg.namespaces) & operated)
+    # The sandbox's Jobs are the orchestrator's: held to the same images and security contexts.
+    sandbox = {cfg.sandbox.namespace} if cfg.sandbox.enabled else set()
+    return sorted((set(cfg.namespaces) - operated) | sandbox), sorted(set(cfg.namespaces) & operated)
 
 
 def mesh_callers(cfg: EstateConfig) -> dict[str, dict[str, tuple[str, str]]]:

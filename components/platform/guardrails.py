@@ -28,8 +28,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.common import K8S_LABELS, child
-from components.kube.netpol import NAME_LABEL
+from components.kube import admission
 
 adm, meta = k8s.admissionregistration.v1, k8s.meta.v1
 
@@ -109,51 +108,35 @@ class GuardrailsArgs:
     depends_on: Sequence[pulumi.Resource] = ()
 
 
-def _in(namespaces: Sequence[str]) -> meta.LabelSelectorArgs:
-    return meta.LabelSelectorArgs(
-        match_expressions=[meta.LabelSelectorRequirementArgs(key=NAME_LABEL, operator="In", values=sorted(namespaces))]
-    )
-
-
 class Guardrails(pulumi.ComponentResource):
     policy: str
 
     def __init__(self, name: str, args: GuardrailsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("estate:platform:Guardrails", name, None, opts)
-        pods = adm.NamedRuleWithOperationsArgs(
-            api_groups=[""], api_versions=["v1"], operations=["CREATE", "UPDATE"], resources=["pods"]
-        )
-        policy = adm.ValidatingAdmissionPolicy(
+        created = admission.policy(
+            self,
             f"{name}-policy",
-            adm.ValidatingAdmissionPolicyInitArgs(
-                metadata=meta.ObjectMetaArgs(name=NAME, labels=K8S_LABELS),
-                spec=adm.ValidatingAdmissionPolicySpecArgs(
-                    # An expression that cannot be evaluated refuses the pod rather than letting it through.
-                    failure_policy="Fail",
-                    match_constraints=adm.MatchResourcesArgs(resource_rules=[pods]),
-                    variables=[adm.VariableArgs(name=n, expression=e) for n, e in variables(args.registries).items()],
-                    validations=[
-                        adm.ValidationArgs(expression=e, message_expression=m, reason=c.reason)
-                        for (e, m), c in zip(validations(), CHECKS, strict=True)
-                    ],
-                ),
-            ),
-            opts=child(self, provider=args.provider, depends_on=args.depends_on),
+            NAME,
+            [admission.rule("", "pods")],
+            variables(args.registries),
+            [
+                adm.ValidationArgs(expression=e, message_expression=m, reason=c.reason)
+                for (e, m), c in zip(validations(), CHECKS, strict=True)
+            ],
+            args.provider,
+            args.depends_on,
         )
         for suffix, actions, namespaces in (("", ["Deny"], args.enforced), ("-audit", ["Warn", "Audit"], args.audited)):
-            if not namespaces:
-                continue
-            adm.ValidatingAdmissionPolicyBinding(
-                f"{name}-binding{suffix}",
-                adm.ValidatingAdmissionPolicyBindingInitArgs(
-                    metadata=meta.ObjectMetaArgs(name=f"{NAME}{suffix}", labels=K8S_LABELS),
-                    spec=adm.ValidatingAdmissionPolicyBindingSpecArgs(
-                        policy_name=NAME,
-                        validation_actions=actions,
-                        match_resources=adm.MatchResourcesArgs(namespace_selector=_in(namespaces)),
-                    ),
-                ),
-                opts=child(self, provider=args.provider, depends_on=[policy]),
-            )
+            if namespaces:
+                admission.binding(
+                    self,
+                    f"{name}-binding{suffix}",
+                    f"{NAME}{suffix}",
+                    NAME,
+                    actions,
+                    namespaces,
+                    args.provider,
+                    after=created,
+                )
         self.policy = NAME
         self.register_outputs({"policy": self.policy})

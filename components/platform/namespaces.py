@@ -9,8 +9,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.common import K8S_LABELS, child, pod_security
+from components.common import K8S_LABELS, NAMESPACE_CLASS, child, pod_security
 from components.kube.netpol import network_policies
+from components.kube.pods import quota
 from components.platform.app_network import allows
 from components.platform.platform_network import GUARDED, platform_allows
 from stacks.charts import ChartPin
@@ -31,7 +32,7 @@ PLATFORM_NAMESPACES: dict[str, tuple[str, str]] = {
     "keda": ("restricted", ""),
     "flagger": ("restricted", ""),
 }
-APPLICATION_LABEL = "estate.io/class"
+APPLICATION_LABEL = NAMESPACE_CLASS
 
 
 def application_labels(spec: NamespaceConfig) -> dict[str, str]:
@@ -124,14 +125,7 @@ class Namespaces(pulumi.ComponentResource):
             core.ResourceQuotaInitArgs(
                 metadata=meta_("estate-quota"),
                 spec=core.ResourceQuotaSpecArgs(
-                    hard={
-                        "requests.cpu": q.cpu,
-                        "limits.cpu": q.cpu,
-                        "requests.memory": q.memory,
-                        "limits.memory": q.memory,
-                        "pods": str(q.pods),
-                        "requests.nvidia.com/gpu": str(q.gpus),
-                    }
+                    hard={**quota(q.pods, cpu=q.cpu, memory=q.memory), "requests.nvidia.com/gpu": str(q.gpus)}
                 ),
             ),
             opts=in_ns,

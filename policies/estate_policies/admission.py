@@ -81,6 +81,54 @@ def _guardrails(resources: list[PolicyResource], config: Mapping[str, Any]) -> I
         yield f"application namespaces no binding of the pod guardrails covers: {uncovered}", None
 
 
+SANDBOX_CLASS = ("estate.io/class", "sandbox")
+NODE_POOL = "gcp:container/nodePool:NodePool"
+
+
+def _sandboxes(resources: list[PolicyResource]) -> dict[str, PolicyResource]:
+    return {
+        str(get(r.props, "metadata", "name")): r
+        for r in resources
+        if r.resource_type == "kubernetes:core/v1:Namespace"
+        and (get(r.props, "metadata", "labels") or {}).get(SANDBOX_CLASS[0]) == SANDBOX_CLASS[1]
+    }
+
+
+def _no_sandbox(resources: list[PolicyResource]) -> str | None:
+    return None if _sandboxes(resources) else "no sandbox namespace (estate.io/class: sandbox) in the plan"
+
+
+def _gvisor(pool: PolicyResource) -> bool:
+    sandbox = get(pool.props, "nodeConfig", "sandboxConfig") or {}
+    return str(sandbox.get("type", "")).upper() == "GVISOR" or str(sandbox.get("sandboxType", "")).lower() == "gvisor"
+
+
+def _sandbox(resources: list[PolicyResource], _config: Mapping[str, Any]) -> Iterable[tuple[str, str | None]]:
+    if not any(r.resource_type == NODE_POOL and _gvisor(r) for r in resources):
+        yield "no GKE Sandbox (gVisor) node pool in the plan for the sandbox namespace's pods", None
+    policies = {
+        str(get(r.props, "metadata", "name")): r
+        for r in resources
+        if r.resource_type == POLICY
+        and any("runtimeClassName" in str(v.get("expression", "")) for v in items(get(r.props, "spec", "validations")))
+        and get(r.props, "spec", "failurePolicy", default="Fail") == "Fail"
+    }
+    bindings = [
+        b
+        for b in resources
+        if b.resource_type == BINDING
+        and get(b.props, "spec", "policyName") in policies
+        and "Deny" in (get(b.props, "spec", "validationActions") or [])
+    ]
+    for name, ns in _sandboxes(resources).items():
+        labels = {**(get(ns.props, "metadata", "labels") or {}), NAME_LABEL: name}
+        if not any(_selects(get(b.props, "spec", "matchResources", "namespaceSelector"), labels) for b in bindings):
+            yield (
+                f"sandbox namespace {name!r}: no admission policy requiring the gVisor runtime bound to it with Deny",
+                ns.urn,
+            )
+
+
 _r = rules("estate-workloads-")
 
 POLICIES = [
@@ -96,5 +144,17 @@ POLICIES = [
         ),
         _absent,
         _guardrails,
+    ),
+    stack_policy(
+        _r(
+            "sandbox",
+            "Generated code runs on GKE Sandbox (gVisor) nodes, held there by an admission policy.",
+            Severity.HIGH,
+            "GKE Sandbox (gVisor); seed 001: generated code in an isolated sandbox",
+            "Add a node pool with sandboxConfig type GVISOR, and a ValidatingAdmissionPolicy requiring "
+            "runtimeClassName gvisor (failurePolicy Fail) bound with Deny to each sandbox namespace.",
+        ),
+        _no_sandbox,
+        _sandbox,
     ),
 ]

@@ -16,6 +16,7 @@ from typing import Any
 import pulumi
 from pydantic import Field
 
+from components.kube import api_token
 from components.kube.values import (
     CONTAINER_SECURITY,
     POD_SECURITY,
@@ -26,7 +27,6 @@ from components.kube.values import (
     resources,
     tag_at_digest,
 )
-from components.platform.values import api_token
 from stacks.charts import chart_images
 
 NAMESPACE = "external-secrets"

@@ -16,6 +16,7 @@ from typing import Any
 import pulumi
 from pydantic import Field
 
+from components.kube import api_token
 from components.kube.values import (
     CONTAINER_SECURITY,
     SYSTEM_NODES,
@@ -25,7 +26,6 @@ from components.kube.values import (
     resources,
     tag_at_digest,
 )
-from components.platform.values import api_token
 
 NAMESPACE = "flagger"
 RELEASE = "flagger"  # its Deployment and service account (the chart's fullname)

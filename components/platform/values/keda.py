@@ -19,6 +19,7 @@ from typing import Any
 import pulumi
 from pydantic import Field
 
+from components.kube import api_token
 from components.kube.values import (
     CONTAINER_SECURITY,
     POD_SECURITY,
@@ -30,7 +31,6 @@ from components.kube.values import (
     zone_spread,
 )
 from components.kube.values import resources as limits
-from components.platform.values import api_token
 
 NAMESPACE = "keda"
 RELEASE = "keda"

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pulumi_kubernetes as k8s
+
 VOLUME = "kube-api-access"
 MOUNT_PATH = "/var/run/secrets/kubernetes.io/serviceaccount"
 EXPIRATION_SECONDS = 3607  # what the kubelet itself uses for automounted tokens
@@ -39,3 +41,42 @@ def volume() -> dict[str, Any]:
 
 def mount() -> dict[str, Any]:
     return {"name": VOLUME, "mountPath": MOUNT_PATH, "readOnly": True}
+
+
+def volume_args() -> k8s.core.v1.VolumeArgs:
+    """`volume()` as the provider's typed args, for pods the program writes itself."""
+    core = k8s.core.v1
+    return core.VolumeArgs(
+        name=VOLUME,
+        projected=core.ProjectedVolumeSourceArgs(
+            default_mode=0o444,
+            sources=[
+                core.VolumeProjectionArgs(
+                    service_account_token=core.ServiceAccountTokenProjectionArgs(
+                        path="token", expiration_seconds=EXPIRATION_SECONDS
+                    )
+                ),
+                core.VolumeProjectionArgs(
+                    config_map=core.ConfigMapProjectionArgs(
+                        name="kube-root-ca.crt", items=[core.KeyToPathArgs(key="ca.crt", path="ca.crt")]
+                    )
+                ),
+                core.VolumeProjectionArgs(
+                    downward_api=core.DownwardAPIProjectionArgs(
+                        items=[
+                            core.DownwardAPIVolumeFileArgs(
+                                path="namespace",
+                                field_ref=core.ObjectFieldSelectorArgs(
+                                    api_version="v1", field_path="metadata.namespace"
+                                ),
+                            )
+                        ]
+                    )
+                ),
+            ],
+        ),
+    )
+
+
+def mount_args() -> k8s.core.v1.VolumeMountArgs:
+    return k8s.core.v1.VolumeMountArgs(name=VOLUME, mount_path=MOUNT_PATH, read_only=True)
