@@ -1,8 +1,9 @@
-"""The building blocks of every config model: strict camelCase models, names, labels, CIDRs."""
+"""The building blocks of every config model: strict camelCase models, names, labels, CIDRs, durations."""
 
 from __future__ import annotations
 
 import ipaddress
+import re
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
@@ -24,6 +25,18 @@ def _cidr(value: str) -> str:
 
 
 Cidr = Annotated[str, AfterValidator(_cidr)]
+
+DURATION_PATTERN = r"^[0-9]+(s|m|h|d)$"
+Duration = Annotated[str, Field(pattern=DURATION_PATTERN)]
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def seconds(duration: str) -> int:
+    """`7d` -> 604800: a Duration in seconds."""
+    m = re.fullmatch(DURATION_PATTERN, duration)
+    if not m:
+        raise ValueError(f"not a duration: {duration!r}")
+    return int(duration[:-1]) * _UNIT_SECONDS[m[1]]
 
 
 class Model(BaseModel):

@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from stacks.base import LabelValue, Model, Name
+from stacks.base import Duration, LabelValue, Model, Name
 from stacks.config_mesh import HostName
 from stacks.config_namespaces import Quantity
 
@@ -26,7 +26,6 @@ ImagePath = Annotated[str, Field(pattern=r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z
 Tag = Annotated[str, Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")]
 PathPrefix = Annotated[str, Field(pattern=r"^/([A-Za-z0-9._~-]+/?)*$")]
 HttpPath = Annotated[str, Field(pattern=r"^/[A-Za-z0-9._~/-]*$")]
-Duration = Annotated[str, Field(pattern=r"^[0-9]+(s|m|h|d)$")]
 
 DEFAULT_NAMESPACE = "cells"
 DEFAULT_UID = 10001  # a non-root user the estate's images are built to run as

@@ -11,25 +11,13 @@ names; it needs a subscription of its own, or what is dead-lettered to it is los
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from stacks.base import LabelKey, LabelValue, Model, Name
+from stacks.base import Duration, LabelKey, LabelValue, Model, Name, seconds
 
-DURATION_PATTERN = r"^[0-9]+(s|m|h|d)$"
-Duration = Annotated[str, Field(pattern=DURATION_PATTERN)]
 PUSH_ENDPOINT_PATTERN = r"^https://[^\s/]+(/\S*)?$"
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def seconds(duration: str) -> int:
-    """`7d` -> 604800: a Duration in seconds."""
-    m = re.fullmatch(DURATION_PATTERN, duration)
-    if not m:
-        raise ValueError(f"not a duration: {duration!r}")
-    return int(duration[:-1]) * _UNIT_SECONDS[m[1]]
 
 
 def api_duration(duration: str) -> str:

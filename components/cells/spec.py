@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from components.kube.authz import principal
 from components.kube.netpol import HBONE_PORT, Allow, Peer, tcp
 from stacks import secret_keys as keys
+from stacks.base import seconds
 from stacks.config_cells import CellConfig, RateLimit
 from stacks.config_mesh import fqdn
 from stacks.naming import workload_account_id
@@ -147,11 +148,7 @@ def request_timeout(cell: CellConfig) -> str | None:
     if cell.protocol == "websocket":
         return None
     asked = [r.timeout for r in cell.routes.values() if r.timeout]
-    return max(asked, key=_seconds) if asked else DEFAULT_TIMEOUT
-
-
-def _seconds(duration: str) -> int:
-    return int(duration[:-1]) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[duration[-1]]
+    return max(asked, key=seconds) if asked else DEFAULT_TIMEOUT
 
 
 def host_routes(cells: Mapping[str, CellConfig], domain: str) -> dict[str, list[RouteTarget]]:

@@ -35,7 +35,7 @@ from stacks.config_harbor import signed_globs
 from stacks.config_observability import collector_namespace, prometheus_url, scraped_namespaces, tracing_service
 from stacks.model import EstateConfig
 from stacks.naming import cluster_location, cluster_name
-from stacks.rules_cells import cells_namespaces
+from stacks.rules_cells import cells_namespaces, namespace_secrets
 
 MIGRATION_SECRET = keys.DB_ADMIN_PASSWORD
 SECRET_VALUE_KEY = keys.SECRET_VALUE_KEY
@@ -136,9 +136,10 @@ def wanted_credentials(cfg: EstateConfig) -> Wanted:
     (`identity.workloads.<w>.secrets`), holding the value under `value`; KEDA's namespace gets the
     Redis client Secret where KEDA or the gateway's rate limiter reads Redis (`redis_clients`)."""
     out: dict[str, dict[str, dict[str, str]]] = {}
-    for wl in cfg.identity.workloads.values():
-        for key in wl.secrets:
-            out.setdefault(wl.namespace, {})[key] = {SECRET_VALUE_KEY: keys.secret_id(cfg.prefix, key)}
+    for ns in sorted({wl.namespace for wl in cfg.identity.workloads.values()}):
+        # The same list the cells' rules check a cell's secrets against.
+        if synced := namespace_secrets(cfg, ns):
+            out[ns] = {key: {SECRET_VALUE_KEY: keys.secret_id(cfg.prefix, key)} for key in synced}
     for ns in redis_clients(cfg):
         out[ns] = redis_client.data(lambda key: keys.secret_id(cfg.prefix, key))
     return out

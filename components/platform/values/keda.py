@@ -27,6 +27,7 @@ from components.kube.values import (
     ChartContext,
     PinnedImage,
     Values,
+    image_parts,
     tag_at_digest,
     zone_spread,
 )
@@ -49,8 +50,8 @@ class Image(Values):
 
     @classmethod
     def of(cls, pinned: PinnedImage) -> Image:
-        registry, _, repository = pinned.repository.partition("/")
-        return cls(registry=registry, repository=repository, tag=tag_at_digest(pinned))
+        parts = image_parts(pinned)
+        return cls(registry=parts["registry"], repository=parts["repository"], tag=tag_at_digest(pinned))
 
 
 class Images(Values):
