@@ -303,17 +303,7 @@ class Cell(pulumi.ComponentResource):
                 opts=opts,
             )
             scaler = [hpa]
-        # Recommendations only: the HPA owns the replica count, and a VPA that evicted pods to resize
-        # them would fight it over the same CPU and memory signals.
-        vpa = {
-            "apiVersion": "autoscaling.k8s.io/v1",
-            "kind": "VerticalPodAutoscaler",
-            "metadata": {"name": app, "namespace": ns},
-            "spec": {
-                "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": app},
-                "updatePolicy": {"updateMode": "Off"},
-            },
-        }
+        vpa = scaling.vertical_pod_autoscaler(app, ns)
         custom_objects(self, name, [vpa], provider=args.provider, depends_on=list(args.depends_on))
         if args.prod:
             policy.PodDisruptionBudget(

@@ -114,3 +114,31 @@ def scaled_object(name: str, cell: CellConfig, auth: str) -> dict[str, Any]:
         "metadata": {"name": name, "namespace": cell.namespace},
         "spec": spec.dump(),
     }
+
+
+class TargetRef(Spec):
+    api_version: str
+    kind: str
+    name: str
+
+
+class UpdatePolicy(Spec):
+    # Recommendations only: the HPA owns the replica count, and a VPA that evicted pods to resize
+    # them would fight it over the same CPU and memory signals.
+    update_mode: Literal["Off"] = "Off"
+
+
+class VpaSpec(Spec):
+    target_ref: TargetRef
+    update_policy: UpdatePolicy = UpdatePolicy()
+
+
+def vertical_pod_autoscaler(name: str, namespace: str) -> dict[str, Any]:
+    """The cell's VerticalPodAutoscaler (autoscaling.k8s.io/v1), in recommendation mode."""
+    spec = VpaSpec(target_ref=TargetRef(api_version="apps/v1", kind="Deployment", name=name))
+    return {
+        "apiVersion": "autoscaling.k8s.io/v1",
+        "kind": "VerticalPodAutoscaler",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": spec.dump(),
+    }
