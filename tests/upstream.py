@@ -591,8 +591,9 @@ RENDERED_WHOLE: dict[str, tuple[str, ...]] = {
     # loki values.yaml `loki.config` (tpl'd into config.yaml): `tpl (. | toYaml)` of loki.limits_config;
     # _pod.tpl: `toYaml (coalesce $component.containerSecurityContext ... .Values.loki.containerSecurityContext)`
     "loki": ("loki.limits_config", "loki.containerSecurityContext"),
-    # istiod configmap.yaml merges .Values.meshConfig over the mesh config ("meshConfig.foo is the API")
-    "istiod": ("meshConfig", "gateways.securityContext"),
+    # istiod configmap.yaml merges .Values.meshConfig over the mesh config ("meshConfig.foo is the API");
+    # files/waypoint.yaml: toYaml .Values.gateways.seccompProfile (the extracted data reads templates/ only)
+    "istiod": ("meshConfig", "gateways.securityContext", "gateways.seccompProfile"),
     # istiod gateway-injection-template.yaml: toYaml .Values.gateways.securityContext
     "istio-gateway": (),
     # policy-controller webhook deployment: toYaml .Values.webhook.podSecurityContext / .securityContext
