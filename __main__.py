@@ -5,18 +5,19 @@ import pulumi
 from components.cells import build_cells
 from components.cloud import build_cloud
 from components.data import build_data
-from components.inference import build_inference
+from components.inference import build_inference, check_token
 from components.observability import build_observability
 from components.platform import build_platform
 from stacks.load import from_pulumi
 
 cfg = from_pulumi()
+check_token(cfg)  # a gated model's token, which a person sets: before any resource
 cloud = build_cloud(cfg)
 platform = build_platform(cfg, cloud)
 data = build_data(cfg, cloud, platform)
 observability = build_observability(cfg, cloud, platform)
 cells = build_cells(cfg, cloud, platform, data, observability)
-inference = build_inference(cfg, cloud, platform, cells)
+inference = build_inference(cfg, cloud, platform, cells, observability)
 
 pulumi.export("clusterName", cloud.cluster.name)
 pulumi.export("clusterDnsEndpoint", cloud.cluster.dns_endpoint)
@@ -55,5 +56,7 @@ if observability.metrics is not None:
 pulumi.export("cells", {name: cell.service for name, cell in cells.cells.items()})
 if cells.routes is not None:
     pulumi.export("cellHosts", cells.routes.hosts)
+# The model servers' OpenAI-compatible APIs, inside the mesh.
+pulumi.export("modelServers", {name: server.url for name, server in inference.servers.items()})
 if inference.sandbox is not None:
     pulumi.export("sandboxNamespace", inference.sandbox.namespace)

@@ -135,6 +135,12 @@ def scraped_namespaces(
     }
 
 
+def keda_reads_metrics(cfg: ObservabilityConfig, servers: Mapping[str, Any]) -> bool:
+    """KEDA's operator asks Prometheus for the model servers' queues: it then runs in the ambient
+    mesh (Prometheus admits callers by identity) with plain-text peers still admitted."""
+    return cfg.enabled and bool(servers)
+
+
 def collector_namespace(cfg: ObservabilityConfig) -> str | None:
     """The namespace of the gateway collector that receives OTLP (workloads' telemetry, the mesh's
     spans), or None when the stack runs no collectors."""

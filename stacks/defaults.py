@@ -13,6 +13,7 @@ from stacks import (
     config_cells,
     config_certs,
     config_harbor,
+    config_inference,
     config_kafka,
     config_mesh,
     config_observability,
@@ -32,6 +33,10 @@ _IMAGES = {
     # The gateway's rate-limit service (components/cells/ratelimit.py): no releases since v1.4.0 (2020),
     # images are tagged with their commit's first 8 characters; this one is 2026-06's main, distroless.
     "ratelimit": {"image": "docker.io/envoyproxy/ratelimit", "tag": "1e745fc8"},
+    # The model servers (ai-estate:inference): vLLM's OpenAI server (CUDA 13: the GPU pools run the
+    # LATEST driver) also stages the weights; llama.cpp's server for GGUF files, CUDA 12.8.
+    "vllm": {"image": "docker.io/vllm/vllm-openai", "tag": "v0.31.0"},
+    "llama-cpp": {"image": "ghcr.io/ggml-org/llama.cpp", "tag": "server-cuda-b11347"},
     **CHART_IMAGES,
 }
 
@@ -51,14 +56,22 @@ _WORKLOADS = {
         "cloudSql": True,
         "secrets": ["db-admin-password"],
     },
-    "inference": {"namespace": "inference", "serviceAccount": "inference", "buckets": {"models": "reader"}},
+    # The model servers read the weights; the staging Jobs write them (ai-estate:inference).
+    "inference": {
+        "namespace": "inference",
+        "serviceAccount": "inference",
+        "buckets": {"models": "reader"},
+        "secrets": ["inference-api-key"],
+    },
+    "model-staging": {"namespace": "inference", "serviceAccount": "model-staging", "buckets": {"models": "writer"}},
     "cells": {
         "namespace": "cells",
         "serviceAccount": "cells",
         "cloudSql": True,
         "buckets": {"artifacts": "writer"},
-        # The cells' Memorystore: its address, AUTH string and CA (stacks.rules_cells.REDIS_SECRETS).
-        "secrets": ["redis-address", "redis-auth", "redis-ca"],
+        # The cells' Memorystore: its address, AUTH string and CA (stacks.rules_cells.REDIS_SECRETS);
+        # the key llama.cpp servers ask their callers for.
+        "secrets": ["redis-address", "redis-auth", "redis-ca", "inference-api-key"],
     },
     # What exports the audit stream and watches the dead letters (Pub/Sub grants); Loki and Tempo
     # have identities of their own (stacks/config_telemetry.py).
@@ -74,10 +87,11 @@ _NAMESPACES = {
         "egress": {"cloudSql": True, "redis": True, "googleApis": True},
         "quota": {"cpu": "16", "memory": "64Gi", "pods": 100},
     },
+    # The model servers admit their callers (ai-estate:inference.<server>.callers) one by one.
     "inference": {
-        "callers": {"cells": {"namespace": "cells", "serviceAccount": "cells"}},
         "egress": {"googleApis": True},
-        "quota": {"cpu": "32", "memory": "192Gi", "pods": 50, "gpus": 4},
+        # GPUs: the model servers at their maximum plus a rollout's surge (stacks.rules_inference).
+        "quota": {"cpu": "32", "memory": "192Gi", "pods": 50, "gpus": 8},
         "containerDefaults": {"maxCpu": "16", "maxMemory": "96Gi"},
     },
     "observability": {"holdsData": True, "egress": {"googleApis": True}},
@@ -96,7 +110,8 @@ _GPU_POOL = {
     "machineType": "g2-standard-8",
     "minNodes": 0,
     "maxNodes": 2,
-    "gpu": {"type": "nvidia-l4", "count": 1},
+    # LATEST: the vLLM image's CUDA 13 needs the R580 driver (stacks.serving.GKE_DRIVER_BRANCH).
+    "gpu": {"type": "nvidia-l4", "count": 1, "driverVersion": "LATEST"},
     "labels": {"workload-class": "inference"},
     "maxSurge": 1,
     "maxUnavailable": 0,
@@ -136,6 +151,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
                     "gpu": {
                         "type": "nvidia-l4",
                         "count": 1,
+                        "driverVersion": "LATEST",
                         "sharing": {"strategy": "TIME_SHARING", "maxSharedClientsPerGpu": 4},
                     },
                 },
@@ -175,7 +191,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
                     "machineType": "a2-highgpu-1g",
                     "minNodes": 0,
                     "maxNodes": 2,
-                    "gpu": {"type": "nvidia-tesla-a100", "count": 1},
+                    "gpu": {"type": "nvidia-tesla-a100", "count": 1, "driverVersion": "LATEST"},
                     "diskSizeGb": 500,
                     "diskType": "pd-ssd",
                     "labels": {"workload-class": "inference-large"},
@@ -211,6 +227,7 @@ for _env, _areas in DEFAULTS.items():
     _areas.update(copy.deepcopy(config_kafka.DEFAULTS[_env]))
     _areas.update(copy.deepcopy(config_cells.DEFAULTS[_env]))
     _areas.update(copy.deepcopy(config_sandbox.DEFAULTS[_env]))
+    _areas.update(copy.deepcopy(config_inference.DEFAULTS[_env]))
 
 
 def merge(base: Any, override: Any) -> Any:

@@ -47,6 +47,8 @@ AREAS = (
     "cells",
     # where generated code runs
     "sandbox",
+    # the model servers
+    "inference",
 )
 _TOP = {"project": "gcp:project", "region": "gcp:region", "environment": "environment"}
 

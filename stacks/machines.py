@@ -7,8 +7,8 @@ second, 0.5% of the next two and 0.25% of any above four. GKE Sandbox (gVisor) n
 more for the sandbox itself, which the rules leave to the pool's headroom: a limit must fit what
 a plain node of the type allocates.
 
-The shapes are Compute Engine's published ones for the general-purpose types the estate's pools
-use; a type outside the table is not checked (say so where it matters).
+The shapes are Compute Engine's published ones for the general-purpose and GPU types the estate's
+pools use; a type outside the tables is not checked (say so where it matters).
 """
 
 from __future__ import annotations
@@ -29,8 +29,28 @@ _PER_VCPU: Final[dict[str, dict[str, float]]] = {
 _SHAPE = re.compile(r"^(?P<family>[a-z][a-z0-9]*)-(?P<kind>standard|highmem|highcpu)-(?P<cpus>\d+)$")
 
 
+# Accelerator-optimised shapes (vCPUs, GiB), Compute Engine's GPU machine pages: G2 carries 4 GiB per
+# vCPU; A2 and A3 come in fixed sizes.
+_GPU_SHAPES: Final[dict[str, tuple[int, float]]] = {
+    **{f"g2-standard-{n}": (n, 4.0 * n) for n in (4, 8, 12, 16, 24, 32, 48, 96)},
+    "a2-highgpu-1g": (12, 85),
+    "a2-highgpu-2g": (24, 170),
+    "a2-highgpu-4g": (48, 340),
+    "a2-highgpu-8g": (96, 680),
+    "a2-megagpu-16g": (96, 1360),
+    "a2-ultragpu-1g": (12, 170),
+    "a2-ultragpu-2g": (24, 340),
+    "a2-ultragpu-4g": (48, 680),
+    "a2-ultragpu-8g": (96, 1360),
+    "a3-highgpu-8g": (208, 1872),
+}
+
+
 def shape(machine_type: str) -> tuple[int, float] | None:
-    """(vCPUs, memory in bytes) of a general-purpose machine type, or None when not in the table."""
+    """(vCPUs, memory in bytes) of a machine type in the tables, or None."""
+    if machine_type in _GPU_SHAPES:
+        cpus, gib = _GPU_SHAPES[machine_type]
+        return cpus, gib * GIB
     m = _SHAPE.match(machine_type)
     if not m or m["family"] not in _PER_VCPU:
         return None

@@ -17,6 +17,7 @@ from stacks.config_cells import CellsConfig
 from stacks.config_certs import CertificatesConfig, DnsConfig
 from stacks.config_charts import ChartsConfig
 from stacks.config_harbor import HarborConfig
+from stacks.config_inference import InferenceConfig
 from stacks.config_kafka import KafkaConfig
 from stacks.config_mesh import MeshConfig
 from stacks.config_namespaces import NamespacesConfig
@@ -250,6 +251,8 @@ class EstateConfig(Model):
     cells: CellsConfig = {}
     # where generated code runs
     sandbox: SandboxConfig = SandboxConfig()
+    # the model servers
+    inference: InferenceConfig = {}
 
     @property
     def pins(self) -> dict[str, ChartPin]:

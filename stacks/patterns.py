@@ -113,6 +113,18 @@ FORMATS: dict[str, tuple[str | None, str]] = {
         "`serviceAccount:<id>@<project>.iam.gserviceaccount.com`, `principal://iam.googleapis.com/…` "
         "or `principalSet://iam.googleapis.com/…` (a CI identity, never a person)",
     ),
+    # The model servers (stacks/config_inference.py).
+    r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/[A-Za-z0-9][A-Za-z0-9_.-]{0,95}$": (
+        None,
+        "a Hugging Face repository, `<owner>/<name>` (letters, digits, `-`, `_` and `.`)",
+    ),
+    r"^[0-9a-f]{40}$": (None, "a full commit: 40 lowercase hexadecimal digits (not a branch or a tag)"),
+    r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$": (None, "a path inside the repository, without a leading `/`"),
+    r"^--[a-z][a-z0-9-]*(=\S+)?$|^[^-\s]\S*$": (
+        None,
+        "one argument: a `--flag`, a `--flag=value`, or a value without spaces",
+    ),
+    r"^\d+\.\d+$": (None, "a version as `<major>.<minor>`, e.g. `12.8`"),
 }
 
 

@@ -23,6 +23,7 @@ from stacks.model import EstateConfig
 from stacks.naming import workload_account_id
 from stacks.problem import Problem
 from stacks.rules_cells import check_cells
+from stacks.rules_inference import check_inference
 from stacks.rules_platform import check_platform
 from stacks.rules_pubsub import check_pubsub
 from stacks.service_rules import check_gpu_quota, check_secrets, check_services
@@ -51,6 +52,7 @@ def check(cfg: EstateConfig) -> list[Problem]:
     problems += check_harbor(cfg.harbor, cfg)
     problems += check_cells(cfg)
     problems += check_sandbox(cfg)
+    problems += check_inference(cfg)
     problems += check_observability(cfg.observability, cfg.environment, cfg.namespaces, cfg.mesh.hosts)
     o = cfg.observability
     if o.enabled:

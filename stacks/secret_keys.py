@@ -12,6 +12,8 @@ from stacks.model import DatabaseConfig
 DB_ADMIN_PASSWORD = "db-admin-password"
 REDIS_AUTH = "redis-auth"
 REDIS_CA = "redis-ca"
+INFERENCE_API_KEY = "inference-api-key"  # generated: llama.cpp servers' key, which their callers send
+HF_TOKEN = "huggingface-token"  # set by a person: a gated model's Hugging Face token, for staging
 REDIS_ADDRESS = "redis-address"  # rediss://<host>:<port>: clients read the address as they read the password
 # The one key of every Kubernetes Secret the platform syncs for a workload (identity.workloads.<w>.secrets).
 SECRET_VALUE_KEY = "value"
@@ -21,10 +23,12 @@ def db_user_password(user: str) -> str:
     return f"db-{user.replace('_', '-')}-password"
 
 
-def secret_keys(database: DatabaseConfig) -> list[str]:
-    """Every secret key the estate creates for this config, sorted."""
+def secret_keys(database: DatabaseConfig, *, api_key: bool = False, hub_token: bool = False) -> list[str]:
+    """Every secret key the estate creates (or, `hub_token`, expects a person to) for this config,
+    sorted. `api_key`: llama.cpp servers run; `hub_token`: a model to stage is gated."""
     users = [db_user_password(u) for u, spec in database.users.items() if spec.type == "BUILT_IN"]
-    return sorted({DB_ADMIN_PASSWORD, REDIS_AUTH, REDIS_CA, REDIS_ADDRESS, *users})
+    extra = [*([INFERENCE_API_KEY] if api_key else []), *([HF_TOKEN] if hub_token else [])]
+    return sorted({DB_ADMIN_PASSWORD, REDIS_AUTH, REDIS_CA, REDIS_ADDRESS, *users, *extra})
 
 
 def secret_id(prefix: str, key: str) -> str:

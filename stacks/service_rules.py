@@ -30,7 +30,12 @@ def check_gpu_quota(cfg: EstateConfig) -> list[Problem]:
 
 def check_secrets(cfg: EstateConfig) -> list[Problem]:
     out = []
-    known = secret_keys(cfg.database)
+    servers = cfg.inference.values()
+    known = secret_keys(
+        cfg.database,
+        api_key=any(s.runtime == "llamacpp" for s in servers),
+        hub_token=any(s.model.gated for s in servers),
+    )
     for name, wl in cfg.identity.workloads.items():
         for i, role in enumerate(wl.roles):
             if role in SECRET_ACCESS_ROLES:

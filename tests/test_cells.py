@@ -279,7 +279,11 @@ def test_the_agent_workers_scale_on_their_streams_lag_through_keda(plan: Plan) -
     cfg = stack_cfg(plan.stack)
     workers = cfg.cells["agent-workers"]
     assert workers.queue is not None
-    (scaled,) = [r["inputs"] for r in plan.by_type("kubernetes:keda.sh/v1alpha1:ScaledObject")]
+    (scaled,) = [
+        r["inputs"]
+        for r in plan.by_type("kubernetes:keda.sh/v1alpha1:ScaledObject")
+        if r["inputs"]["metadata"]["namespace"] == workers.namespace
+    ]
     assert crd_problems(scaled) == []
     spec = scaled["spec"]
     assert spec["scaleTargetRef"] == {"name": "agent-workers"}

@@ -118,7 +118,8 @@ def test_node_pools(plan: Plan) -> None:
         if spec.gpu:
             acc = node["guestAccelerators"][0]
             assert acc["type"] == spec.gpu.type and acc["count"] == spec.gpu.count
-            assert acc["gpuDriverInstallationConfig"]["gpuDriverVersion"] == "DEFAULT"
+            assert acc["gpuDriverInstallationConfig"]["gpuDriverVersion"] == spec.gpu.driver_version
+            assert node["gcfsConfig"] == {"enabled": True}  # image streaming: serving images are large
         else:
             assert "guestAccelerators" not in node
     gpu = pools["gpu"]["inputs"]

@@ -49,7 +49,7 @@ def test_unknown_area_key() -> None:
         "ai-estate:cluster, ai-estate:database, ai-estate:cache, ai-estate:storage, ai-estate:registry, "
         "ai-estate:identity, ai-estate:namespaces, ai-estate:charts, ai-estate:dns, ai-estate:certificates, "
         "ai-estate:mesh, ai-estate:signing, ai-estate:backup, ai-estate:pubsub, ai-estate:kafka, ai-estate:harbor, "
-        "ai-estate:observability, ai-estate:cells, ai-estate:sandbox"
+        "ai-estate:observability, ai-estate:cells, ai-estate:sandbox, ai-estate:inference"
     ]
 
 
@@ -81,8 +81,8 @@ def test_wrong_type() -> None:
 
 
 def test_min_above_max() -> None:
-    cfg = cluster("dev", nodePools={"gpu": {"minNodes": 3, "maxNodes": 1}})
-    assert problems("dev", cluster=cfg) == ["cluster.nodePools.gpu.minNodes = 3: must be <= maxNodes (1)"]
+    cfg = cluster("dev", nodePools={"gpu": {"minNodes": 3, "maxNodes": 2}})
+    assert problems("dev", cluster=cfg) == ["cluster.nodePools.gpu.minNodes = 3: must be <= maxNodes (2)"]
 
 
 def test_gpu_not_offered_in_a_zone_of_the_pool() -> None:
@@ -135,8 +135,14 @@ def test_machine_family_must_match_the_gpu(machine: str, gpu_type: str, families
 
 def test_gpu_machine_without_gpu_block() -> None:
     cfg = cluster("dev", nodePools={"gpu": {"gpu": None}})
-    assert problems("dev", cluster=cfg) == [
+    found = problems("dev", cluster=cfg)
+    assert found[0] == (
         "cluster.nodePools.gpu.gpu = None: machine family g2 carries nvidia-l4 GPUs: set gpu.type to nvidia-l4"
+    )
+    # The model servers on that pool are refused too, each naming its own key.
+    assert found[1:] == [
+        f"inference.{s}.pool = 'gpu': that pool has no GPUs; pools with GPUs: none"
+        for s in sorted(stack_cfg("dev").inference)
     ]
 
 
@@ -158,10 +164,13 @@ def test_prod_needs_three_zones_and_a_regional_control_plane() -> None:
     large = prod.cluster.node_pools["gpu-large"]
     (zone, *_) = pool_zones(None, large.gpu.type if large.gpu else None, prod.cluster.zones)
     cfg = cluster("prod", zones=[zone], regional=False, nodePools={"gpu-large": {"zones": [zone]}})
-    assert problems("prod", cluster=cfg) == [
+    found = problems("prod", cluster=cfg)
+    assert found[:2] == [
         f"cluster.zones = ['{zone}']: prod needs at least 3 zones",
         "cluster.regional = False: prod needs a regional control plane (true)",
     ]
+    # One zone holds fewer GPUs than the model servers may use: that is said too, naming the pools.
+    assert all(p.startswith("cluster.nodePools.") and ".maxNodes = " in p for p in found[2:])
 
 
 def test_prod_needs_deletion_protection_and_high_availability() -> None:
@@ -317,7 +326,7 @@ def test_workload_secrets_name_secrets_the_estate_creates() -> None:
     secrets = ["redis-address", "redis-auth", "redis-ca", "stripe-key"]
     assert problems("dev", identity=_workloads(secrets=secrets)) == [
         "identity.workloads.cells.secrets[3] = 'stripe-key': not a secret the estate creates; allowed: "
-        "['db-admin-password', 'db-harbor-password', 'redis-address', 'redis-auth', 'redis-ca']"
+        "['db-admin-password', 'db-harbor-password', 'inference-api-key', 'redis-address', 'redis-auth', 'redis-ca']"
     ]
 
 

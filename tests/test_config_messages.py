@@ -264,6 +264,11 @@ BAD_VALUES: dict[str, tuple[str, str | None]] = {
         r"^(serviceAccount:[a-z][-a-z0-9]{4,28}[a-z0-9]@[-a-z0-9.]+\.iam\.gserviceaccount\.com"
         r"|principal(Set)?://iam\.googleapis\.com/\S+)$"
     ): ("user:dev@example.com", None),
+    r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/[A-Za-z0-9][A-Za-z0-9_.-]{0,95}$": ("Qwen2.5-7B-Instruct", None),
+    r"^[0-9a-f]{40}$": ("main", None),
+    r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$": ("/model.gguf", None),
+    r"^--[a-z][a-z0-9-]*(=\S+)?$|^[^-\s]\S*$": ("-q 8", None),
+    r"^\d+\.\d+$": ("12", None),
 }
 
 

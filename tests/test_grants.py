@@ -67,7 +67,19 @@ def test_read_only_is_the_default_and_grants_no_writes() -> None:
 def test_no_iam_users_means_only_pgaudit_and_schemas() -> None:
     # Without the cells (whose login is the dev stack's IAM user) and without IAM users.
     database = {**area("dev", "database"), "users": {}}
-    config = config_with("dev", database=database, cells=dict.fromkeys(REFERENCE), sandbox={"enabled": False})
+    # Without model servers, no API key for them either.
+    workloads = {
+        name: {**wl, "secrets": [s for s in wl.get("secrets", []) if s != "inference-api-key"]}
+        for name, wl in stack_cfg("dev").model_dump(by_alias=True)["identity"]["workloads"].items()
+    }
+    config = config_with(
+        "dev",
+        database=database,
+        cells=dict.fromkeys(REFERENCE),
+        sandbox={"enabled": False},
+        inference=dict.fromkeys(stack_cfg("dev").inference),
+        identity={"workloads": workloads},
+    )
     body = generated_migrations(load("dev", config))["9000_estate_app.sql"]
     assert "GRANT" not in body and "CREATE EXTENSION IF NOT EXISTS pgaudit;" in body
 

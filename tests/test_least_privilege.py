@@ -49,6 +49,9 @@ def test_each_namespace_syncs_only_the_secrets_its_workloads_name(plan: Plan) ->
         (_sync(plan, "cells"), f"{p}-redis-auth"),
         (_sync(plan, "cells"), f"{p}-redis-ca"),
         (_sync(plan, "estate-data"), f"{p}-db-admin-password"),
+        # The llama.cpp servers' API key: the servers' namespace and their callers' (the cells).
+        (_sync(plan, "inference"), f"{p}-inference-api-key"),
+        (_sync(plan, "cells"), f"{p}-inference-api-key"),
         *harbor_grants,
         # Alertmanager's paging key and Grafana's admin password (the metrics stack syncs its own).
         (_sync(plan, stack_cfg(plan.stack).observability.namespace), f"{p}-pagerduty-routing-key"),

@@ -19,9 +19,11 @@ import pytest
 import yaml
 
 from components.cells.alerts import cell_rule
+from components.inference.alerts import inference_rule
 from components.observability import alerting
 from components.observability.rules import rules
 from components.observability.slo import slo_rules
+from stacks.config_inference import SERVERS_WORKLOAD, HubModel, ServerConfig
 from stacks.config_observability import Paging, Slo, Thresholds
 from tests.conftest import stack_cfg
 from tools.plan import Plan
@@ -80,6 +82,7 @@ def test_promtool_accepts_every_rule_the_stack_deploys(stack: str, tmp_path: Pat
         ),
         *slo_rules(o.namespace, o.slos),
         *(cell_rule(name, c.namespace) for name, c in cfg.cells.items()),
+        inference_rule(cfg.inference, cfg.identity.workloads[SERVERS_WORKLOAD].namespace),
     ]
     path = _write(tmp_path / "rules.yaml", _groups(objects))
     assert "SUCCESS" in _run(promtool, "check", "rules", "--lint=all", "--lint-fatal", path)
@@ -92,6 +95,17 @@ def _unit_rules(directory: Path) -> None:
     slo = Slo(namespace="cells", service="api-gateway", availability_percent=99.9, latency_ms=200, latency_percent=95)
     _write(directory / "slo-api-gateway.yaml", _groups(slo_rules("observability", {"api-gateway": slo}), False))
     _write(directory / "cell-chat.yaml", _groups([cell_rule("chat", "cells")], annotations=False))
+    model = {"repository": "org/model", "revision": "0" * 40, "sizeGb": 2}
+    servers = {
+        "chat": ServerConfig(runtime="vllm", pool="gpu", model=HubModel.model_validate(model), load_seconds=900),
+        "rwkv": ServerConfig(
+            runtime="llamacpp",
+            pool="gpu",
+            model=HubModel.model_validate({**model, "file": "m.gguf"}),
+            load_seconds=600,
+        ),
+    }
+    _write(directory / "inference.yaml", _groups([inference_rule(servers, "inference")], annotations=False))
 
 
 def test_every_alert_fires_on_what_should_page_and_stays_silent_otherwise(tmp_path: Path) -> None:

@@ -21,11 +21,19 @@ def _digest(text: str) -> str:
 
 
 class EstateMocks(pulumi.runtime.Mocks):
-    def __init__(self, project: str, region: str, missing_images: frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self,
+        project: str,
+        region: str,
+        missing_images: frozenset[str] = frozenset(),
+        missing_secrets: frozenset[str] = frozenset(),
+    ) -> None:
         self.project = project
         self.region = region
         # `path:tag` our own repository answers "not found" for, as Artifact Registry would.
         self.missing_images = missing_images
+        # Secret Manager ids without a version (a secret a person has not set yet).
+        self.missing_secrets = missing_secrets
         self._outputs: dict[str, Callable[[str, dict[str, Any]], dict[str, Any]]] = {
             "gcp:container/cluster:Cluster": self._cluster,
             "gcp:sql/databaseInstance:DatabaseInstance": self._sql,
@@ -275,6 +283,12 @@ class EstateMocks(pulumi.runtime.Mocks):
             if inputs["imageName"] in self.missing_images:  # the provider's failure, as the engine returns it
                 return {}, [("imageName", f"Requested image was not found: {inputs['imageName']}")]
             return self._docker_image(inputs), []
+        if token == "gcp:secretmanager/getSecretVersion:getSecretVersion":
+            secret = inputs["secret"]
+            if secret in self.missing_secrets:
+                return {}, [("secret", f"Error retrieving secret manager secret versions: {secret} not found")]
+            name = f"projects/{MOCK_PROJECT_NUMBER}/secrets/{secret}/versions/1"
+            return {"secret": secret, "version": "1", "name": name, "enabled": True, "id": name}, []
         if token == "gcp:dns/getKeys:getKeys":  # a signed zone's key-signing key (a mock value)
             ds = f"2371 13 2 {hashlib.sha256(str(inputs.get('managedZone')).encode()).hexdigest()}"
             return {"keySigningKeys": [{"dsRecord": ds, "isActive": True}], "zoneSigningKeys": []}, []

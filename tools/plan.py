@@ -172,13 +172,16 @@ def record(
     preview: bool = True,
     project: str = PROJECT,
     missing_images: frozenset[str] = frozenset(),
+    missing_secrets: frozenset[str] = frozenset(),
 ) -> Plan:
     """Run `program` under the mock runtime with `config`, recording every registration;
-    `missing_images`: `path:tag` our own repository lacks."""
+    `missing_images`: `path:tag` our own repository lacks; `missing_secrets`: Secret Manager ids
+    without a version."""
     mocks = EstateMocks(
         project=config.get("gcp:project", "unset"),
         region=config.get("gcp:region", "unset"),
         missing_images=missing_images,
+        missing_secrets=missing_secrets,
     )
     monitor = RecordingMonitor(mocks)
     settings.ROOT.set(None)
@@ -207,6 +210,7 @@ def run_plan(
     preview: bool = True,
     config: dict[str, str] | None = None,
     missing_images: frozenset[str] = frozenset(),
+    missing_secrets: frozenset[str] = frozenset(),
 ) -> Plan:
     """Run __main__.py for `stack` as `pulumi preview` (or `up`) would, under the mock runtime."""
     if str(ROOT) not in sys.path:
@@ -217,6 +221,7 @@ def run_plan(
         config=config if config is not None else stack_config(stack),
         preview=preview,
         missing_images=missing_images,
+        missing_secrets=missing_secrets,
     )
 
 

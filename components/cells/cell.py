@@ -19,6 +19,7 @@ from components.cells import alerts, release, scaling, spec
 from components.common import K8S_LABELS, child
 from components.kube import api_token, authz
 from components.kube.custom import custom_objects
+from components.kube.keda import ScalingRules
 from components.kube.monitoring import Endpoint, LabelSelector, NamespaceSelector, PodMonitorSpec, monitor
 from components.kube.netpol import Allow, allow_policies, api_server, for_pods
 from components.kube.pods import (
@@ -26,6 +27,7 @@ from components.kube.pods import (
     cloud_sql_proxy,
     cluster_service,
     container_security,
+    disruption_budget,
     http_probe,
     limited,
     pod_spec,
@@ -67,12 +69,16 @@ class CellArgs:
 
 class Cell(pulumi.ComponentResource):
     service: str | None  # `<name>.<namespace>.svc.cluster.local`, when it serves
+    identity: tuple[str, str]  # (namespace, service account): what its callees admit
+    pods: dict[str, str]  # the labels of every pod of the cell (a release's copies included)
 
     def __init__(self, name: str, args: CellArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("estate:cells:Cell", name, None, opts)
         cell, app, ns = args.config, args.name, args.config.namespace
         selector = {spec.APP: app}  # the Deployment's (Flagger renames it in a primary copy)
         cell_pods = spec.pods(app)  # every pod of the cell, copies included
+        self.identity = (ns, app)  # each cell runs as its own account, named after it
+        self.pods = dict(cell_pods)
         labels = {**K8S_LABELS, **spec.labels(app)}
         deps = list(args.depends_on)
         sa = core.ServiceAccount(
@@ -171,7 +177,7 @@ class Cell(pulumi.ComponentResource):
                 )
                 watched.append(monitor("PodMonitor", f"cell-{app}", ns, scraped))
             custom_objects(self, f"{name}-scraped", watched, provider=args.provider, depends_on=[args.monitors_after])
-        self.register_outputs({"service": self.service})
+        self.register_outputs({"service": self.service, "identity": list(self.identity), "pods": self.pods})
 
     def _pod(self, args: CellArgs, sa: core.ServiceAccount) -> PodArgs:
         cell = args.config
@@ -258,7 +264,7 @@ class Cell(pulumi.ComponentResource):
                 ),
             )
 
-        def rules(r: scaling.ScalingRules) -> autoscaling.HPAScalingRulesArgs:
+        def rules(r: ScalingRules) -> autoscaling.HPAScalingRulesArgs:
             return autoscaling.HPAScalingRulesArgs(
                 stabilization_window_seconds=r.stabilization_window_seconds,
                 select_policy=r.select_policy,
@@ -306,19 +312,7 @@ class Cell(pulumi.ComponentResource):
         vpa = scaling.vertical_pod_autoscaler(app, ns)
         custom_objects(self, name, [vpa], provider=args.provider, depends_on=list(args.depends_on))
         if args.prod:
-            policy.PodDisruptionBudget(
-                f"{name}-pdb",
-                policy.PodDisruptionBudgetInitArgs(
-                    metadata=meta.ObjectMetaArgs(name=app, namespace=ns, labels=dict(labels)),
-                    spec=policy.PodDisruptionBudgetSpecArgs(
-                        max_unavailable=1,
-                        selector=meta.LabelSelectorArgs(match_labels=spec.pods(app)),
-                        # A pod that never became ready may be evicted: a drain is not held up by a broken release.
-                        unhealthy_pod_eviction_policy="AlwaysAllow",
-                    ),
-                ),
-                opts=opts,
-            )
+            policy.PodDisruptionBudget(f"{name}-pdb", disruption_budget(app, ns, labels, spec.pods(app)), opts=opts)
         return scaler
 
 

@@ -13,6 +13,7 @@ from types import MappingProxyType
 from typing import Final
 
 RESOURCE_MANAGER: Final = "cloudresourcemanager.googleapis.com"
+CONTAINER_FILESYSTEM: Final = "containerfilesystem.googleapis.com"
 
 APIS: Final = (
     "artifactregistry.googleapis.com",
@@ -23,6 +24,8 @@ APIS: Final = (
     "compute.googleapis.com",
     "container.googleapis.com",
     "containeranalysis.googleapis.com",
+    # Image streaming on the GPU pools (a node pool's gcfs_config) reads images through it.
+    CONTAINER_FILESYSTEM,
     "dns.googleapis.com",
     "gkebackup.googleapis.com",
     "iam.googleapis.com",

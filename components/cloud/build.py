@@ -12,7 +12,8 @@ from dataclasses import dataclass
 import pulumi_gcp as gcp
 
 from components.cloud.access import DataAccess, DataAccessArgs
-from components.cloud.apis import RESOURCE_MANAGER
+from components.cloud.api_keys import ApiKeys, ApiKeysArgs
+from components.cloud.apis import CONTAINER_FILESYSTEM, RESOURCE_MANAGER
 from components.cloud.cache import Cache, CacheArgs
 from components.cloud.cluster import Cluster, ClusterArgs
 from components.cloud.database import Database, DatabaseArgs
@@ -26,6 +27,7 @@ from components.cloud.quota import GpuQuota, GpuQuotaArgs
 from components.cloud.registry import Registry, RegistryArgs
 from components.cloud.storage import Buckets, BucketsArgs
 from components.common import labels
+from stacks import secret_keys as keys_
 from stacks.charts import control_plane_ports
 from stacks.cidr import CidrPlan, plan_cidrs
 from stacks.model import EstateConfig
@@ -147,7 +149,8 @@ def build_cloud(cfg: EstateConfig) -> CloudLayer:
                 T_PROJECT_IAM,
                 "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember",
                 "gcp:container/nodePool:NodePool",
-            ),
+            )
+            + apis.of(CONTAINER_FILESYSTEM),
         ),
     )
     requests = gpu_quota_requests(cfg)
@@ -231,6 +234,18 @@ def build_cloud(cfg: EstateConfig) -> CloudLayer:
             depends_on=apis.for_types(T_PROJECT_IAM),
         ),
     )
+    generated = [keys_.INFERENCE_API_KEY] if any(s.runtime == "llamacpp" for s in cfg.inference.values()) else []
+    api_keys = ApiKeys(
+        f"{prefix}-api-keys",
+        ApiKeysArgs(
+            prefix=prefix,
+            region=cfg.region,
+            labels=labels(env, "api-keys"),
+            names=generated,
+            protect=prod,
+            apis=secret_apis,
+        ),
+    )
     kube = KubeAccess(f"{prefix}-kube", KubeAccessArgs(cluster_name=cluster.name, dns_endpoint=cluster.dns_endpoint))
     return CloudLayer(
         apis=apis,
@@ -246,6 +261,6 @@ def build_cloud(cfg: EstateConfig) -> CloudLayer:
         access=access,
         kube=kube,
         quota=quota,
-        secrets={**database.secrets, **cache.secrets},
+        secrets={**database.secrets, **cache.secrets, **api_keys.secrets},
         cidrs=cidrs,
     )

@@ -82,7 +82,8 @@ class Credentials(pulumi.ComponentResource):
                     secret_id,
                     gsa.member,
                     project=args.project,
-                    depends_on=[args.apis, args.sources[secret_id]],
+                    # A secret a person made (a gated model's token) is not the program's: no resource to wait for.
+                    depends_on=[args.apis, *([args.sources[secret_id]] if secret_id in args.sources else [])],
                 )
                 for secret_id in sorted({v for data in targets.values() for v in data.values()})
             ]

@@ -12,11 +12,22 @@ from components.kube.custom import Spec
 API_VERSION = "monitoring.coreos.com/v1"
 
 
+class SecretKey(Spec):
+    name: str
+    key: str
+
+
+class Authorization(Spec):
+    type: Literal["Bearer"] = "Bearer"
+    credentials: SecretKey  # a Secret in the monitor's namespace
+
+
 class Endpoint(Spec):
     port: str
     path: str = "/metrics"
     interval: str = "30s"
     honor_labels: bool | None = None
+    authorization: Authorization | None = None
 
 
 class NamespaceSelector(Spec):
@@ -36,6 +47,7 @@ class LabelSelector(Spec):
 
 class PodMonitorSpec(Spec):
     job_label: str | None = None
+    pod_target_labels: list[str] | None = None  # pod labels copied onto every series (`.` and `/` become `_`)
     namespace_selector: NamespaceSelector
     selector: LabelSelector
     pod_metrics_endpoints: list[Endpoint] = Field(min_length=1)

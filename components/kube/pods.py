@@ -107,6 +107,22 @@ def cluster_service(
     )
 
 
+def disruption_budget(
+    name: str, namespace: str, labels: Mapping[str, str], selector: Mapping[str, str]
+) -> k8s.policy.v1.PodDisruptionBudgetInitArgs:
+    """One pod at a time may go in a drain; a pod that never became ready may always be evicted, so a
+    drain is not held up by a broken release."""
+    pdb = k8s.policy.v1
+    return pdb.PodDisruptionBudgetInitArgs(
+        metadata=k8s.meta.v1.ObjectMetaArgs(name=name, namespace=namespace, labels=dict(labels)),
+        spec=pdb.PodDisruptionBudgetSpecArgs(
+            max_unavailable=1,
+            selector=k8s.meta.v1.LabelSelectorArgs(match_labels=dict(selector)),
+            unhealthy_pod_eviction_policy="AlwaysAllow",
+        ),
+    )
+
+
 @dataclass(frozen=True)
 class PodArgs:
     """What varies between the estate's own pods; everything else is the same hardened spec."""

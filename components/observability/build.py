@@ -31,6 +31,7 @@ from components.observability.values_tempo import RELEASE as TEMPO
 from components.platform import PlatformLayer
 from stacks import secret_keys as keys
 from stacks.config_mesh import fqdn
+from stacks.config_observability import keda_reads_metrics
 from stacks.config_telemetry import OTLP_GRPC_PORT
 from stacks.model import EstateConfig
 from stacks.naming import bucket_name, workload_account_id
@@ -96,7 +97,10 @@ def build_observability(cfg: EstateConfig, cloud: CloudLayer, platform: Platform
             tempo_url=tempo_url,
             node_agents=agents,
             gpus=any(pool.gpu for pool in cfg.cluster.node_pools.values()),
-            flagger=platform.flagger.identity if platform.flagger else None,
+            readers={
+                **({"flagger": platform.flagger.identity} if platform.flagger else {}),
+                **({"keda": platform.keda.operator} if keda_reads_metrics(o, cfg.inference) else {}),
+            },
             extra_credentials={exporters.SECRET: redis_ids} if redis else {},
             extra_sources={redis_ids[f]: cloud.secrets[k] for f, k in exporters.SECRET_KEYS.items()} if redis else {},
         ),

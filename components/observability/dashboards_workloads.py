@@ -15,6 +15,7 @@ from __future__ import annotations
 from grafana_foundation_sdk.builders import dashboard
 
 from components.observability.panels import new_board, query, series
+from stacks.serving import SERVER_SERIES_LABEL
 
 RATE = "$__rate_interval"
 GATEWAY = 'reporter="source",source_workload="istio-ingressgateway"'
@@ -80,6 +81,9 @@ def red() -> dashboard.Dashboard:
     )
 
 
+SERVER = SERVER_SERIES_LABEL  # each model server's pods' label on its series
+
+
 def gpu_inference() -> dashboard.Dashboard:
     return (
         new_board("estate-gpu-inference", "ai-estate / GPUs and inference")
@@ -119,26 +123,61 @@ def gpu_inference() -> dashboard.Dashboard:
                 "short",
                 query(f"sum by (model_name) (rate(vllm:generation_tokens_total[{RATE}]))", "vLLM {{model_name}}", "A"),
                 query(
-                    f"sum by (namespace, pod) (rate(llamacpp:tokens_predicted_total[{RATE}]))",
-                    "llama.cpp {{pod}}",
+                    f"sum by ({SERVER}) (rate(llamacpp:tokens_predicted_total[{RATE}]))",
+                    f"llama.cpp {{{{{SERVER}}}}}",
                     "B",
                 ),
             )
         )
         .with_panel(
+            # What the servers scale on (KEDA, components/inference/server.py).
             series(
                 "Requests waiting",
                 "short",
                 query("sum by (model_name) (vllm:num_requests_waiting)", "vLLM {{model_name}}", "A"),
-                query("sum by (namespace, pod) (llamacpp:requests_deferred)", "llama.cpp {{pod}}", "B"),
+                query(f"sum by ({SERVER}) (llamacpp:requests_deferred)", f"llama.cpp {{{{{SERVER}}}}}", "B"),
             )
         )
         .with_panel(
             series(
-                "KV-cache use",
-                "percentunit",
-                query("max by (model_name) (vllm:kv_cache_usage_perc)", "vLLM {{model_name}}", "A"),
-                query("max by (namespace, pod) (llamacpp:kv_cache_usage_ratio)", "llama.cpp {{pod}}", "B"),
+                "Time to first token (p95)",
+                "s",
+                query(
+                    "histogram_quantile(0.95, sum by (le, model_name) "
+                    f"(rate(vllm:time_to_first_token_seconds_bucket[{RATE}])))",
+                    "vLLM {{model_name}}",
+                ),
+            )
+        )
+        .with_panel(
+            # Seed 004's model inference time: a whole request (vLLM), and each generated token (llama.cpp,
+            # which keeps no latency histogram).
+            series(
+                "Inference time",
+                "s",
+                query(
+                    "histogram_quantile(0.95, sum by (le, model_name) "
+                    f"(rate(vllm:e2e_request_latency_seconds_bucket[{RATE}])))",
+                    "vLLM {{model_name}} p95 per request",
+                    "A",
+                ),
+                query(
+                    f"sum by ({SERVER}) (rate(llamacpp:tokens_predicted_seconds_total[{RATE}]))"
+                    f" / sum by ({SERVER}) (rate(llamacpp:tokens_predicted_total[{RATE}]))",
+                    f"llama.cpp {{{{{SERVER}}}}} per token",
+                    "B",
+                ),
+            )
+        )
+        .with_panel(
+            # llama.cpp no longer exports its KV-cache use; its busy slots show the same pressure.
+            series(
+                "KV-cache use and busy slots",
+                "short",
+                query("max by (model_name) (vllm:kv_cache_usage_perc)", "vLLM {{model_name}} KV-cache (0-1)", "A"),
+                query(
+                    f"sum by ({SERVER}) (llamacpp:requests_processing)", f"llama.cpp {{{{{SERVER}}}}} busy slots", "B"
+                ),
             )
         )
     )

@@ -79,7 +79,9 @@ class MetricsArgs:
     harbor_namespace: str | None = None  # and Harbor
     node_agents: NodeAgents | None = None  # their namespace: the node exporter runs there
     gpus: bool = False  # the cluster has GPU pools: GKE's DCGM exporter runs on them
-    flagger: tuple[str, str] | None = None  # Flagger's (namespace, service account): it reads Prometheus
+    # Controllers that query Prometheus' API, by name: (namespace, service account). Flagger judges
+    # canaries on it, KEDA scales the model servers on it.
+    readers: Mapping[str, tuple[str, str]] = field(default_factory=dict)
     # Further Secrets the namespace's one credentials sync writes for the layer's other workloads
     # (Kubernetes Secret -> key -> Secret Manager id), and those secrets' resources.
     extra_credentials: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
@@ -119,10 +121,14 @@ def dcgm(node_range: str) -> Allow:
     )
 
 
-def from_flagger(namespace: str) -> Allow:
-    """Flagger's pods to Prometheus' API, over HBONE (both are in the ambient mesh)."""
+def from_reader(reader: str, namespace: str) -> Allow:
+    """A reader's pods to Prometheus' API, over HBONE (both are in the ambient mesh)."""
     return Allow(
-        "allow-flagger", "Ingress", (Peer(namespace=namespace),), tcp(HBONE_PORT, PROMETHEUS_PORT), pods=PROMETHEUS_PODS
+        f"allow-{reader}",
+        "Ingress",
+        (Peer(namespace=namespace),),
+        tcp(HBONE_PORT, PROMETHEUS_PORT),
+        pods=PROMETHEUS_PODS,
     )
 
 
@@ -153,7 +159,7 @@ class Metrics(pulumi.ComponentResource):
                 *allows(),
                 kubelets,
                 *([dcgm(args.node_range)] if args.gpus else []),
-                *([from_flagger(args.flagger[0])] if args.flagger else []),
+                *(from_reader(r, rns) for r, (rns, _) in sorted(args.readers.items())),
             ],
             provider=args.provider,
             depends_on=[args.namespaces[ns]],
@@ -169,15 +175,15 @@ class Metrics(pulumi.ComponentResource):
             provider=args.provider,
             depends_on=[args.namespaces[ns], args.mesh_control_plane],
         )
-        if args.flagger:
-            # Flagger judges canaries on Prometheus' answers: its identity, on the API's port only.
+        for reader, identity in sorted(args.readers.items()):
+            # Its identity, on the API's port only.
             custom_object(
                 self,
-                f"{name}-authz-flagger",
+                f"{name}-authz-{reader}",
                 authz.allow_principals(
-                    "allow-flagger",
+                    f"allow-{reader}",
                     ns,
-                    [principal(*args.flagger)],
+                    [principal(*identity)],
                     ports=[PROMETHEUS_PORT],
                     selector=dict(PROMETHEUS_PODS),
                 ),

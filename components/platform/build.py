@@ -32,7 +32,13 @@ from components.platform.values.keda import NAMESPACE as KEDA_NAMESPACE
 from stacks import images
 from stacks import secret_keys as keys
 from stacks.config_harbor import signed_globs
-from stacks.config_observability import collector_namespace, prometheus_url, scraped_namespaces, tracing_service
+from stacks.config_observability import (
+    collector_namespace,
+    keda_reads_metrics,
+    prometheus_url,
+    scraped_namespaces,
+    tracing_service,
+)
 from stacks.model import EstateConfig
 from stacks.naming import cluster_location, cluster_name
 from stacks.rules_cells import cells_namespaces, namespace_secrets
@@ -151,6 +157,7 @@ def build_platform(cfg: EstateConfig, cloud: CloudLayer) -> PlatformLayer:
     ctx = chart_context(cfg, cloud)
     pins = cfg.pins
     domain = cfg.dns.domain or ""
+    keda_reads = keda_reads_metrics(cfg.observability, cfg.inference)
     # Charts wait for their pods to be ready, so they need nodes: the pools, not just the cluster.
     nodes = cloud.pools
     namespaces = Namespaces(
@@ -165,6 +172,7 @@ def build_platform(cfg: EstateConfig, cloud: CloudLayer) -> PlatformLayer:
             control_plane_ranges=cloud.cluster.control_plane_ranges,
             scraper=cfg.observability.namespace if cfg.observability.enabled else None,
             collector=collector_namespace(cfg.observability),
+            keda_reads_metrics=keda_reads,
         ),
     )
     ns = namespaces.namespaces
@@ -262,7 +270,9 @@ def build_platform(cfg: EstateConfig, cloud: CloudLayer) -> PlatformLayer:
             pins=pins,
             provider=provider,
             internal_issuer=certs.internal_issuer,
-            depends_on=[ns[KEDA_NAMESPACE], nodes, certs],
+            # In the ambient mesh when it reads Prometheus: ztunnel runs first.
+            depends_on=[ns[KEDA_NAMESPACE], nodes, certs, *(mesh.data_plane if keda_reads else [])],
+            ambient_operator=keda_reads,
             redis_secret=credentials.secrets[KEDA_NAMESPACE][redis_client.SECRET]
             if KEDA_NAMESPACE in redis_clients(cfg)
             else None,

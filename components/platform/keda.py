@@ -23,7 +23,7 @@ from components.kube import redis_client
 from components.kube.charts import ChartPin, Release, install
 from components.kube.custom import Spec, custom_object
 from components.kube.values import ChartContext
-from components.platform.values.keda import NAMESPACE, RELEASE, keda_values
+from components.platform.values.keda import NAMESPACE, OPERATOR, RELEASE, keda_values
 
 API = "keda.sh/v1alpha1"
 REDIS_AUTH = "redis-streams"  # the ClusterTriggerAuthentication cells' Redis triggers name
@@ -61,19 +61,27 @@ class KedaArgs:
     internal_issuer: str  # the platform's CA ClusterIssuer: KEDA's serving certificates
     depends_on: Sequence[pulumi.Resource]  # its namespace, the nodes, cert-manager
     redis_secret: pulumi.Resource | None = None  # the Redis scaler's Secret, when a cell scales on Redis
+    # The operator reads Prometheus (the model servers' queues) as a mesh identity: outbound through
+    # ztunnel, inbound left alone (components.platform.values.keda).
+    ambient_operator: bool = False
 
 
 class Keda(pulumi.ComponentResource):
     chart: k8s.helm.v4.Chart  # its CRDs and webhooks: ScaledObjects wait for it
+    operator: tuple[str, str]  # the operator's (namespace, service account): what Prometheus admits
     redis_auth: str | None  # the ClusterTriggerAuthentication for Redis triggers
 
     def __init__(self, name: str, args: KedaArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("estate:platform:Keda", name, None, opts)
+        self.operator = (NAMESPACE, OPERATOR)
         self.chart = install(
             self,
             f"{name}-chart",
             Release(
-                args.pins["keda"], NAMESPACE, keda_values(args.ctx, issuer=args.internal_issuer), release_name=RELEASE
+                args.pins["keda"],
+                NAMESPACE,
+                keda_values(args.ctx, issuer=args.internal_issuer, ambient_operator=args.ambient_operator),
+                release_name=RELEASE,
             ),
             provider=args.provider,
             depends_on=args.depends_on,

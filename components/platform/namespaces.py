@@ -60,6 +60,7 @@ class NamespacesArgs:
     control_plane_ranges: pulumi.Input[Sequence[str]]
     scraper: str | None = None  # the metrics stack's namespace, which scrapes the gateway
     collector: str | None = None  # the namespace of the collector every namespace sends OTLP to
+    keda_reads_metrics: bool = False  # KEDA's operator asks Prometheus (stacks.config_observability)
 
 
 class Namespaces(pulumi.ComponentResource):
@@ -86,7 +87,15 @@ class Namespaces(pulumi.ComponentResource):
                 self,
                 f"{name}-{ns}",
                 ns,
-                platform_allows(ns, args.pins, backends, args.scraper, args.collector, args.private_services_range),
+                platform_allows(
+                    ns,
+                    args.pins,
+                    backends,
+                    args.scraper,
+                    args.collector,
+                    args.private_services_range,
+                    keda_reads=args.keda_reads_metrics,
+                ),
                 provider=args.provider,
                 depends_on=[self.namespaces[ns]],
                 control_plane=args.control_plane_ranges,

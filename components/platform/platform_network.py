@@ -58,6 +58,7 @@ def platform_allows(
     scraper: str | None = None,
     collector: str | None = None,
     private_services: str | None = None,
+    keda_reads: bool = False,
 ) -> list[Allow]:
     """The allows of one platform namespace. `backends`: application namespaces behind the gateway;
     `scraper`: the namespace whose Prometheus reads the gateway's metrics (None: no metrics stack);
@@ -74,10 +75,17 @@ def platform_allows(
         out = [dns(), api_server(), from_control_plane("allow-from-control-plane", pins["keda"].control_plane_ports)]
         # The metrics API server asks the operator for each metric over gRPC (mutual TLS).
         out += list(same_namespace())
+        operator = (("app", "keda-operator"),)
         if private_services:
-            operator = (("app", "keda-operator"),)
             out.append(
                 for_pods(Allow("allow-redis", "Egress", (Peer(cidr=private_services),), tcp(REDIS_TLS_PORT)), operator)
+            )
+        if keda_reads and scraper:
+            # The operator, in the ambient mesh for its calls out (its pod's label and annotation), asks
+            # Prometheus for the model servers' queues over HBONE.
+            prometheus = Peer(namespace=scraper, pods=PROMETHEUS_PODS)
+            out.append(
+                for_pods(Allow("allow-prometheus", "Egress", (prometheus,), tcp(HBONE_PORT, PROMETHEUS_PORT)), operator)
             )
         return out
     if namespace in WEBHOOK_CHARTS:

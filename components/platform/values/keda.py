@@ -146,6 +146,10 @@ class Spread(Values):
     webhooks: list[dict[str, Any]]
 
 
+class PerPod(Values):
+    keda: dict[str, str]  # the operator's pods
+
+
 class KedaValues(Values):
     image: Images
     certificates: Certificates
@@ -162,6 +166,8 @@ class KedaValues(Values):
     node_selector: dict[str, str] = SYSTEM_NODES
     topology_spread_constraints: Spread | None = None
     pod_disruption_budget: PerComponent | None = None
+    pod_labels: PerPod | None = None
+    pod_annotations: PerPod | None = None
 
 
 def each(value: Any) -> PerComponent:
@@ -171,7 +177,7 @@ def each(value: Any) -> PerComponent:
     )
 
 
-def keda_values(ctx: ChartContext, *, issuer: str) -> KedaValues:
+def keda_values(ctx: ChartContext, *, issuer: str, ambient_operator: bool = False) -> KedaValues:
     """Prod: two replicas of each (one operator leads; the others take over), spread over zones, with
     a PodDisruptionBudget each; dev: one of each."""
     n = 2 if ctx.prod else 1
@@ -202,4 +208,9 @@ def keda_values(ctx: ChartContext, *, issuer: str) -> KedaValues:
         if ctx.prod
         else None,
         pod_disruption_budget=each({"minAvailable": 1}) if ctx.prod else None,
+        # The operator reads Prometheus (the model servers' queues) as a mesh identity: ztunnel carries its
+        # calls out with its identity and leaves its inbound alone (Istio 1.24+), where the metrics API
+        # server calls it over KEDA's own mutual TLS from outside the mesh, which STRICT would refuse.
+        pod_labels=PerPod(keda={"istio.io/dataplane-mode": "ambient"}) if ambient_operator else None,
+        pod_annotations=PerPod(keda={"ambient.istio.io/bypass-inbound-capture": "true"}) if ambient_operator else None,
     )
