@@ -2,6 +2,7 @@
 
 import pulumi
 
+from components.automation import build_automation
 from components.cells import build_cells
 from components.cloud import build_cloud
 from components.data import build_data
@@ -18,6 +19,7 @@ data = build_data(cfg, cloud, platform)
 observability = build_observability(cfg, cloud, platform)
 cells = build_cells(cfg, cloud, platform, data, observability)
 inference = build_inference(cfg, cloud, platform, cells, observability)
+automation = build_automation(cfg, cloud, platform, inference)
 
 pulumi.export("clusterName", cloud.cluster.name)
 pulumi.export("clusterDnsEndpoint", cloud.cluster.dns_endpoint)
@@ -60,3 +62,6 @@ if cells.routes is not None:
 pulumi.export("modelServers", {name: server.url for name, server in inference.servers.items()})
 if inference.sandbox is not None:
     pulumi.export("sandboxNamespace", inference.sandbox.namespace)
+# The workflow platforms, behind the gateway's sign-in.
+if automation.windmill is not None:
+    pulumi.export("windmillUrl", automation.windmill.url)

@@ -97,6 +97,10 @@ PINS: dict[str, ChartPin] = {
     ),
     # Flagger, the cells' releases (components/platform/flagger.py): no webhooks.
     "flagger": ChartPin(repository="https://flagger.app", chart="flagger", version="1.44.0"),
+    # Windmill, the workflow platform (components/automation/windmill.py): no webhooks.
+    "windmill": ChartPin(
+        repository="https://windmill-labs.github.io/windmill-helm-charts", chart="windmill", version="4.0.246"
+    ),
 }
 
 # Pins kept on an older major line on purpose, with why; the upgrade is a reviewed change of both.
@@ -148,6 +152,8 @@ CHART_IMAGES: dict[str, dict[str, str]] = {
     "keda": {"image": "ghcr.io/kedacore/keda", "tag": "2.20.2"},
     "keda-metrics-apiserver": {"image": "ghcr.io/kedacore/keda-metrics-apiserver", "tag": "2.20.2"},
     "keda-admission-webhooks": {"image": "ghcr.io/kedacore/keda-admission-webhooks", "tag": "2.20.2"},
+    # Windmill (chart 4.0.246): its Community Edition image, one for the server and the workers.
+    "windmill": {"image": "ghcr.io/windmill-labs/windmill", "tag": "1.794.0"},
     "harbor-core": {"image": "docker.io/goharbor/harbor-core", "tag": "v2.15.1"},
     "harbor-portal": {"image": "docker.io/goharbor/harbor-portal", "tag": "v2.15.1"},
     "harbor-jobservice": {"image": "docker.io/goharbor/harbor-jobservice", "tag": "v2.15.1"},

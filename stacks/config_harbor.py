@@ -8,7 +8,6 @@ blobs in the `registry` bucket as a Workload Identity workload, and is served on
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 from pydantic import Field
@@ -16,6 +15,7 @@ from pydantic import Field
 from stacks.base import Model, Name
 from stacks.config_mesh import HostName, fqdn
 from stacks.problem import Problem
+from stacks.service_home import own_database, own_namespace
 
 # What Harbor's "prevent vulnerable images from running" accepts (its project metadata `severity`).
 Severity = Literal["none", "low", "medium", "high", "critical"]
@@ -98,34 +98,10 @@ def check(cfg: HarborConfig, estate: Any) -> list[Problem]:
     if not cfg.enabled:
         return []
     at, out = "harbor", []
-    namespaces: Mapping[str, Any] = estate.namespaces
-    ns = namespaces.get(cfg.namespace)
-    if ns is None:
-        out.append(
-            Problem(f"{at}.namespace", cfg.namespace, f"must be an ai-estate:namespaces entry: {sorted(namespaces)}")
-        )
-    else:
-        needs = {
-            "ingress": ns.ingress,
-            "holdsData": ns.holds_data,
-            "egress.cloudSql": ns.egress.cloud_sql,
-            "egress.googleApis": ns.egress.google_apis,
-        }
-        missing = [k for k, v in needs.items() if not v]
-        if missing:
-            out.append(
-                Problem(f"{at}.namespace", cfg.namespace, f"its ai-estate:namespaces entry must set {missing} to true")
-            )
-        if ns.mesh != "ambient":
-            out.append(Problem(f"{at}.namespace", cfg.namespace, "must be in the mesh (mesh: ambient)"))
-    db = estate.database
-    if cfg.database not in db.databases:
-        out.append(
-            Problem(f"{at}.database", cfg.database, f"must be a database.databases entry: {sorted(db.databases)}")
-        )
-    user = db.users.get(cfg.database_user)
-    if user is None or user.type != "BUILT_IN":
-        out.append(Problem(f"{at}.databaseUser", cfg.database_user, "must be a database.users entry of type BUILT_IN"))
+    out += own_namespace(
+        at, cfg.namespace, estate.namespaces, ("ingress", "holdsData", "egress.cloudSql", "egress.googleApis")
+    )
+    out += own_database(at, cfg.database, cfg.database_user, estate.database)
     if cfg.bucket not in estate.storage.buckets:
         out.append(
             Problem(f"{at}.bucket", cfg.bucket, f"must be a storage.buckets entry: {sorted(estate.storage.buckets)}")

@@ -10,6 +10,7 @@ import copy
 from typing import Any
 
 from stacks import (
+    config_automation,
     config_cells,
     config_certs,
     config_harbor,
@@ -37,6 +38,8 @@ _IMAGES = {
     # LATEST driver) also stages the weights; llama.cpp's server for GGUF files, CUDA 12.8.
     "vllm": {"image": "docker.io/vllm/vllm-openai", "tag": "v0.31.0"},
     "llama-cpp": {"image": "ghcr.io/ggml-org/llama.cpp", "tag": "server-cuda-b11347"},
+    # The gateway's sign-in for the automation platforms (components/automation/sso.py).
+    "oauth2-proxy": {"image": "quay.io/oauth2-proxy/oauth2-proxy", "tag": "v7.15.3"},
     **CHART_IMAGES,
 }
 
@@ -248,3 +251,5 @@ for _env in DEFAULTS:
     DEFAULTS[_env] = merge(DEFAULTS[_env], config_harbor.DEFAULTS[_env])
     # The observability layer's too (Grafana's gateway host and its namespace's ingress).
     DEFAULTS[_env] = merge(DEFAULTS[_env], config_observability.DEFAULTS[_env])
+    # And the workflow platforms' (their namespaces, database, user, workload and gateway host).
+    DEFAULTS[_env] = merge(DEFAULTS[_env], config_automation.DEFAULTS[_env])

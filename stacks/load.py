@@ -49,6 +49,8 @@ AREAS = (
     "sandbox",
     # the model servers
     "inference",
+    # the workflow platforms
+    "automation",
 )
 _TOP = {"project": "gcp:project", "region": "gcp:region", "environment": "environment"}
 

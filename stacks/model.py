@@ -13,6 +13,7 @@ from pydantic import Field
 
 from stacks.base import Cidr, LabelKey, LabelValue, Model, Name
 from stacks.charts import ChartPin, resolve_pins
+from stacks.config_automation import AutomationConfig
 from stacks.config_cells import CellsConfig
 from stacks.config_certs import CertificatesConfig, DnsConfig
 from stacks.config_charts import ChartsConfig
@@ -253,6 +254,8 @@ class EstateConfig(Model):
     sandbox: SandboxConfig = SandboxConfig()
     # the model servers
     inference: InferenceConfig = {}
+    # the workflow platforms (the environment defaults always carry its worker groups)
+    automation: AutomationConfig
 
     @property
     def pins(self) -> dict[str, ChartPin]:

@@ -125,6 +125,15 @@ FORMATS: dict[str, tuple[str | None, str]] = {
         "one argument: a `--flag`, a `--flag=value`, or a value without spaces",
     ),
     r"^\d+\.\d+$": (None, "a version as `<major>.<minor>`, e.g. `12.8`"),
+    # The automation platforms (stacks/config_automation.py).
+    r"^[a-z0-9][a-z0-9_-]{0,62}$": (
+        None,
+        "1–63 characters: lowercase letters, digits, `-` and `_`; starts with a letter or a digit",
+    ),
+    r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)+$": (
+        None,
+        "a domain name with at least two labels, in lowercase (e.g. `example.com`)",
+    ),
 }
 
 

@@ -14,6 +14,7 @@ from stacks import gpu as gputable
 from stacks import images
 from stacks.base import ACCOUNT_ID_MAX
 from stacks.cidr import CidrPlanError, overlaps, plan_cidrs
+from stacks.config_automation import check as check_automation
 from stacks.config_harbor import check as check_harbor
 from stacks.config_kafka import check as check_kafka
 from stacks.config_observability import check as check_observability
@@ -53,6 +54,7 @@ def check(cfg: EstateConfig) -> list[Problem]:
     problems += check_cells(cfg)
     problems += check_sandbox(cfg)
     problems += check_inference(cfg)
+    problems += check_automation(cfg.automation, cfg)
     problems += check_observability(cfg.observability, cfg.environment, cfg.namespaces, cfg.mesh.hosts)
     o = cfg.observability
     if o.enabled:

@@ -49,7 +49,7 @@ def test_unknown_area_key() -> None:
         "ai-estate:cluster, ai-estate:database, ai-estate:cache, ai-estate:storage, ai-estate:registry, "
         "ai-estate:identity, ai-estate:namespaces, ai-estate:charts, ai-estate:dns, ai-estate:certificates, "
         "ai-estate:mesh, ai-estate:signing, ai-estate:backup, ai-estate:pubsub, ai-estate:kafka, ai-estate:harbor, "
-        "ai-estate:observability, ai-estate:cells, ai-estate:sandbox, ai-estate:inference"
+        "ai-estate:observability, ai-estate:cells, ai-estate:sandbox, ai-estate:inference, ai-estate:automation"
     ]
 
 
@@ -326,7 +326,8 @@ def test_workload_secrets_name_secrets_the_estate_creates() -> None:
     secrets = ["redis-address", "redis-auth", "redis-ca", "stripe-key"]
     assert problems("dev", identity=_workloads(secrets=secrets)) == [
         "identity.workloads.cells.secrets[3] = 'stripe-key': not a secret the estate creates; allowed: "
-        "['db-admin-password', 'db-harbor-password', 'inference-api-key', 'redis-address', 'redis-auth', 'redis-ca']"
+        "['db-admin-password', 'db-harbor-password', 'db-windmill-password', 'inference-api-key', 'redis-address', "
+        "'redis-auth', 'redis-ca']"
     ]
 
 

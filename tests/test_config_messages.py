@@ -269,6 +269,8 @@ BAD_VALUES: dict[str, tuple[str, str | None]] = {
     r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$": ("/model.gguf", None),
     r"^--[a-z][a-z0-9-]*(=\S+)?$|^[^-\s]\S*$": ("-q 8", None),
     r"^\d+\.\d+$": ("12", None),
+    r"^[a-z0-9][a-z0-9_-]{0,62}$": ("Python3", None),
+    r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)+$": ("localhost", None),
 }
 
 

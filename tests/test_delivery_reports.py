@@ -244,7 +244,7 @@ def test_graph_edges_are_unique_per_component_pair_without_self_loops(prod_plan:
 def test_graph_ranks_the_layers_top_down_in_order(prod_plan: Plan) -> None:
     plan = _file(prod_plan)
     pic = graph.picture(plan)
-    assert pic.layers == ["cloud", "platform", "data", "observability", "cells", "inference"]
+    assert pic.layers == ["cloud", "platform", "data", "observability", "cells", "inference", "automation"]
     dot = graph.to_dot(plan)
     assert dot.index('subgraph "cluster_0"') < dot.index("<B>cloud layer</B>") < dot.index('subgraph "cluster_1"')
     assert dot.index('subgraph "cluster_1"') < dot.index("<B>platform layer</B>") and "rankdir=TB" in dot

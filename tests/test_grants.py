@@ -19,7 +19,13 @@ def _cfg(stack: str, **database: Any) -> Any:
 
 def test_pgaudit_is_created_in_every_configured_database() -> None:
     files = generated_migrations(_cfg("dev", databases={"app": {}, "analytics": {}}))
-    assert sorted(files) == ["9000_estate_analytics.sql", "9000_estate_app.sql", "9000_estate_harbor.sql"]
+    # The two configured here, and the services' own: Harbor's and Windmill's.
+    assert sorted(files) == [
+        "9000_estate_analytics.sql",
+        "9000_estate_app.sql",
+        "9000_estate_harbor.sql",
+        "9000_estate_windmill.sql",
+    ]
     for name, body in files.items():
         db = name.removeprefix("9000_estate_").removesuffix(".sql")
         lines = body.splitlines()
@@ -77,6 +83,7 @@ def test_no_iam_users_means_only_pgaudit_and_schemas() -> None:
         database=database,
         cells=dict.fromkeys(REFERENCE),
         sandbox={"enabled": False},
+        automation={**area("dev", "automation"), "enabled": False},
         inference=dict.fromkeys(stack_cfg("dev").inference),
         identity={"workloads": workloads},
     )

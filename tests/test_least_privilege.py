@@ -53,6 +53,11 @@ def test_each_namespace_syncs_only_the_secrets_its_workloads_name(plan: Plan) ->
         (_sync(plan, "inference"), f"{p}-inference-api-key"),
         (_sync(plan, "cells"), f"{p}-inference-api-key"),
         *harbor_grants,
+        # Windmill syncs its own (its user's password, its superadmin secret); the sign-in its OAuth
+        # client and cookie key (components/automation).
+        (_sync(plan, "windmill"), f"{p}-db-windmill-password"),
+        (_sync(plan, "windmill"), f"{p}-windmill-superadmin"),
+        *((_sync(plan, "sso"), f"{p}-sso-{k}") for k in ("client-id", "client-secret", "cookie-secret")),
         # Alertmanager's paging key and Grafana's admin password (the metrics stack syncs its own).
         (_sync(plan, stack_cfg(plan.stack).observability.namespace), f"{p}-pagerduty-routing-key"),
         (_sync(plan, stack_cfg(plan.stack).observability.namespace), f"{p}-grafana-admin-password"),
@@ -76,7 +81,9 @@ def test_cloud_sql_roles_are_scoped_to_the_instance(plan: Plan) -> None:
     assert 'resource.type == "sqladmin.googleapis.com/Instance"' in expected
     assert f'resource.name == "projects/{project}/instances/{instance["inputs"]["name"]}"' in expected
     by_member = {(g["member"], g["role"]) for g in sql}
-    client = {(_email(plan, w), "roles/cloudsql.client") for w in ("cells", "db-migrate", "harbor-db-proxy")}
+    client = {
+        (_email(plan, w), "roles/cloudsql.client") for w in ("cells", "db-migrate", "harbor-db-proxy", "windmill")
+    }
     # db-migrate logs in as the built-in admin: no instanceUser. Only IAM database users get it: the
     # cells' login, in both stacks.
     instance_user = {(_email(plan, "cells"), "roles/cloudsql.instanceUser")}

@@ -184,7 +184,7 @@ def test_the_agents_namespace_is_privileged_closed_and_scraped_only(plan: Plan) 
 def test_the_mesh_traces_through_the_collector_at_the_configured_rate(plan: Plan) -> None:
     cfg = stack_cfg(plan.stack).observability
     mesh = _values(plan, "-mesh-istiod")["meshConfig"]
-    (provider,) = mesh["extensionProviders"]
+    (provider,) = [p for p in mesh["extensionProviders"] if "opentelemetry" in p]
     assert provider == {
         "name": TRACING_PROVIDER,
         "opentelemetry": {"service": f"otel-gateway.{cfg.namespace}.svc.cluster.local", "port": OTLP_GRPC_PORT},

@@ -608,6 +608,15 @@ RENDERED_WHOLE: dict[str, tuple[str, ...]] = {
 }
 
 
+# Maps a template ranges over only to pick the entries it knows (the extracted data takes a ranged
+# map as free-form): their keys are checked like any other.
+RANGED_NOT_FREE: dict[str, tuple[str, ...]] = {
+    # windmill autoscaling.yaml: `range $comp, $values := .Values.windmill` renders an HPA for each
+    # component block with `autoscaling.enabled`; every key of `windmill` is still one values.yaml declares.
+    "windmill": ("windmill",),
+}
+
+
 # Keys a template reads with `dig` (no path the extracted data follows), each with its template.
 READ_BY_DIG: dict[str, tuple[str, ...]] = {
     # loki _helpers.tpl `loki.image`: `$digest := coalesce $component.digest $default.digest`, with
@@ -643,7 +652,8 @@ def unknown_value_keys(chart: str, values: Mapping[str, Any], ref: ChartRef | No
     """Key paths set in `values` that the chart (at its pin, or `ref`) neither declares, reads in a
     template, nor leaves free-form."""
     data = chart_data(chart, ref)
-    freeform = [tuple(p) for p in data.get("freeform_paths", [])]
+    ranged = set(RANGED_NOT_FREE.get(chart, ()))
+    freeform = [tuple(p) for p in data.get("freeform_paths", []) if ".".join(p) not in ranged]
     freeform += [tuple(p.split(".")) for p in RENDERED_WHOLE.get(chart, ())]
     freeform += list(RENDERED_WHOLE_KEYS.get(chart, ()))
     freeform += [tuple(p.split(".")) for p in READ_BY_VALUES_TEMPLATE.get(chart, ())]

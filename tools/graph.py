@@ -36,7 +36,7 @@ from tools.planfile import ROOT, PlanFile, short_type
 
 COMPONENTS = ROOT / "components"
 # The layers in build order; layers found in the plan but not listed here come after them.
-LAYER_ORDER = ("cloud", "platform", "data", "observability", "cells", "inference")
+LAYER_ORDER = ("cloud", "platform", "data", "observability", "cells", "inference", "automation")
 # A layer's components of one type beyond this many are drawn as one box (`Cell × 9`): a map users
 # extend (cells, models) would otherwise widen the picture past the README's width.
 BUNDLE_AT = 4
@@ -307,7 +307,7 @@ def to_dot(plan: PlanFile, *, all_edges: bool = False) -> str:
         "digraph estate {",
         f"  graph [label=<<B>{html.escape(title)}</B>{legend_html}>,",
         '         labelloc=t, fontname="Helvetica", fontsize=18, rankdir=TB, newrank=true,',
-        f'         nodesep=0.1, ranksep=0.2, pad=0.15, size="{MAX_WIDTH_PX / DPI:g},40", outputorder=edgesfirst];',
+        f'         nodesep=0.06, ranksep=0.2, pad=0.15, size="{MAX_WIDTH_PX / DPI:g},40", outputorder=edgesfirst];',
         f'  node [shape=box, style="rounded,filled", fillcolor=white, color="#80868b", fontname="Helvetica",'
         f' fontsize={FONT_PT}, margin="0.08,0.04"];',
         '  edge [color="#5f6368", arrowsize=0.6, dir=back, fontname="Helvetica", fontsize=12, fontcolor="#5f6368"];',

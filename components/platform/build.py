@@ -31,6 +31,7 @@ from components.platform.values.istio import INGRESS_NAMESPACE
 from components.platform.values.keda import NAMESPACE as KEDA_NAMESPACE
 from stacks import images
 from stacks import secret_keys as keys
+from stacks.config_automation import sign_in
 from stacks.config_harbor import signed_globs
 from stacks.config_observability import (
     collector_namespace,
@@ -225,6 +226,7 @@ def build_platform(cfg: EstateConfig, cloud: CloudLayer) -> PlatformLayer:
             cert_manager=certs,
             app_namespaces=mesh_callers(cfg),
             tracing=tracing_service(cfg.observability),
+            sign_in=sign_in(cfg.automation),
         ),
     )
     signing = Signing(

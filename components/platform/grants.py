@@ -60,12 +60,41 @@ def _user_grants(user: str, access: str, schemas: list[str], admin: str, databas
     return lines
 
 
+# The roles Windmill's migrations use for row-level security. Windmill creates `windmill_admin`
+# WITH BYPASSRLS, which Cloud SQL's administrator cannot grant: made here first, without it, its
+# first start finds them and goes on (its admin policies hold for `windmill_admin` without the
+# bypass); without the grant to its login it fails with "permission denied to set role
+# windmill_admin". Its user also creates its tables in `public` (PostgreSQL 15+ grants that to the
+# database owner only).
+WINDMILL_ROLES = ("windmill_user", "windmill_admin")
+
+
+def windmill_roles(user: str) -> list[str]:
+    create = [
+        f"  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{role}') THEN CREATE ROLE {role} NOLOGIN; END IF;"
+        for role in WINDMILL_ROLES
+    ]
+    login = quote_ident(user)
+    return [
+        "DO $$ BEGIN",
+        *create,
+        "END $$;",
+        "GRANT windmill_user TO windmill_admin;",
+        f"GRANT windmill_admin, windmill_user TO {login};",
+        f"GRANT USAGE, CREATE ON SCHEMA public TO {login};",
+    ]
+
+
 def generated_migrations(cfg: EstateConfig) -> dict[str, str]:
     """One file per configured database: pgaudit, the estate's schemas, and every IAM user's access.
     A service's own database (Harbor's) gets pgaudit and is closed to everyone but its user: no
     estate schema, no IAM user, and no CONNECT for PUBLIC (which Postgres grants by default)."""
     db = cfg.database
     owned = {cfg.harbor.database: cfg.harbor.database_user} if cfg.harbor.enabled else {}
+    w = cfg.automation.windmill
+    windmill = cfg.automation.enabled and w.enabled
+    if windmill:
+        owned[w.database] = w.database_user
     users = sorted(
         (iam_user(cfg.environment, u.workload or "", cfg.project), u.access or "read-only")
         for u in db.users.values()
@@ -86,6 +115,8 @@ def generated_migrations(cfg: EstateConfig) -> dict[str, str]:
                 f"REVOKE CONNECT, TEMPORARY ON DATABASE {quote_ident(name)} FROM PUBLIC;",
                 f"GRANT CONNECT, TEMPORARY ON DATABASE {quote_ident(name)} TO {quote_ident(owned[name])};",
             ]
+            if windmill and name == w.database:
+                body += windmill_roles(w.database_user)
         else:
             body += [f"CREATE SCHEMA IF NOT EXISTS {quote_ident(s)};" for s in db.schemas]
             for user, access in users:

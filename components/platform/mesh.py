@@ -54,6 +54,7 @@ class MeshArgs:
     # application namespace -> caller name -> (namespace, service account); "ingress" = the gateway
     app_namespaces: Mapping[str, Mapping[str, tuple[str, str]]]
     tracing: str | None = None  # the collector istiod's tracing provider sends spans to
+    sign_in: tuple[str, str, int] | None = None  # the gateway's sign-in provider (name, host, port)
 
 
 class Mesh(pulumi.ComponentResource):
@@ -131,7 +132,12 @@ class Mesh(pulumi.ComponentResource):
         # base's default validator gets its CA from istiod, the next chart: waiting for it here
         # would wait forever. istiod's own wait covers the CA, which istiod writes to both.
         base = chart("istio-base", base_values(ctx), SYSTEM_NAMESPACE, system_ns, await_webhook_ca=False)
-        istiod = chart("istiod", istiod_values(ctx, cfg, tracing=args.tracing), SYSTEM_NAMESPACE, [*system_ns, base])
+        istiod = chart(
+            "istiod",
+            istiod_values(ctx, cfg, tracing=args.tracing, sign_in=args.sign_in),
+            SYSTEM_NAMESPACE,
+            [*system_ns, base],
+        )
         cni = chart("istio-cni", cni_values(ctx), SYSTEM_NAMESPACE, [*system_ns, base])
         ztunnel = chart("ztunnel", ztunnel_values(ctx), SYSTEM_NAMESPACE, [*system_ns, base])
         chart(

@@ -108,15 +108,52 @@ class IstiodValues(Values):
     base: dict[str, Any]
 
 
-def istiod_values(ctx: ChartContext, cfg: MeshConfig, *, tracing: str | None = None) -> IstiodValues:
+# What the gateway asks the sign-in service with, and passes on: oauth2-proxy answers 200 (its
+# `static://200` upstream) with the user's headers, or a redirect to Google with its cookie.
+EXT_AUTHZ_CHECKED = ["cookie", "authorization", "accept", "x-forwarded-proto", "x-forwarded-for"]
+EXT_AUTHZ_UPSTREAM = [
+    "x-auth-request-user",
+    "x-auth-request-email",
+    "x-auth-request-preferred-username",
+    "x-auth-request-groups",
+]
+
+
+def ext_authz_provider(name: str, service: str, port: int) -> dict[str, Any]:
+    return {
+        "name": name,
+        "envoyExtAuthzHttp": {
+            "service": service,
+            "port": port,
+            "timeout": "5s",
+            "includeRequestHeadersInCheck": EXT_AUTHZ_CHECKED,
+            "headersToUpstreamOnAllow": EXT_AUTHZ_UPSTREAM,
+            "headersToDownstreamOnAllow": ["set-cookie"],
+            "headersToDownstreamOnDeny": ["set-cookie", "content-type"],
+        },
+    }
+
+
+def istiod_values(
+    ctx: ChartContext,
+    cfg: MeshConfig,
+    *,
+    tracing: str | None = None,
+    sign_in: tuple[str, str, int] | None = None,
+) -> IstiodValues:
     """`tracing`: the collector host the proxies (the ingress gateway, waypoints) send spans to over
-    OTLP/gRPC; ztunnel sends none. Sampling is a Telemetry resource's (the observability layer)."""
+    OTLP/gRPC; ztunnel sends none. Sampling is a Telemetry resource's (the observability layer).
+    `sign_in`: the external authorization provider (name, host, port) the gateway's CUSTOM policies
+    name; it fails closed (403) when the service cannot answer."""
     pilot, proxy = ctx.images["istio-pilot"], ctx.images["istio-proxyv2"]
     mesh: dict[str, Any] = {"trustDomain": TRUST_DOMAIN, "enablePrometheusMerge": True}
+    providers: list[dict[str, Any]] = []
     if tracing:
-        mesh["extensionProviders"] = [
-            {"name": TRACING_PROVIDER, "opentelemetry": {"service": tracing, "port": OTLP_GRPC_PORT}}
-        ]
+        providers.append({"name": TRACING_PROVIDER, "opentelemetry": {"service": tracing, "port": OTLP_GRPC_PORT}})
+    if sign_in:
+        providers.append(ext_authz_provider(*sign_in))
+    if providers:
+        mesh["extensionProviders"] = providers
     if cfg.access_log:
         mesh |= {"accessLogFile": "/dev/stdout", "accessLogEncoding": "JSON"}
     # No outboundTrafficPolicy: ztunnel does not enforce REGISTRY_ONLY (only sidecars and
