@@ -19,7 +19,7 @@ data = build_data(cfg, cloud, platform)
 observability = build_observability(cfg, cloud, platform)
 cells = build_cells(cfg, cloud, platform, data, observability)
 inference = build_inference(cfg, cloud, platform, cells, observability)
-automation = build_automation(cfg, cloud, platform, inference)
+automation = build_automation(cfg, cloud, platform, observability, inference)
 
 pulumi.export("clusterName", cloud.cluster.name)
 pulumi.export("clusterDnsEndpoint", cloud.cluster.dns_endpoint)
@@ -65,3 +65,5 @@ if inference.sandbox is not None:
 # The workflow platforms, behind the gateway's sign-in.
 if automation.windmill is not None:
     pulumi.export("windmillUrl", automation.windmill.url)
+if automation.n8n is not None:
+    pulumi.export("n8nUrl", automation.n8n.url)

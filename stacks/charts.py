@@ -101,6 +101,8 @@ PINS: dict[str, ChartPin] = {
     "windmill": ChartPin(
         repository="https://windmill-labs.github.io/windmill-helm-charts", chart="windmill", version="4.0.246"
     ),
+    # n8n's own chart (n8n-io/n8n-hosting), published as an OCI artifact (components/automation/n8n.py).
+    "n8n": ChartPin(repository="oci://ghcr.io/n8n-io/n8n-helm-chart", chart="n8n", version="1.11.0"),
 }
 
 # Pins kept on an older major line on purpose, with why; the upgrade is a reviewed change of both.
@@ -154,6 +156,8 @@ CHART_IMAGES: dict[str, dict[str, str]] = {
     "keda-admission-webhooks": {"image": "ghcr.io/kedacore/keda-admission-webhooks", "tag": "2.20.2"},
     # Windmill (chart 4.0.246): its Community Edition image, one for the server and the workers.
     "windmill": {"image": "ghcr.io/windmill-labs/windmill", "tag": "1.794.0"},
+    # n8n (chart 1.11.0, whose default tag is the moving `stable`): pinned, from Docker Hub.
+    "n8n": {"image": "docker.io/n8nio/n8n", "tag": "2.29.1"},
     "harbor-core": {"image": "docker.io/goharbor/harbor-core", "tag": "v2.15.1"},
     "harbor-portal": {"image": "docker.io/goharbor/harbor-portal", "tag": "v2.15.1"},
     "harbor-jobservice": {"image": "docker.io/goharbor/harbor-jobservice", "tag": "v2.15.1"},

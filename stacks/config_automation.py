@@ -65,6 +65,31 @@ class WindmillConfig(Model):
     worker_groups: dict[Name, WorkerGroup] = Field(min_length=1)
 
 
+# The paths n8n serves to callers without a session (webhook triggers, waiting executions, forms):
+# the only ones that may skip the sign-in, each workflow then protecting its own with a token.
+N8N_PUBLIC_PATHS = ("/webhook/", "/webhook-waiting/", "/form/")
+N8N_SERVICE = "n8n"  # the chart's main Service, port 5678
+N8N_PORT = 5678
+
+
+class N8nConfig(Model):
+    enabled: bool = True
+    namespace: Name = Field("n8n", description="An ai-estate:namespaces entry with ingress and cloudSql egress.")
+    host: Name = Field("n8n", description="The mesh.hosts entry that routes n8n's name to it.")
+    database: str = Field("n8n", description="An ai-estate:database.databases entry of its own.")
+    database_user: str = Field("n8n", description="A BUILT_IN ai-estate:database.users entry of its own.")
+    workload: Name = Field("n8n", description="identity.workloads entry its pods run as (cloudSql).")
+    queue_mode: bool = Field(
+        False, description="A main process and workers on the estate's Memorystore (AUTH and TLS); prod's default."
+    )
+    workers: int = Field(2, ge=1, le=50, description="Workers in queue mode.")
+    public_paths: list[str] = Field(
+        ["/webhook/"],
+        description="Path prefixes that skip the gateway's sign-in (each workflow protects its own with a "
+        f"token); allowed: {', '.join(N8N_PUBLIC_PATHS)}.",
+    )
+
+
 class SsoConfig(Model):
     email_domains: list[EmailDomain] = Field(
         [], description="Google accounts of these domains may sign in (a Google Workspace or Cloud Identity domain)."
@@ -76,12 +101,13 @@ class AutomationConfig(Model):
     enabled: bool = True
     sso: SsoConfig = SsoConfig()
     windmill: WindmillConfig
+    n8n: N8nConfig = N8nConfig()
 
 
 def sign_in(cfg: AutomationConfig) -> tuple[str, str, int] | None:
     """The external authorization provider istiod configures (name, service host, port), when the
     automation platforms run behind the gateway's sign-in."""
-    if not (cfg.enabled and cfg.windmill.enabled):
+    if not (cfg.enabled and (cfg.windmill.enabled or cfg.n8n.enabled)):
         return None
     return SSO_PROVIDER, f"{SSO_SERVICE}.{SSO_NAMESPACE}.svc.cluster.local", SSO_PORT
 
@@ -95,57 +121,97 @@ def check(cfg: AutomationConfig, estate: Any) -> list[Problem]:
             Problem(
                 "automation.sso.emailDomains",
                 [],
-                "who may sign in to Windmill: set emailDomains (your Workspace domain) or emails",
+                "who may sign in to Windmill and n8n: set emailDomains (your Workspace domain) or emails",
             )
         )
     w = cfg.windmill
     if w.enabled:
         out += _windmill(w, estate)
+    if cfg.n8n.enabled:
+        out += _n8n(cfg, estate)
     return out
 
 
-def _windmill(w: WindmillConfig, estate: Any) -> list[Problem]:
-    at, out = "automation.windmill", []
-    out += own_namespace(at, w.namespace, estate.namespaces, ("ingress", "egress.cloudSql"))
-    out += own_database(at, w.database, w.database_user, estate.database)
-    db = estate.database
-    owners = {estate.harbor.database: "harbor"} if estate.harbor.enabled else {}
-    if w.database in owners or w.database == db.migration_database:
-        why = "Harbor's" if w.database in owners else "the estate's own (database.migrationDatabase)"
-        out.append(Problem(f"{at}.database", w.database, f"is {why}: give Windmill a database of its own"))
-    if estate.harbor.enabled and w.database_user == estate.harbor.database_user:
-        out.append(Problem(f"{at}.databaseUser", w.database_user, "is Harbor's: give Windmill a user of its own"))
-    wl = estate.identity.workloads.get(w.workload)
-    if wl is None:
-        out.append(
-            Problem(
-                f"{at}.workload", w.workload, f"must be an identity.workloads key: {sorted(estate.identity.workloads)}"
-            )
-        )
-    else:
-        if wl.namespace != w.namespace:
-            out.append(Problem(f"identity.workloads.{w.workload}.namespace", wl.namespace, f"must be {w.namespace!r}"))
-        if not wl.cloud_sql:
-            out.append(Problem(f"identity.workloads.{w.workload}.cloudSql", wl.cloud_sql, "must be true"))
-        if wl.secrets:
+def _taken(estate: Any, cfg: AutomationConfig) -> dict[str, str]:
+    """Databases and users another layer owns -> whose."""
+    out = {estate.database.migration_database: "the estate's own (database.migrationDatabase)"}
+    if estate.harbor.enabled:
+        out[estate.harbor.database] = out[estate.harbor.database_user] = "Harbor's"
+    if cfg.windmill.enabled:
+        out[cfg.windmill.database] = out[cfg.windmill.database_user] = "Windmill's"
+    return out
+
+
+def _n8n(cfg: AutomationConfig, estate: Any) -> list[Problem]:
+    n, at = cfg.n8n, "automation.n8n"
+    needs = ("ingress", "egress.cloudSql", *(("egress.redis",) if n.queue_mode else ()))
+    out = own_namespace(at, n.namespace, estate.namespaces, needs)
+    out += own_database(at, n.database, n.database_user, estate.database)
+    taken = _taken(estate, cfg)
+    for key, value in (("database", n.database), ("databaseUser", n.database_user)):
+        if value in taken:
+            out.append(Problem(f"{at}.{key}", value, f"is {taken[value]}: give n8n one of its own"))
+    out += _workload(at, n.workload, n.namespace, estate)
+    out += _host(at, n.host, n.namespace, N8N_SERVICE, N8N_PORT, estate)
+    for i, path in enumerate(n.public_paths):
+        if path not in N8N_PUBLIC_PATHS:
             out.append(
                 Problem(
-                    f"identity.workloads.{w.workload}.secrets",
-                    wl.secrets,
-                    "must be empty: Windmill's namespace syncs its own secrets",
+                    f"{at}.publicPaths[{i}]", path, f"only these may skip the sign-in: {', '.join(N8N_PUBLIC_PATHS)}"
                 )
             )
-    host = estate.mesh.hosts.get(w.host)
-    backend = host.backend if host is not None else None
-    if backend is None or backend.namespace != w.namespace or backend.service != WINDMILL_SERVICE:
+    if estate.environment == "prod" and not n.queue_mode:
+        out.append(Problem(f"{at}.queueMode", False, "prod runs n8n in queue mode (main and workers)"))
+    return out
+
+
+def _workload(at: str, key: str, namespace: str, estate: Any) -> list[Problem]:
+    wl = estate.identity.workloads.get(key)
+    if wl is None:
+        return [
+            Problem(f"{at}.workload", key, f"must be an identity.workloads key: {sorted(estate.identity.workloads)}")
+        ]
+    out = []
+    if wl.namespace != namespace:
+        out.append(Problem(f"identity.workloads.{key}.namespace", wl.namespace, f"must be {namespace!r}"))
+    if not wl.cloud_sql:
+        out.append(Problem(f"identity.workloads.{key}.cloudSql", wl.cloud_sql, "must be true"))
+    if wl.secrets:
         out.append(
             Problem(
-                f"{at}.host",
-                w.host,
-                f"must be a mesh.hosts entry whose backend is {{namespace: {w.namespace}, service: {WINDMILL_SERVICE}, "
-                f"port: {WINDMILL_PORT}}}",
+                f"identity.workloads.{key}.secrets", wl.secrets, "must be empty: its namespace syncs its own secrets"
             )
         )
+    return out
+
+
+def _host(at: str, key: str, namespace: str, service: str, port: int, estate: Any) -> list[Problem]:
+    host = estate.mesh.hosts.get(key)
+    backend = host.backend if host is not None else None
+    if backend is None or backend.namespace != namespace or backend.service != service:
+        return [
+            Problem(
+                f"{at}.host",
+                key,
+                "must be a mesh.hosts entry whose backend is "
+                f"{{namespace: {namespace}, service: {service}, port: {port}}}",
+            )
+        ]
+    return []
+
+
+def _windmill(w: WindmillConfig, estate: Any) -> list[Problem]:
+    at = "automation.windmill"
+    out = own_namespace(at, w.namespace, estate.namespaces, ("ingress", "egress.cloudSql"))
+    out += own_database(at, w.database, w.database_user, estate.database)
+    taken = {estate.database.migration_database: "the estate's own (database.migrationDatabase)"}
+    if estate.harbor.enabled:
+        taken[estate.harbor.database] = taken[estate.harbor.database_user] = "Harbor's"
+    for key, value in (("database", w.database), ("databaseUser", w.database_user)):
+        if value in taken:
+            out.append(Problem(f"{at}.{key}", value, f"is {taken[value]}: give Windmill one of its own"))
+    out += _workload(at, w.workload, w.namespace, estate)
+    out += _host(at, w.host, w.namespace, WINDMILL_SERVICE, WINDMILL_PORT, estate)
     if estate.environment == "prod" and w.replicas < 2:
         out.append(Problem(f"{at}.replicas", w.replicas, "at least 2 in prod"))
     if any(g.sandbox for g in w.worker_groups.values()) and not estate.sandbox.enabled:
@@ -171,17 +237,30 @@ _GROUPS: dict[str, dict[str, Any]] = {
 # What Windmill needs from the other areas, merged into them (like Harbor's).
 _SHARED: dict[str, Any] = {
     "namespaces": {
-        "windmill": {"holdsData": False, "ingress": True, "egress": {"cloudSql": True, "googleApis": True}},
+        "windmill": {"ingress": True, "egress": {"cloudSql": True, "googleApis": True}},
+        # n8n's integrations call public APIs (Google APIs' rule: public addresses on 443); its queue is
+        # the estate's Memorystore.
+        "n8n": {"ingress": True, "egress": {"cloudSql": True, "redis": True, "googleApis": True}},
         SSO_NAMESPACE: {"ingress": True, "egress": {"googleApis": True}},
     },
-    "database": {"databases": {"windmill": {}}, "users": {"windmill": {"type": "BUILT_IN"}}},
-    "identity": {"workloads": {"windmill": {"namespace": "windmill", "serviceAccount": "windmill", "cloudSql": True}}},
+    "database": {
+        "databases": {"windmill": {}, "n8n": {}},
+        "users": {"windmill": {"type": "BUILT_IN"}, "n8n": {"type": "BUILT_IN"}},
+    },
+    "identity": {
+        "workloads": {
+            "windmill": {"namespace": "windmill", "serviceAccount": "windmill", "cloudSql": True},
+            # Not `n8n`: the chart refuses its own default name for an account it does not create.
+            "n8n": {"namespace": "n8n", "serviceAccount": "n8n-server", "cloudSql": True},
+        }
+    },
     "mesh": {
         "hosts": {
             "windmill": {
                 "host": "windmill",
                 "backend": {"namespace": "windmill", "service": WINDMILL_SERVICE, "port": WINDMILL_PORT},
-            }
+            },
+            "n8n": {"host": "n8n", "backend": {"namespace": "n8n", "service": N8N_SERVICE, "port": N8N_PORT}},
         }
     },
 }
@@ -189,7 +268,8 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "dev": {"automation": {"windmill": {"workerGroups": _GROUPS}}, **_SHARED},
     "prod": {
         "automation": {
-            "windmill": {"replicas": 2, "workerGroups": {**_GROUPS, "default": {**_GROUPS["default"], "replicas": 2}}}
+            "windmill": {"replicas": 2, "workerGroups": {**_GROUPS, "default": {**_GROUPS["default"], "replicas": 2}}},
+            "n8n": {"queueMode": True},
         },
         **_SHARED,
     },

@@ -14,6 +14,7 @@ FLAGS: Mapping[str, Callable[[Any], bool]] = {
     "holdsData": lambda ns: ns.holds_data,
     "egress.cloudSql": lambda ns: ns.egress.cloud_sql,
     "egress.googleApis": lambda ns: ns.egress.google_apis,
+    "egress.redis": lambda ns: ns.egress.redis,
 }
 
 

@@ -326,8 +326,8 @@ def test_workload_secrets_name_secrets_the_estate_creates() -> None:
     secrets = ["redis-address", "redis-auth", "redis-ca", "stripe-key"]
     assert problems("dev", identity=_workloads(secrets=secrets)) == [
         "identity.workloads.cells.secrets[3] = 'stripe-key': not a secret the estate creates; allowed: "
-        "['db-admin-password', 'db-harbor-password', 'db-windmill-password', 'inference-api-key', 'redis-address', "
-        "'redis-auth', 'redis-ca']"
+        "['db-admin-password', 'db-harbor-password', 'db-n8n-password', 'db-windmill-password', 'inference-api-key', "
+        "'redis-address', 'redis-auth', 'redis-ca']"
     ]
 
 

@@ -19,11 +19,12 @@ def _cfg(stack: str, **database: Any) -> Any:
 
 def test_pgaudit_is_created_in_every_configured_database() -> None:
     files = generated_migrations(_cfg("dev", databases={"app": {}, "analytics": {}}))
-    # The two configured here, and the services' own: Harbor's and Windmill's.
+    # The two configured here, and the services' own: Harbor's, n8n's and Windmill's.
     assert sorted(files) == [
         "9000_estate_analytics.sql",
         "9000_estate_app.sql",
         "9000_estate_harbor.sql",
+        "9000_estate_n8n.sql",
         "9000_estate_windmill.sql",
     ]
     for name, body in files.items():

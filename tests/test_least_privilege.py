@@ -58,6 +58,14 @@ def test_each_namespace_syncs_only_the_secrets_its_workloads_name(plan: Plan) ->
         (_sync(plan, "windmill"), f"{p}-db-windmill-password"),
         (_sync(plan, "windmill"), f"{p}-windmill-superadmin"),
         *((_sync(plan, "sso"), f"{p}-sso-{k}") for k in ("client-id", "client-secret", "cookie-secret")),
+        # n8n syncs its own: its user's password, its encryption key and runners' token, and in queue
+        # mode (prod) the queue's Redis address, AUTH string and CA.
+        *((_sync(plan, "n8n"), f"{p}-{k}") for k in ("db-n8n-password", "n8n-encryption-key", "n8n-runners-token")),
+        *(
+            (_sync(plan, "n8n"), f"{p}-redis-{k}")
+            for k in ("address", "auth", "ca")
+            if stack_cfg(plan.stack).automation.n8n.queue_mode
+        ),
         # Alertmanager's paging key and Grafana's admin password (the metrics stack syncs its own).
         (_sync(plan, stack_cfg(plan.stack).observability.namespace), f"{p}-pagerduty-routing-key"),
         (_sync(plan, stack_cfg(plan.stack).observability.namespace), f"{p}-grafana-admin-password"),
@@ -82,7 +90,8 @@ def test_cloud_sql_roles_are_scoped_to_the_instance(plan: Plan) -> None:
     assert f'resource.name == "projects/{project}/instances/{instance["inputs"]["name"]}"' in expected
     by_member = {(g["member"], g["role"]) for g in sql}
     client = {
-        (_email(plan, w), "roles/cloudsql.client") for w in ("cells", "db-migrate", "harbor-db-proxy", "windmill")
+        (_email(plan, w), "roles/cloudsql.client")
+        for w in ("cells", "db-migrate", "harbor-db-proxy", "windmill", "n8n")
     }
     # db-migrate logs in as the built-in admin: no instanceUser. Only IAM database users get it: the
     # cells' login, in both stacks.

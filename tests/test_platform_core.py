@@ -292,7 +292,7 @@ def test_every_chart_is_pinned_and_runs_only_our_images_by_digest(plan: Plan) ->
     charts = plan.by_type("kubernetes:helm.sh/v4:Chart")
     # the platform's 10 (KEDA and Flagger among them), the data layer's two Strimzi operators and
     # Harbor, the observability layer's metrics stack, Loki, Tempo and the two collectors
-    assert len(charts) == 19
+    assert len(charts) == 20
     ours = f"{registry(plan.stack)}/"
     for chart in charts:
         inputs = chart["inputs"]

@@ -201,6 +201,8 @@ RENDERABLE: dict[str, dict[str, Any]] = {
         "ruler": {"enabled": False},
     },
     "opentelemetry-collector": {"mode": "deployment", "image": {"repository": "upstream-check"}},
+    # n8n's deployment-main.yaml fails on its own placeholder encryption key.
+    "n8n": {"secretRefs": {"existingSecret": "upstream-check"}},
 }
 
 

@@ -1,15 +1,18 @@
-"""The automation layer's builder: the gateway's sign-in and Windmill. Like the others, it reads the
-layers below only through their exported objects."""
+"""The automation layer's builder: the gateway's sign-in, Windmill and n8n. Like the others, it reads
+the layers below only through their exported objects."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
+from components.automation.n8n import N8n, N8nArgs
 from components.automation.sso import SignIn, SignInArgs
 from components.automation.windmill import Windmill, WindmillArgs
 from components.cloud import CloudLayer
 from components.common import labels
 from components.inference import InferenceLayer
+from components.observability import ObservabilityLayer
 from components.platform import PlatformLayer
 from stacks import secret_keys as keys
 from stacks.config_mesh import fqdn
@@ -19,52 +22,66 @@ from stacks.model import EstateConfig
 @dataclass(frozen=True)
 class AutomationLayer:
     windmill: Windmill | None
+    n8n: N8n | None
     sign_in: SignIn | None
 
 
 def build_automation(
-    cfg: EstateConfig, cloud: CloudLayer, platform: PlatformLayer, inference: InferenceLayer
+    cfg: EstateConfig,
+    cloud: CloudLayer,
+    platform: PlatformLayer,
+    observability: ObservabilityLayer,
+    inference: InferenceLayer,
 ) -> AutomationLayer:
     a = cfg.automation
-    if not a.enabled or not a.windmill.enabled:
-        return AutomationLayer(windmill=None, sign_in=None)
+    if not a.enabled or not (a.windmill.enabled or a.n8n.enabled):
+        return AutomationLayer(windmill=None, n8n=None, sign_in=None)
     domain = cfg.dns.domain or ""
-    w = a.windmill
+    w, n = a.windmill, a.n8n
     mesh = platform.mesh
     provider = cloud.kube.provider
-    host = fqdn(cfg.mesh.hosts[w.host].host, domain)
     common = [cloud.pools, *mesh.data_plane, mesh.control_plane, platform.guardrails]
-    windmill = Windmill(
-        f"{cfg.prefix}-windmill",
-        WindmillArgs(
-            ctx=platform.ctx,
-            config=w,
-            pins=platform.pins,
-            host=host,
-            prefix=cfg.prefix,
-            region=cfg.region,
-            labels=labels(cfg.environment, "windmill"),
-            gsa_email=cloud.workloads.emails[w.workload],
-            workload_pool=cloud.cluster.workload_pool,
-            connection_name=cloud.database.connection_name,
-            db_password=cloud.secrets[keys.db_user_password(w.database_user)],
-            provider=provider,
-            namespaces=platform.namespaces.namespaces,
-            cluster=cloud.cluster,
-            apis=cloud.apis,
-            secrets_operator=platform.secrets,
-            control_plane=cloud.cluster.control_plane_ranges,
-            depends_on=[*common, cloud.access, platform.migration],
-            sandbox=inference.sandbox.namespace if inference.sandbox is not None else None,
-            sandbox_after=inference.sandbox,
-        ),
-    )
+    # Full host name -> the paths that skip the sign-in.
+    hosts: dict[str, list[str]] = {}
+    windmill = n8n = None
+    if w.enabled:
+        windmill = _windmill(cfg, cloud, platform, inference, common)
+        hosts[fqdn(cfg.mesh.hosts[w.host].host, domain)] = []
+    if n.enabled:
+        host = fqdn(cfg.mesh.hosts[n.host].host, domain)
+        metrics = observability.metrics
+        n8n = N8n(
+            f"{cfg.prefix}-n8n",
+            N8nArgs(
+                ctx=platform.ctx,
+                config=n,
+                pins=platform.pins,
+                host=host,
+                prefix=cfg.prefix,
+                region=cfg.region,
+                labels=labels(cfg.environment, "n8n"),
+                account=cfg.identity.workloads[n.workload].service_account,
+                gsa_email=cloud.workloads.emails[n.workload],
+                connection_name=cloud.database.connection_name,
+                db_password=cloud.secrets[keys.db_user_password(n.database_user)],
+                redis_secrets={k: cloud.secrets[k] for k in (keys.REDIS_ADDRESS, keys.REDIS_AUTH, keys.REDIS_CA)},
+                provider=provider,
+                namespaces=platform.namespaces.namespaces,
+                cluster=cloud.cluster,
+                apis=cloud.apis,
+                secrets_operator=platform.secrets,
+                depends_on=[*common, cloud.access, platform.migration],
+                monitors_after=metrics.chart if metrics is not None else None,
+            ),
+        )
+        # Public paths are prefixes: the policy matches `<prefix>*`.
+        hosts[host] = [f"{p}*" for p in n.public_paths]
     sign_in = SignIn(
         f"{cfg.prefix}-sign-in",
         SignInArgs(
             config=a.sso,
             domain=domain,
-            hosts={host: []},
+            hosts=hosts,
             image=cloud.registry.images["oauth2-proxy"],
             project=cfg.project,
             environment=cfg.environment,
@@ -82,4 +99,36 @@ def build_automation(
             secrets_operator=platform.secrets,
         ),
     )
-    return AutomationLayer(windmill=windmill, sign_in=sign_in)
+    return AutomationLayer(windmill=windmill, n8n=n8n, sign_in=sign_in)
+
+
+def _windmill(
+    cfg: EstateConfig, cloud: CloudLayer, platform: PlatformLayer, inference: InferenceLayer, common: list[Any]
+) -> Windmill:
+    w = cfg.automation.windmill
+    return Windmill(
+        f"{cfg.prefix}-windmill",
+        WindmillArgs(
+            ctx=platform.ctx,
+            config=w,
+            pins=platform.pins,
+            host=fqdn(cfg.mesh.hosts[w.host].host, cfg.dns.domain or ""),
+            prefix=cfg.prefix,
+            region=cfg.region,
+            labels=labels(cfg.environment, "windmill"),
+            account=cfg.identity.workloads[w.workload].service_account,
+            gsa_email=cloud.workloads.emails[w.workload],
+            workload_pool=cloud.cluster.workload_pool,
+            connection_name=cloud.database.connection_name,
+            db_password=cloud.secrets[keys.db_user_password(w.database_user)],
+            provider=cloud.kube.provider,
+            namespaces=platform.namespaces.namespaces,
+            cluster=cloud.cluster,
+            apis=cloud.apis,
+            secrets_operator=platform.secrets,
+            control_plane=cloud.cluster.control_plane_ranges,
+            depends_on=[*common, cloud.access, platform.migration],
+            sandbox=inference.sandbox.namespace if inference.sandbox is not None else None,
+            sandbox_after=inference.sandbox,
+        ),
+    )

@@ -22,6 +22,7 @@ from typing import Any
 import pulumi
 from pydantic import Field
 
+from components.automation.cloud_sql import PROXY_PORT, proxy_sidecar
 from components.kube.api_token import mount as token_mount
 from components.kube.api_token import volume as token_volume
 from components.kube.values import (
@@ -40,9 +41,7 @@ from stacks.config_namespaces import quantity
 RELEASE = "windmill"
 DATABASE_SECRET = "windmill-database"  # key `url`
 SUPERADMIN_SECRET = "windmill-superadmin"  # key `value`
-INSTANCE_CONFIGMAP = "cloud-sql-instance"  # key `connection-name`
 SANDBOX_ACCOUNT = "windmill-sandbox"  # the account of the groups that start sandbox Jobs
-PROXY_PORT = 5432
 APP_SELECTOR = {"app": "windmill-app"}
 HOME = "/tmp"  # the chart's own advice for a non-root uid other than 1000's image user
 
@@ -60,34 +59,6 @@ def pod_security() -> dict[str, Any]:
         "runAsGroup": WINDMILL_UID,
         "fsGroup": WINDMILL_UID,
         "seccompProfile": {"type": "RuntimeDefault"},
-    }
-
-
-def proxy_sidecar(image: PinnedImage) -> dict[str, Any]:
-    """The Cloud SQL Auth Proxy as a native sidecar: private IP, the instance from the ConfigMap."""
-    return {
-        "name": "cloud-sql-proxy",
-        "image": image.ref,
-        "restartPolicy": "Always",
-        "args": [
-            "--private-ip",
-            "--structured-logs",
-            "--health-check",
-            "--http-address=0.0.0.0",
-            "--http-port=9090",
-            f"--port={PROXY_PORT}",
-        ],
-        "env": [
-            {
-                "name": "CSQL_PROXY_INSTANCE_CONNECTION_NAME",
-                "valueFrom": {"configMapKeyRef": {"name": INSTANCE_CONFIGMAP, "key": "connection-name"}},
-            }
-        ],
-        "startupProbe": {"httpGet": {"path": "/startup", "port": 9090}, "periodSeconds": 2, "failureThreshold": 60},
-        "livenessProbe": {"httpGet": {"path": "/liveness", "port": 9090}, "periodSeconds": 10},
-        "readinessProbe": {"httpGet": {"path": "/readiness", "port": 9090}, "periodSeconds": 5},
-        "securityContext": {**CONTAINER_SECURITY, "runAsUser": 65532, "runAsGroup": 65532},
-        "resources": limits("100m", "128Mi", cpu_limit="500m"),
     }
 
 

@@ -20,10 +20,10 @@ import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
+from components.automation.cloud_sql import instance_configmap
 from components.automation.values_windmill import (
     APP_SELECTOR,
     DATABASE_SECRET,
-    INSTANCE_CONFIGMAP,
     RELEASE,
     SANDBOX_ACCOUNT,
     SUPERADMIN_SECRET,
@@ -88,6 +88,7 @@ class WindmillArgs:
     prefix: str
     region: str
     labels: dict[str, str]
+    account: str  # its workload's Kubernetes service account
     gsa_email: pulumi.Input[str]  # the workload's Google account
     workload_pool: str
     connection_name: pulumi.Input[str]
@@ -115,7 +116,7 @@ class Windmill(pulumi.ComponentResource):
         ns = cfg.namespace
         deps = [args.namespaces[ns], *args.depends_on]
         opts_ = child(self, provider=args.provider, depends_on=deps)
-        accounts = [cfg.workload]
+        accounts = [args.account]
         if any(g.sandbox for g in cfg.worker_groups.values()):
             accounts.append(SANDBOX_ACCOUNT)
         made: list[pulumi.Resource] = []
@@ -141,16 +142,7 @@ class Windmill(pulumi.ComponentResource):
                     opts=child(self),
                 )
             )
-        made.append(
-            core.ConfigMap(
-                f"{name}-instance",
-                core.ConfigMapInitArgs(
-                    metadata=meta.ObjectMetaArgs(name=INSTANCE_CONFIGMAP, namespace=ns, labels=K8S_LABELS),
-                    data={"connection-name": args.connection_name},
-                ),
-                opts=opts_,
-            )
-        )
+        made.append(core.ConfigMap(f"{name}-instance", instance_configmap(ns, args.connection_name), opts=opts_))
         superadmin = random.RandomPassword(
             f"{name}-superadmin",
             random.RandomPasswordArgs(length=40, special=False),
@@ -193,7 +185,7 @@ class Windmill(pulumi.ComponentResource):
             Release(
                 args.pins["windmill"],
                 ns,
-                windmill_values(ctx, cfg, host=args.host, account=cfg.workload, internal_url=internal),
+                windmill_values(ctx, cfg, host=args.host, account=args.account, internal_url=internal),
                 release_name=RELEASE,
                 # No pod of the chart automounts a token; the sandbox groups mount theirs explicitly.
                 transforms=(no_api_token,),

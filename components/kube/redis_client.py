@@ -1,5 +1,6 @@
-"""The Secret a Redis client outside the application namespaces reads (KEDA's scaler, the gateway's
-rate-limit service): the instance's address as `host:port` (the stored `rediss://` dropped), its
+"""The Secret a Redis client outside the cells reads (KEDA's scaler, the gateway's rate-limit
+service, n8n's queue): the instance's address as `host:port` (the stored `rediss://` dropped) and
+as its host and port apart, its
 AUTH string, its CA, and `tls: enable` for clients that take TLS as a setting. External Secrets
 writes it from the cache's three secrets with these templates; the platform's credentials sync puts
 it in each namespace that needs one."""
@@ -13,10 +14,15 @@ from stacks import secret_keys as keys
 SECRET = "redis-client"
 TEMPLATES = {
     "address": '{{ .address | trimPrefix "rediss://" }}',
+    # Apart, for clients that take the host and the port as two settings (n8n's queue).
+    "host": '{{ .address | trimPrefix "rediss://" | splitList ":" | first }}',
+    "port": '{{ .address | trimPrefix "rediss://" | splitList ":" | last }}',
     "password": "{{ .password }}",
     "ca": "{{ .ca }}",
     "tls": "enable",
 }
+# What KEDA's Redis scaler takes (its `address`, `password`, `tls` and `ca` parameters).
+SCALER_KEYS = ("address", "password", "ca", "tls")
 SOURCES = {"address": keys.REDIS_ADDRESS, "password": keys.REDIS_AUTH, "ca": keys.REDIS_CA}
 
 

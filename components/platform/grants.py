@@ -95,6 +95,9 @@ def generated_migrations(cfg: EstateConfig) -> dict[str, str]:
     windmill = cfg.automation.enabled and w.enabled
     if windmill:
         owned[w.database] = w.database_user
+    n8n = cfg.automation.n8n
+    if cfg.automation.enabled and n8n.enabled:
+        owned[n8n.database] = n8n.database_user
     users = sorted(
         (iam_user(cfg.environment, u.workload or "", cfg.project), u.access or "read-only")
         for u in db.users.values()

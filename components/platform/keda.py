@@ -42,7 +42,7 @@ class TriggerAuthenticationSpec(Spec):
 def redis_trigger_authentication() -> dict[str, Any]:
     spec = TriggerAuthenticationSpec(
         secret_target_ref=[
-            SecretTargetRef(parameter=k, name=redis_client.SECRET, key=k) for k in redis_client.TEMPLATES
+            SecretTargetRef(parameter=k, name=redis_client.SECRET, key=k) for k in redis_client.SCALER_KEYS
         ]
     )
     return {
