@@ -193,6 +193,8 @@ REFERENCE: dict[str, dict[str, Any]] = {
         **_DB,
         "callers": [*_API, "chat"],
         "resources": {"cpu": "500m", "memory": "1Gi"},
+        # It calls the model servers (ai-estate:inference); the llama.cpp ones ask for this key.
+        "secrets": {"INFERENCE_API_KEY": "inference-api-key"},
     },
     "auth-service": {
         "image": {"name": "auth-service", "tag": "1.0.0"},

@@ -322,10 +322,11 @@ def test_project_wide_secret_access_is_refused() -> None:
 
 
 def test_workload_secrets_name_secrets_the_estate_creates() -> None:
-    # The cells read the cache's three secrets (stacks.rules_cells.REDIS_SECRETS): kept, and one more.
-    secrets = ["redis-address", "redis-auth", "redis-ca", "stripe-key"]
+    # The cells read the cache's three secrets (stacks.rules_cells.REDIS_SECRETS) and the model servers'
+    # key (the ai-service cell): kept, and one more.
+    secrets = ["redis-address", "redis-auth", "redis-ca", "inference-api-key", "stripe-key"]
     assert problems("dev", identity=_workloads(secrets=secrets)) == [
-        "identity.workloads.cells.secrets[3] = 'stripe-key': not a secret the estate creates; allowed: "
+        "identity.workloads.cells.secrets[4] = 'stripe-key': not a secret the estate creates; allowed: "
         "['db-admin-password', 'db-harbor-password', 'db-n8n-password', 'db-windmill-password', 'inference-api-key', "
         "'redis-address', 'redis-auth', 'redis-ca']"
     ]
