@@ -13,6 +13,7 @@ runs as, its name on the gateway) is declared beside it and merged into those ar
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from pydantic import Field
@@ -68,7 +69,7 @@ class WindmillConfig(Model):
 # The paths n8n serves to callers without a session (webhook triggers, waiting executions, forms):
 # the only ones that may skip the sign-in, each workflow then protecting its own with a token.
 N8N_PUBLIC_PATHS = ("/webhook/", "/webhook-waiting/", "/form/")
-N8N_SERVICE = "n8n"  # the chart's main Service, port 5678
+N8N_SERVICE = "n8n-main"  # the chart's main Service (`<release>-main`), port 5678
 N8N_PORT = 5678
 
 
@@ -83,6 +84,11 @@ class N8nConfig(Model):
         False, description="A main process and workers on the estate's Memorystore (AUTH and TLS); prod's default."
     )
     workers: int = Field(2, ge=1, le=50, description="Workers in queue mode.")
+    smoke_test: bool = Field(
+        True,
+        description="After each release Flagger calls n8n's smoke-test workflow, which calls every cell's "
+        "readiness path through the mesh and reports the result to Alertmanager (the on-call channel).",
+    )
     public_paths: list[str] = Field(
         ["/webhook/"],
         description="Path prefixes that skip the gateway's sign-in (each workflow protects its own with a "
@@ -102,6 +108,27 @@ class AutomationConfig(Model):
     sso: SsoConfig = SsoConfig()
     windmill: WindmillConfig
     n8n: N8nConfig = N8nConfig()
+
+
+SMOKE_TEST_PATH = "smoke-test"  # the workflow's webhook path, under /webhook/
+
+
+@dataclass(frozen=True)
+class SmokeTest:
+    """Where Flagger calls the smoke test, and who the calls to the cells come from."""
+
+    url: str
+    namespace: str
+    service_account: str
+
+
+def smoke_test(cfg: AutomationConfig, workloads: Any) -> SmokeTest | None:
+    """The smoke test when n8n runs it: called inside the mesh, never through the gateway."""
+    n = cfg.n8n
+    if not (cfg.enabled and n.enabled and n.smoke_test):
+        return None
+    url = f"http://{N8N_SERVICE}.{n.namespace}.svc.cluster.local:{N8N_PORT}/webhook/{SMOKE_TEST_PATH}"
+    return SmokeTest(url=url, namespace=n.namespace, service_account=workloads[n.workload].service_account)
 
 
 def sign_in(cfg: AutomationConfig) -> tuple[str, str, int] | None:

@@ -155,6 +155,7 @@ def tracing_service(cfg: ObservabilityConfig) -> str | None:
 
 GRAFANA_SERVICE = "grafana"  # grafana.fullnameOverride: its Service, port 80
 GRAFANA_PORT = 80
+ALERTMANAGER_PORT = 9093  # its API, where workloads post alerts (n8n's release smoke test)
 
 
 def check(

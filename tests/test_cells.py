@@ -11,6 +11,7 @@ from components.cells import spec
 from components.cells.routes import virtual_services
 from components.kube.authz import principal
 from components.kube.netpol import HBONE_PORT
+from stacks.config_automation import smoke_test
 from stacks.config_cells import REFERENCE, CellConfig
 from stacks.config_mesh import fqdn
 from tests.conftest import config_problems, registry, stack_cfg
@@ -199,8 +200,13 @@ def test_cells_scale_on_cpu_and_memory_with_a_vpa_that_only_recommends(plan: Pla
 def test_each_cell_admits_exactly_its_callers(plan: Plan) -> None:
     cfg = stack_cfg(plan.stack)
     policies = _by_name(plan, "kubernetes:security.istio.io/v1:AuthorizationPolicy")
+    # n8n's release smoke test calls every cell that serves (tests/test_automation_smoke.py).
+    smoke = smoke_test(cfg.automation, cfg.identity.workloads)
     for name, c in cfg.cells.items():
-        expected = sorted([principal(cfg.cells[x].namespace, x) for x in c.callers] + ([INGRESS] if c.routes else []))
+        extra = [principal(smoke.namespace, smoke.service_account)] if smoke and c.port else []
+        expected = sorted(
+            [principal(cfg.cells[x].namespace, x) for x in c.callers] + ([INGRESS] if c.routes else []) + extra
+        )
         found = policies.get((c.namespace, f"cell-{name}"))
         if not expected:
             assert found is None

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from components.automation.n8n import N8n, N8nArgs
+from components.automation.n8n import N8n, N8nArgs, SmokeTestReach
 from components.automation.sso import SignIn, SignInArgs
 from components.automation.windmill import Windmill, WindmillArgs
 from components.cloud import CloudLayer
@@ -16,6 +16,7 @@ from components.observability import ObservabilityLayer
 from components.platform import PlatformLayer
 from stacks import secret_keys as keys
 from stacks.config_mesh import fqdn
+from stacks.config_observability import ALERTMANAGER_PORT
 from stacks.model import EstateConfig
 
 
@@ -72,6 +73,7 @@ def build_automation(
                 secrets_operator=platform.secrets,
                 depends_on=[*common, cloud.access, platform.migration],
                 monitors_after=metrics.chart if metrics is not None else None,
+                smoke_test=_smoke_test(cfg, platform) if metrics is not None else None,
             ),
         )
         # Public paths are prefixes: the policy matches `<prefix>*`.
@@ -100,6 +102,19 @@ def build_automation(
         ),
     )
     return AutomationLayer(windmill=windmill, n8n=n8n, sign_in=sign_in)
+
+
+def _smoke_test(cfg: EstateConfig, platform: PlatformLayer) -> SmokeTestReach | None:
+    """What n8n's release smoke test reaches: Flagger calls it, it calls the cells and Alertmanager."""
+    if platform.flagger is None or not cfg.automation.n8n.smoke_test:
+        return None
+    cells: dict[str, list[int]] = {}
+    for cell in cfg.cells.values():
+        if cell.port is not None:
+            cells.setdefault(cell.namespace, []).append(cell.port)
+    return SmokeTestReach(
+        flagger=platform.flagger.identity, cells=cells, alertmanager=(cfg.observability.namespace, ALERTMANAGER_PORT)
+    )
 
 
 def _windmill(

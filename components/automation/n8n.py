@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -20,11 +21,12 @@ import pulumi_random as random
 from components.automation.cloud_sql import instance_configmap
 from components.automation.values_n8n import DB_SECRET, RELEASE, RUNNERS_SECRET, SECRETS, harden_n8n, n8n_values
 from components.common import K8S_LABELS, child
-from components.kube import redis_client
+from components.kube import authz, redis_client
 from components.kube.charts import ChartPin, Release, install
 from components.kube.credentials import Credentials, CredentialsArgs
-from components.kube.custom import custom_objects
+from components.kube.custom import custom_object, custom_objects
 from components.kube.monitoring import Endpoint, LabelSelector, NamespaceSelector, PodMonitorSpec, monitor
+from components.kube.netpol import HBONE_PORT, Allow, Peer, allow_policies, tcp
 from components.kube.pods import disruption_budget, service_account
 from components.kube.transforms import no_api_token
 from components.kube.values import ChartContext
@@ -40,6 +42,43 @@ MAIN_PODS = {
     "app.kubernetes.io/instance": RELEASE,
     "app.kubernetes.io/component": "main",
 }
+
+
+WORKFLOWS = Path(__file__).resolve().parent / "workflows"
+WORKFLOWS_CONFIGMAP = "n8n-workflows"
+WORKFLOWS_DIR = "/workflows"
+
+
+@dataclass(frozen=True)
+class SmokeTestReach:
+    """Who calls the smoke test and whom it calls: Flagger's identity (its post-rollout webhook),
+    the cells' namespaces and ports, and Alertmanager's namespace and port."""
+
+    flagger: tuple[str, str]
+    cells: Mapping[str, Sequence[int]]
+    alertmanager: tuple[str, int]
+
+
+def smoke_test_allows(reach: SmokeTestReach) -> list[Allow]:
+    return [
+        Allow(
+            "smoke-test-from-flagger",
+            "Ingress",
+            (Peer(namespace=reach.flagger[0]),),
+            tcp(HBONE_PORT, N8N_PORT),
+            pods=tuple(MAIN_PODS.items()),
+        ),
+        *(
+            Allow(f"smoke-test-to-{ns}", "Egress", (Peer(namespace=ns),), tcp(HBONE_PORT, *sorted(set(ports))))
+            for ns, ports in sorted(reach.cells.items())
+        ),
+        Allow(
+            "smoke-test-to-alertmanager",
+            "Egress",
+            (Peer(namespace=reach.alertmanager[0], pods=(("app.kubernetes.io/name", "alertmanager"),)),),
+            tcp(HBONE_PORT, reach.alertmanager[1]),
+        ),
+    ]
 
 
 @dataclass(frozen=True)
@@ -63,6 +102,7 @@ class N8nArgs:
     secrets_operator: pulumi.Resource
     depends_on: Sequence[pulumi.Resource]  # nodes, the mesh, the guardrails, the database's access and migration
     monitors_after: pulumi.Resource | None = None
+    smoke_test: SmokeTestReach | None = None  # the release smoke test, where it runs
 
 
 class N8n(pulumi.ComponentResource):
@@ -138,13 +178,52 @@ class N8n(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
+        if args.smoke_test is not None:
+            # The committed workflow, for `n8n import:workflow` (README, "Automation").
+            made.append(
+                core.ConfigMap(
+                    f"{name}-workflows",
+                    core.ConfigMapInitArgs(
+                        metadata=meta.ObjectMetaArgs(name=WORKFLOWS_CONFIGMAP, namespace=ns, labels=K8S_LABELS),
+                        data={p.name: p.read_text() for p in sorted(WORKFLOWS.glob("*.json"))},
+                    ),
+                    opts=opts_,
+                )
+            )
+            allow_policies(
+                self,
+                f"{name}-netpol",
+                ns,
+                smoke_test_allows(args.smoke_test),
+                provider=args.provider,
+                depends_on=deps,
+            )
+            custom_object(
+                self,
+                f"{name}-authz-flagger",
+                authz.allow_principals(
+                    "smoke-test-from-flagger",
+                    ns,
+                    [authz.principal(*args.smoke_test.flagger)],
+                    ports=[N8N_PORT],
+                    selector=MAIN_PODS,
+                ),
+                provider=args.provider,
+                depends_on=deps,
+            )
         self.chart = install(
             self,
             f"{name}-chart",
             Release(
                 args.pins["n8n"],
                 ns,
-                n8n_values(ctx, cfg, host=args.host, account=args.account),
+                n8n_values(
+                    ctx,
+                    cfg,
+                    host=args.host,
+                    account=args.account,
+                    workflows=WORKFLOWS_CONFIGMAP if args.smoke_test is not None else None,
+                ),
                 release_name=RELEASE,
                 transforms=(no_api_token, harden_n8n),
             ),

@@ -155,7 +155,10 @@ class N8nValues(Values):
     extra_volume_mounts: list[dict[str, Any]]
 
 
-def n8n_values(ctx: ChartContext, cfg: N8nConfig, *, host: str, account: str) -> N8nValues:
+def n8n_values(
+    ctx: ChartContext, cfg: N8nConfig, *, host: str, account: str, workflows: str | None = None
+) -> N8nValues:
+    """`workflows`: a ConfigMap of committed workflows, mounted read-only at /workflows."""
     image: PinnedImage = ctx.images["n8n"]
     env = [
         {"name": "N8N_PROXY_HOPS", "value": "1"},  # the ingress gateway
@@ -166,6 +169,9 @@ def n8n_values(ctx: ChartContext, cfg: N8nConfig, *, host: str, account: str) ->
     ]
     volumes: list[dict[str, Any]] = [{"name": "tmp", "emptyDir": {"sizeLimit": "2Gi"}}]
     mounts: list[dict[str, Any]] = [{"name": "tmp", "mountPath": "/tmp"}]
+    if workflows:
+        volumes.append({"name": "workflows", "configMap": {"name": workflows}})
+        mounts.append({"name": "workflows", "mountPath": "/workflows", "readOnly": True})
     if cfg.queue_mode:
         env.append({"name": "NODE_EXTRA_CA_CERTS", "value": f"{REDIS_CA_DIR}/ca.crt"})
         volumes.append(

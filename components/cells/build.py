@@ -20,9 +20,11 @@ from components.cells.routes import Routes, RoutesArgs, virtual_services
 from components.cloud import CloudLayer
 from components.data import DataLayer
 from components.kube import redis_client
+from components.kube.authz import principal
 from components.observability import ObservabilityLayer
 from components.platform import PlatformLayer
 from stacks import images
+from stacks.config_automation import smoke_test
 from stacks.config_kafka import access_secret, users_of
 from stacks.config_observability import prometheus_url
 from stacks.model import EstateConfig
@@ -82,6 +84,17 @@ def build_cells(
             ),
         )
         templates = metrics_templates.templates
+    # After a release, n8n's smoke test (ai-estate:automation) calls every cell's readiness path and
+    # reports to Alertmanager: with the metrics stack and Flagger (whose webhook starts it) only.
+    triggered = observability.metrics is not None and platform.flagger is not None
+    smoke = smoke_test(cfg.automation, cfg.identity.workloads) if triggered else None
+    smoke_principal = principal(smoke.namespace, smoke.service_account) if smoke else None
+    health = [spec.health_url(n, c) for n, c in sorted(cfg.cells.items()) if c.port is not None]
+    webhook = (
+        release.smoke_test_webhook(smoke.url, health, observability.metrics.alertmanager_url)
+        if smoke and health and observability.metrics is not None
+        else None
+    )
     out: dict[str, Cell] = {}
     for name, cell in sorted(cfg.cells.items()):
         ns = cell.namespace
@@ -111,8 +124,8 @@ def build_cells(
                     iam_user=user,
                     database=cell.database or (databases[0] if len(databases) == 1 else None),
                 ),
-                callers=spec.callers(name, cfg.cells, ingress=mesh.ingress_principal),
-                allows=spec.allows(name, cfg.cells),
+                callers=spec.callers(name, cfg.cells, ingress=mesh.ingress_principal, smoke_test=smoke_principal),
+                allows=spec.allows(name, cfg.cells, smoke_test=smoke.namespace if smoke else None),
                 provider=cloud.kube.provider,
                 depends_on=deps,
                 prod=cfg.environment == "prod",
@@ -132,6 +145,7 @@ def build_cells(
                 flagger=platform.flagger.chart if platform.flagger is not None else None,
                 release_after=templates if cell.release.strategy == "canary" else [],
                 timeout=spec.request_timeout(cell),
+                smoke_test=webhook,
             ),
         )
     hosts = spec.host_routes(cfg.cells, cfg.dns.domain or "")

@@ -65,6 +65,7 @@ class CellArgs:
     release_after: Sequence[pulumi.Resource] = ()  # what its Canary waits for: the metric templates
     timeout: str | None = None  # its routes' request timeout, which a gateway canary's Service carries
     redis_auth: str | None = None  # its Redis ClusterTriggerAuthentication
+    smoke_test: release.Webhook | None = None  # the post-rollout smoke test Flagger calls, when one runs
 
 
 class Cell(pulumi.ComponentResource):
@@ -140,7 +141,7 @@ class Cell(pulumi.ComponentResource):
             custom_objects(
                 self,
                 f"{name}-release",
-                [release.canary(app, cell, timeout=args.timeout)],
+                [release.canary(app, cell, timeout=args.timeout, smoke_test=args.smoke_test)],
                 provider=args.provider,
                 depends_on=[args.flagger, *args.release_after, *scaling_objects],
             )

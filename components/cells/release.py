@@ -102,6 +102,14 @@ class Metric(Spec):
     interval: str
 
 
+class Webhook(Spec):
+    name: str
+    type: Literal["post-rollout"]
+    url: str
+    timeout: str
+    metadata: dict[str, str]
+
+
 class Analysis(Spec):
     interval: str
     threshold: int
@@ -109,6 +117,7 @@ class Analysis(Spec):
     step_weight: int | None = None
     iterations: int | None = None
     metrics: list[Metric] | None = None
+    webhooks: list[Webhook] | None = None
 
 
 class CanaryService(Spec):
@@ -129,8 +138,21 @@ class CanarySpec(Spec):
     analysis: Analysis
 
 
-def canary(name: str, cell: CellConfig, *, timeout: str | None) -> dict[str, Any]:
-    """The cell's Canary; `timeout`: its routes' request timeout (none for WebSocket cells)."""
+def smoke_test_webhook(url: str, health: list[str], alertmanager: str) -> Webhook:
+    """After a promotion, Flagger calls the smoke test with every cell's readiness URL and where
+    Alertmanager takes its result (components/automation/workflows/smoke-test.json reads both)."""
+    return Webhook(
+        name="smoke-test",
+        type="post-rollout",
+        url=url,
+        timeout="60s",
+        metadata={"health": ",".join(health), "alertmanager": alertmanager},
+    )
+
+
+def canary(name: str, cell: CellConfig, *, timeout: str | None, smoke_test: Webhook | None = None) -> dict[str, Any]:
+    """The cell's Canary; `timeout`: its routes' request timeout (none for WebSocket cells);
+    `smoke_test`: the post-rollout webhook of the smoke test, when one runs."""
     r = cell.release
     if r.strategy == "rolling" or cell.port is None:
         raise ValueError(f"cells.{name}: released rolling, no Canary")
@@ -159,6 +181,8 @@ def canary(name: str, cell: CellConfig, *, timeout: str | None) -> dict[str, Any
         )
     else:
         analysis = Analysis(interval=r.interval, threshold=r.threshold, iterations=r.iterations)
+    if smoke_test is not None:
+        analysis = analysis.model_copy(update={"webhooks": [smoke_test]})
     body = CanarySpec(
         provider="istio" if gateway else "kubernetes",
         target_ref=Ref(api_version="apps/v1", kind="Deployment", name=name),

@@ -80,22 +80,42 @@ def iam_user(environment: str, workload: str, project: str) -> str:
     return f"{workload_account_id(environment, workload)}@{project}.iam"
 
 
-def callers(name: str, cells: Mapping[str, CellConfig], *, ingress: str | None) -> list[str]:
+def callers(
+    name: str, cells: Mapping[str, CellConfig], *, ingress: str | None, smoke_test: str | None = None
+) -> list[str]:
     """The principals allowed to call the cell: its caller cells' service accounts (each cell runs
-    as its own, named after it) and the ingress gateway's when it has public routes."""
+    as its own, named after it), the ingress gateway's when it has public routes, and the smoke
+    test's (n8n's) when one runs."""
     cell = cells[name]
     out = [principal(cells[c].namespace, c) for c in sorted(set(cell.callers))]
     if cell.routes and ingress:
         out.append(ingress)
+    if smoke_test and cell.port:
+        out.append(smoke_test)
     return out
 
 
-def allows(name: str, cells: Mapping[str, CellConfig]) -> list[Allow]:
+def health_url(name: str, cell: CellConfig) -> str:
+    """The cell's readiness path inside the mesh: what the smoke test calls after a release."""
+    return f"http://{name}.{cell.namespace}.svc.cluster.local:{cell.port}{cell.probes.readiness}"
+
+
+def allows(name: str, cells: Mapping[str, CellConfig], *, smoke_test: str | None = None) -> list[Allow]:
     """The NetworkPolicies a cell adds in its namespace (whose default-deny and ingress from the
     gateway's namespace the platform wrote): its callers in, and its own calls out, each on the
-    callee's port and HBONE (ztunnel's 15008) only."""
+    callee's port and HBONE (ztunnel's 15008) only; and the smoke test's namespace in (n8n's)."""
     cell = cells[name]
     out = []
+    if smoke_test and cell.port:
+        out.append(
+            Allow(
+                f"cell-{name}-smoke-test",
+                "Ingress",
+                (Peer(namespace=smoke_test),),
+                tcp(HBONE_PORT, cell.port),
+                pods=tuple(pods(name).items()),
+            )
+        )
     if cell.callers and cell.port:
         ports = tcp(HBONE_PORT, cell.port)
         peers = tuple(

@@ -30,6 +30,7 @@ from components.observability.values_tempo import HTTP_PORT as TEMPO_PORT
 from components.observability.values_tempo import RELEASE as TEMPO
 from components.platform import PlatformLayer
 from stacks import secret_keys as keys
+from stacks.config_automation import smoke_test
 from stacks.config_mesh import fqdn
 from stacks.config_observability import keda_reads_metrics
 from stacks.config_telemetry import OTLP_GRPC_PORT
@@ -66,6 +67,8 @@ def build_observability(cfg: EstateConfig, cloud: CloudLayer, platform: Platform
     # The Redis exporter's address, password and CA, written by the namespace's one credentials sync.
     redis = o.exporters.redis
     redis_ids = {field: keys.secret_id(cfg.prefix, key) for field, key in exporters.SECRET_KEYS.items()}
+    # n8n's release smoke test reports to Alertmanager (ai-estate:automation).
+    smoke = smoke_test(cfg.automation, cfg.identity.workloads) if platform.flagger is not None else None
     metrics = Metrics(
         f"{cfg.prefix}-metrics",
         MetricsArgs(
@@ -101,6 +104,7 @@ def build_observability(cfg: EstateConfig, cloud: CloudLayer, platform: Platform
                 **({"flagger": platform.flagger.identity} if platform.flagger else {}),
                 **({"keda": platform.keda.operator} if keda_reads_metrics(o, cfg.inference) else {}),
             },
+            alert_senders={"smoke-test": (smoke.namespace, smoke.service_account)} if smoke else {},
             extra_credentials={exporters.SECRET: redis_ids} if redis else {},
             extra_sources={redis_ids[f]: cloud.secrets[k] for f, k in exporters.SECRET_KEYS.items()} if redis else {},
         ),

@@ -44,7 +44,7 @@ from components.observability.values_kps import NODE_EXPORTER_PORT, RELEASE, kps
 from components.secret_manager import SecretArgs, secret
 from stacks import secret_keys as keys
 from stacks.config_harbor import DB_PROXY as HARBOR_DB_PROXY
-from stacks.config_observability import PROMETHEUS_PODS, ObservabilityConfig, prometheus_url
+from stacks.config_observability import ALERTMANAGER_PORT, PROMETHEUS_PODS, ObservabilityConfig, prometheus_url
 
 KUBELET_PORT = 10250
 WEBHOOK_PORT = 10250  # the operator's (prometheusOperator.tls.internalPort)
@@ -82,6 +82,9 @@ class MetricsArgs:
     # Controllers that query Prometheus' API, by name: (namespace, service account). Flagger judges
     # canaries on it, KEDA scales the model servers on it.
     readers: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    # Workloads that post alerts to Alertmanager's API, by name: (namespace, service account). n8n's
+    # release smoke test reports there.
+    alert_senders: Mapping[str, tuple[str, str]] = field(default_factory=dict)
     # Further Secrets the namespace's one credentials sync writes for the layer's other workloads
     # (Kubernetes Secret -> key -> Secret Manager id), and those secrets' resources.
     extra_credentials: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
@@ -118,6 +121,20 @@ def dcgm(node_range: str) -> Allow:
         (Peer(namespace=monitors.DCGM_NAMESPACE, pods=(monitors.DCGM_POD,)), Peer(cidr=node_range)),
         tcp(monitors.DCGM_PORT),
         pods=PROMETHEUS_PODS,
+    )
+
+
+ALERTMANAGER_PODS = (("app.kubernetes.io/name", "alertmanager"),)
+
+
+def from_sender(sender: str, namespace: str) -> Allow:
+    """A sender's pods to Alertmanager's API, over HBONE (both are in the ambient mesh)."""
+    return Allow(
+        f"allow-{sender}-alerts",
+        "Ingress",
+        (Peer(namespace=namespace),),
+        tcp(HBONE_PORT, ALERTMANAGER_PORT),
+        pods=ALERTMANAGER_PODS,
     )
 
 
@@ -160,6 +177,7 @@ class Metrics(pulumi.ComponentResource):
                 kubelets,
                 *([dcgm(args.node_range)] if args.gpus else []),
                 *(from_reader(r, rns) for r, (rns, _) in sorted(args.readers.items())),
+                *(from_sender(s, sns) for s, (sns, _) in sorted(args.alert_senders.items())),
             ],
             provider=args.provider,
             depends_on=[args.namespaces[ns]],
@@ -175,18 +193,16 @@ class Metrics(pulumi.ComponentResource):
             provider=args.provider,
             depends_on=[args.namespaces[ns], args.mesh_control_plane],
         )
-        for reader, identity in sorted(args.readers.items()):
-            # Its identity, on the API's port only.
+        # Prometheus' readers and Alertmanager's senders: each identity, on its API's port only.
+        admitted = [(r, i, PROMETHEUS_PORT, PROMETHEUS_PODS) for r, i in sorted(args.readers.items())]
+        admitted += [
+            (f"{s}-alerts", i, ALERTMANAGER_PORT, ALERTMANAGER_PODS) for s, i in sorted(args.alert_senders.items())
+        ]
+        for who, identity, port, pods in admitted:
             custom_object(
                 self,
-                f"{name}-authz-{reader}",
-                authz.allow_principals(
-                    f"allow-{reader}",
-                    ns,
-                    [principal(*identity)],
-                    ports=[PROMETHEUS_PORT],
-                    selector=dict(PROMETHEUS_PODS),
-                ),
+                f"{name}-authz-{who}",
+                authz.allow_principals(f"allow-{who}", ns, [principal(*identity)], ports=[port], selector=dict(pods)),
                 provider=args.provider,
                 depends_on=[args.namespaces[ns], args.mesh_control_plane],
             )

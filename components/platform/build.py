@@ -31,7 +31,7 @@ from components.platform.values.istio import INGRESS_NAMESPACE
 from components.platform.values.keda import NAMESPACE as KEDA_NAMESPACE
 from stacks import images
 from stacks import secret_keys as keys
-from stacks.config_automation import sign_in
+from stacks.config_automation import N8N_PORT, sign_in, smoke_test
 from stacks.config_harbor import signed_globs
 from stacks.config_observability import (
     collector_namespace,
@@ -159,6 +159,7 @@ def build_platform(cfg: EstateConfig, cloud: CloudLayer) -> PlatformLayer:
     pins = cfg.pins
     domain = cfg.dns.domain or ""
     keda_reads = keda_reads_metrics(cfg.observability, cfg.inference)
+    smoke = smoke_test(cfg.automation, cfg.identity.workloads)
     # Charts wait for their pods to be ready, so they need nodes: the pools, not just the cluster.
     nodes = cloud.pools
     namespaces = Namespaces(
@@ -174,6 +175,7 @@ def build_platform(cfg: EstateConfig, cloud: CloudLayer) -> PlatformLayer:
             scraper=cfg.observability.namespace if cfg.observability.enabled else None,
             collector=collector_namespace(cfg.observability),
             keda_reads_metrics=keda_reads,
+            smoke_test=(smoke.namespace, N8N_PORT) if smoke and cfg.observability.enabled else None,
         ),
     )
     ns = namespaces.namespaces

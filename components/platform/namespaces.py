@@ -61,6 +61,7 @@ class NamespacesArgs:
     scraper: str | None = None  # the metrics stack's namespace, which scrapes the gateway
     collector: str | None = None  # the namespace of the collector every namespace sends OTLP to
     keda_reads_metrics: bool = False  # KEDA's operator asks Prometheus (stacks.config_observability)
+    smoke_test: tuple[str, int] | None = None  # (namespace, port) Flagger calls after a promotion
 
 
 class Namespaces(pulumi.ComponentResource):
@@ -95,6 +96,7 @@ class Namespaces(pulumi.ComponentResource):
                     args.collector,
                     args.private_services_range,
                     keda_reads=args.keda_reads_metrics,
+                    smoke_test=args.smoke_test,
                 ),
                 provider=args.provider,
                 depends_on=[self.namespaces[ns]],

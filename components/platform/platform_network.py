@@ -59,6 +59,7 @@ def platform_allows(
     collector: str | None = None,
     private_services: str | None = None,
     keda_reads: bool = False,
+    smoke_test: tuple[str, int] | None = None,
 ) -> list[Allow]:
     """The allows of one platform namespace. `backends`: application namespaces behind the gateway;
     `scraper`: the namespace whose Prometheus reads the gateway's metrics (None: no metrics stack);
@@ -70,6 +71,11 @@ def platform_allows(
         if scraper:
             prometheus = Peer(namespace=scraper, pods=PROMETHEUS_PODS)
             out.append(Allow("allow-prometheus", "Egress", (prometheus,), tcp(HBONE_PORT, PROMETHEUS_PORT)))
+        if smoke_test:
+            # The post-rollout webhook: n8n's smoke test, after each promotion.
+            out.append(
+                Allow("allow-smoke-test", "Egress", (Peer(namespace=smoke_test[0]),), tcp(HBONE_PORT, smoke_test[1]))
+            )
         return out
     if namespace == "keda":
         out = [dns(), api_server(), from_control_plane("allow-from-control-plane", pins["keda"].control_plane_ports)]
