@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_gcp as gcp
+import pulumi_random as random
 
 from components.common import child
 
@@ -45,3 +46,31 @@ def secret(parent: pulumi.Resource, name: str, args: SecretArgs) -> gcp.secretma
             opts=child(parent, depends_on=args.depends_on),
         )
     return entry
+
+
+def generated_secret(
+    parent: pulumi.Resource,
+    name: str,
+    password: random.RandomPasswordArgs,
+    *,
+    secret_id: str,
+    region: str,
+    labels: dict[str, str],
+    protect: bool,
+    depends_on: Sequence[pulumi.Resource],
+) -> gcp.secretmanager.Secret:
+    """A value the program generates once (`name`, kept in state and protected like its secret) and
+    its Secret Manager entry (`<name>-secret`), both children of `parent`."""
+    value = random.RandomPassword(name, password, opts=child(parent, protect=protect))
+    return secret(
+        parent,
+        f"{name}-secret",
+        SecretArgs(
+            secret_id=secret_id,
+            region=region,
+            labels=labels,
+            data=value.result,
+            protect=protect,
+            depends_on=depends_on,
+        ),
+    )

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from components.automation.estate import Estate
 from components.automation.n8n import N8n, N8nArgs, SmokeTestReach
 from components.automation.sso import SignIn, SignInArgs
 from components.automation.windmill import Windmill, WindmillArgs
@@ -40,13 +41,23 @@ def build_automation(
     domain = cfg.dns.domain or ""
     w, n = a.windmill, a.n8n
     mesh = platform.mesh
-    provider = cloud.kube.provider
+    estate = Estate(
+        ctx=platform.ctx,
+        pins=platform.pins,
+        prefix=cfg.prefix,
+        region=cfg.region,
+        provider=cloud.kube.provider,
+        namespaces=platform.namespaces.namespaces,
+        cluster=cloud.cluster,
+        apis=cloud.apis,
+        secrets_operator=platform.secrets,
+    )
     common = [cloud.pools, *mesh.data_plane, mesh.control_plane, platform.guardrails]
     # Full host name -> the paths that skip the sign-in.
     hosts: dict[str, list[str]] = {}
     windmill = n8n = None
     if w.enabled:
-        windmill = _windmill(cfg, cloud, platform, inference, common)
+        windmill = _windmill(cfg, cloud, platform, inference, estate, common)
         hosts[fqdn(cfg.mesh.hosts[w.host].host, domain)] = []
     if n.enabled:
         host = fqdn(cfg.mesh.hosts[n.host].host, domain)
@@ -54,23 +65,15 @@ def build_automation(
         n8n = N8n(
             f"{cfg.prefix}-n8n",
             N8nArgs(
-                ctx=platform.ctx,
+                estate=estate,
                 config=n,
-                pins=platform.pins,
                 host=host,
-                prefix=cfg.prefix,
-                region=cfg.region,
                 labels=labels(cfg.environment, "n8n"),
                 account=cfg.identity.workloads[n.workload].service_account,
                 gsa_email=cloud.workloads.emails[n.workload],
                 connection_name=cloud.database.connection_name,
                 db_password=cloud.secrets[keys.db_user_password(n.database_user)],
                 redis_secrets={k: cloud.secrets[k] for k in (keys.REDIS_ADDRESS, keys.REDIS_AUTH, keys.REDIS_CA)},
-                provider=provider,
-                namespaces=platform.namespaces.namespaces,
-                cluster=cloud.cluster,
-                apis=cloud.apis,
-                secrets_operator=platform.secrets,
                 depends_on=[*common, cloud.access, platform.migration],
                 monitors_after=metrics.chart if metrics is not None else None,
                 smoke_test=_smoke_test(cfg, platform) if metrics is not None else None,
@@ -81,24 +84,15 @@ def build_automation(
     sign_in = SignIn(
         f"{cfg.prefix}-sign-in",
         SignInArgs(
+            estate=estate,
             config=a.sso,
             domain=domain,
             hosts=hosts,
             image=cloud.registry.images["oauth2-proxy"],
-            project=cfg.project,
-            environment=cfg.environment,
-            prefix=cfg.prefix,
-            region=cfg.region,
             labels=labels(cfg.environment, "sign-in"),
-            prod=cfg.environment == "prod",
             gateway_namespace=mesh.gateway_namespace,
             gateway_selector=mesh.gateway_selector,
-            provider=provider,
-            namespaces=platform.namespaces.namespaces,
             depends_on=common,
-            cluster=cloud.cluster,
-            apis=cloud.apis,
-            secrets_operator=platform.secrets,
         ),
     )
     return AutomationLayer(windmill=windmill, n8n=n8n, sign_in=sign_in)
@@ -118,29 +112,26 @@ def _smoke_test(cfg: EstateConfig, platform: PlatformLayer) -> SmokeTestReach | 
 
 
 def _windmill(
-    cfg: EstateConfig, cloud: CloudLayer, platform: PlatformLayer, inference: InferenceLayer, common: list[Any]
+    cfg: EstateConfig,
+    cloud: CloudLayer,
+    platform: PlatformLayer,
+    inference: InferenceLayer,
+    estate: Estate,
+    common: list[Any],
 ) -> Windmill:
     w = cfg.automation.windmill
     return Windmill(
         f"{cfg.prefix}-windmill",
         WindmillArgs(
-            ctx=platform.ctx,
+            estate=estate,
             config=w,
-            pins=platform.pins,
             host=fqdn(cfg.mesh.hosts[w.host].host, cfg.dns.domain or ""),
-            prefix=cfg.prefix,
-            region=cfg.region,
             labels=labels(cfg.environment, "windmill"),
             account=cfg.identity.workloads[w.workload].service_account,
             gsa_email=cloud.workloads.emails[w.workload],
             workload_pool=cloud.cluster.workload_pool,
             connection_name=cloud.database.connection_name,
             db_password=cloud.secrets[keys.db_user_password(w.database_user)],
-            provider=cloud.kube.provider,
-            namespaces=platform.namespaces.namespaces,
-            cluster=cloud.cluster,
-            apis=cloud.apis,
-            secrets_operator=platform.secrets,
             control_plane=cloud.cluster.control_plane_ranges,
             depends_on=[*common, cloud.access, platform.migration],
             sandbox=inference.sandbox.namespace if inference.sandbox is not None else None,

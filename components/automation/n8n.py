@@ -19,18 +19,18 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from components.automation.cloud_sql import instance_configmap
+from components.automation.estate import Estate
 from components.automation.values_n8n import DB_SECRET, RELEASE, RUNNERS_SECRET, SECRETS, harden_n8n, n8n_values
 from components.common import K8S_LABELS, child
 from components.kube import authz, redis_client
-from components.kube.charts import ChartPin, Release, install
+from components.kube.charts import Release, install
 from components.kube.credentials import Credentials, CredentialsArgs
 from components.kube.custom import custom_object, custom_objects
 from components.kube.monitoring import Endpoint, LabelSelector, NamespaceSelector, PodMonitorSpec, monitor
 from components.kube.netpol import HBONE_PORT, Allow, Peer, allow_policies, tcp
 from components.kube.pods import disruption_budget, service_account
 from components.kube.transforms import no_api_token
-from components.kube.values import ChartContext
-from components.secret_manager import SecretArgs, secret
+from components.secret_manager import generated_secret
 from stacks import secret_keys as keys
 from stacks.config_automation import N8N_PORT, N8nConfig
 
@@ -83,23 +83,15 @@ def smoke_test_allows(reach: SmokeTestReach) -> list[Allow]:
 
 @dataclass(frozen=True)
 class N8nArgs:
-    ctx: ChartContext
+    estate: Estate
     config: N8nConfig
-    pins: Mapping[str, ChartPin]
     host: str  # its full name on the gateway
-    prefix: str
-    region: str
     labels: dict[str, str]
     account: str  # its workload's Kubernetes service account
     gsa_email: pulumi.Input[str]
     connection_name: pulumi.Input[str]
     db_password: pulumi.Resource  # the user's password in Secret Manager
     redis_secrets: Mapping[str, pulumi.Resource]  # the cache's address, AUTH and CA (queue mode)
-    provider: k8s.Provider
-    namespaces: Mapping[str, pulumi.Resource]
-    cluster: pulumi.Resource
-    apis: pulumi.Resource
-    secrets_operator: pulumi.Resource
     depends_on: Sequence[pulumi.Resource]  # nodes, the mesh, the guardrails, the database's access and migration
     monitors_after: pulumi.Resource | None = None
     smoke_test: SmokeTestReach | None = None  # the release smoke test, where it runs
@@ -111,10 +103,10 @@ class N8n(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: N8nArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("estate:automation:N8n", name, None, opts)
-        cfg, ctx = args.config, args.ctx
+        cfg, ctx = args.config, args.estate.ctx
         ns = cfg.namespace
-        deps = [args.namespaces[ns], *args.depends_on]
-        opts_ = child(self, provider=args.provider, depends_on=deps)
+        deps = [args.estate.namespaces[ns], *args.depends_on]
+        opts_ = child(self, provider=args.estate.provider, depends_on=deps)
         made: list[pulumi.Resource] = [
             core.ServiceAccount(
                 f"{name}-sa", service_account(args.account, ns, K8S_LABELS, args.gsa_email), opts=opts_
@@ -123,26 +115,19 @@ class N8n(pulumi.ComponentResource):
         ]
 
         def sid(key: str) -> str:
-            return keys.secret_id(args.prefix, key)
+            return keys.secret_id(args.estate.prefix, key)
 
         sources: dict[str, pulumi.Resource] = {sid(keys.db_user_password(cfg.database_user)): args.db_password}
         for key, length in ((ENCRYPTION_KEY, 48), (RUNNERS_TOKEN, 40)):
-            value = random.RandomPassword(
+            sources[sid(key)] = generated_secret(
+                self,
                 f"{name}-{key}",
                 random.RandomPasswordArgs(length=length, special=False),
-                opts=child(self, protect=ctx.prod),
-            )
-            sources[sid(key)] = secret(
-                self,
-                f"{name}-{key}-secret",
-                SecretArgs(
-                    secret_id=sid(key),
-                    region=args.region,
-                    labels=args.labels,
-                    data=value.result,
-                    protect=ctx.prod,
-                    depends_on=[args.apis],
-                ),
+                secret_id=sid(key),
+                region=args.estate.region,
+                labels=args.labels,
+                protect=ctx.prod,
+                depends_on=[args.estate.apis],
             )
         wanted: dict[str, dict[str, str]] = {
             DB_SECRET: {"password": sid(keys.db_user_password(cfg.database_user))},
@@ -168,11 +153,11 @@ class N8n(pulumi.ComponentResource):
                 project=ctx.project,
                 environment=ctx.environment,
                 wanted={ns: wanted},
-                provider=args.provider,
-                cluster=args.cluster,
-                apis=args.apis,
-                namespaces=args.namespaces,
-                secrets_operator=args.secrets_operator,
+                provider=args.estate.provider,
+                cluster=args.estate.cluster,
+                apis=args.estate.apis,
+                namespaces=args.estate.namespaces,
+                secrets_operator=args.estate.secrets_operator,
                 sources=sources,
                 templates={ns: templates},
             ),
@@ -195,7 +180,7 @@ class N8n(pulumi.ComponentResource):
                 f"{name}-netpol",
                 ns,
                 smoke_test_allows(args.smoke_test),
-                provider=args.provider,
+                provider=args.estate.provider,
                 depends_on=deps,
             )
             custom_object(
@@ -208,14 +193,14 @@ class N8n(pulumi.ComponentResource):
                     ports=[N8N_PORT],
                     selector=MAIN_PODS,
                 ),
-                provider=args.provider,
+                provider=args.estate.provider,
                 depends_on=deps,
             )
         self.chart = install(
             self,
             f"{name}-chart",
             Release(
-                args.pins["n8n"],
+                args.estate.pins["n8n"],
                 ns,
                 n8n_values(
                     ctx,
@@ -227,7 +212,7 @@ class N8n(pulumi.ComponentResource):
                 release_name=RELEASE,
                 transforms=(no_api_token, harden_n8n),
             ),
-            provider=args.provider,
+            provider=args.estate.provider,
             depends_on=[*deps, *made, *synced.secrets[ns].values()],
         )
         self.url = f"https://{args.host}"
@@ -245,7 +230,7 @@ class N8n(pulumi.ComponentResource):
                 self,
                 f"{name}-scraped",
                 [monitor("PodMonitor", "n8n", ns, scraped)],
-                provider=args.provider,
+                provider=args.estate.provider,
                 depends_on=[args.monitors_after, self.chart],
             )
         self.register_outputs({"url": self.url})

@@ -20,6 +20,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
+from components.automation.estate import Estate
 from components.common import K8S_LABELS, child
 from components.kube.authz import API_VERSION as AUTHZ_API
 from components.kube.credentials import Credentials, CredentialsArgs
@@ -94,24 +95,15 @@ def custom_policy(namespace: str, selector: Mapping[str, str], hosts: Mapping[st
 
 @dataclass(frozen=True)
 class SignInArgs:
+    estate: Estate
     config: SsoConfig
     domain: str
     hosts: Mapping[str, Sequence[str]]  # full host name -> paths that stay public
     image: pulumi.Input[str]
-    project: str
-    environment: str
-    prefix: str
-    region: str
     labels: dict[str, str]
-    prod: bool
     gateway_namespace: str
     gateway_selector: Mapping[str, str]
-    provider: k8s.Provider
-    namespaces: Mapping[str, pulumi.Resource]
     depends_on: Sequence[pulumi.Resource]  # nodes, the mesh's data plane and control plane (CRDs)
-    cluster: pulumi.Resource
-    apis: pulumi.Resource
-    secrets_operator: pulumi.Resource
 
 
 class SignIn(pulumi.ComponentResource):
@@ -121,43 +113,43 @@ class SignIn(pulumi.ComponentResource):
         cookie = random.RandomPassword(
             f"{name}-cookie-secret",
             random.RandomPasswordArgs(length=32, special=False),
-            opts=child(self, protect=args.prod),
+            opts=child(self, protect=args.estate.ctx.prod),
         )
         sources: dict[str, pulumi.Resource] = {}
         for key, data in ((CLIENT_ID, None), (CLIENT_SECRET, None), (COOKIE_SECRET, cookie.result)):
-            sid = keys.secret_id(args.prefix, key)
+            sid = keys.secret_id(args.estate.prefix, key)
             # No version for the client's id and secret: a person adds them (README, "Automation").
             sources[sid] = secret(
                 self,
                 f"{name}-{key}",
                 SecretArgs(
                     secret_id=sid,
-                    region=args.region,
+                    region=args.estate.region,
                     labels=args.labels,
                     data=data,
-                    protect=args.prod,
-                    depends_on=[args.apis],
+                    protect=args.estate.ctx.prod,
+                    depends_on=[args.estate.apis],
                 ),
             )
         synced = Credentials(
             f"{name}-sync",
             CredentialsArgs(
-                project=args.project,
-                environment=args.environment,
+                project=args.estate.ctx.project,
+                environment=args.estate.ctx.environment,
                 wanted={
                     ns: {
                         SECRET: {
-                            "client-id": keys.secret_id(args.prefix, CLIENT_ID),
-                            "client-secret": keys.secret_id(args.prefix, CLIENT_SECRET),
-                            "cookie-secret": keys.secret_id(args.prefix, COOKIE_SECRET),
+                            "client-id": keys.secret_id(args.estate.prefix, CLIENT_ID),
+                            "client-secret": keys.secret_id(args.estate.prefix, CLIENT_SECRET),
+                            "cookie-secret": keys.secret_id(args.estate.prefix, COOKIE_SECRET),
                         }
                     }
                 },
-                provider=args.provider,
-                cluster=args.cluster,
-                apis=args.apis,
-                namespaces=args.namespaces,
-                secrets_operator=args.secrets_operator,
+                provider=args.estate.provider,
+                cluster=args.estate.cluster,
+                apis=args.estate.apis,
+                namespaces=args.estate.namespaces,
+                secrets_operator=args.estate.secrets_operator,
                 sources=sources,
                 # Until a person sets the client, the sign-in answers nothing and the gateway refuses
                 # (it fails closed); `up` does not wait for that.
@@ -167,8 +159,8 @@ class SignIn(pulumi.ComponentResource):
         )
         labels = {**K8S_LABELS, "app.kubernetes.io/name": SSO_SERVICE}
         selector = {"app.kubernetes.io/name": SSO_SERVICE}
-        deps = [args.namespaces[ns], *args.depends_on]
-        opts_ = child(self, provider=args.provider, depends_on=deps)
+        deps = [args.estate.namespaces[ns], *args.depends_on]
+        opts_ = child(self, provider=args.estate.provider, depends_on=deps)
         sa = core.ServiceAccount(f"{name}-sa", service_account(SSO_SERVICE, ns, labels), opts=opts_)
         env = [
             core.EnvVarArgs(
@@ -217,7 +209,7 @@ class SignIn(pulumi.ComponentResource):
             apps.DeploymentInitArgs(
                 metadata=meta.ObjectMetaArgs(name=SSO_SERVICE, namespace=ns, labels=labels),
                 spec=apps.DeploymentSpecArgs(
-                    replicas=2 if args.prod else 1,
+                    replicas=2 if args.estate.ctx.prod else 1,
                     selector=meta.LabelSelectorArgs(match_labels=selector),
                     template=core.PodTemplateSpecArgs(
                         metadata=meta.ObjectMetaArgs(labels=labels),
@@ -227,24 +219,24 @@ class SignIn(pulumi.ComponentResource):
                                 service_account=sa.metadata.name,
                                 fs_group=UID,
                                 volumes=volumes,
-                                spread=selector if args.prod else None,
+                                spread=selector if args.estate.ctx.prod else None,
                             )
                         ),
                     ),
                 ),
             ),
-            opts=child(self, provider=args.provider, depends_on=[*deps, sa, synced.secrets[ns][SECRET]]),
+            opts=child(self, provider=args.estate.provider, depends_on=[*deps, sa, synced.secrets[ns][SECRET]]),
         )
         core.Service(
             f"{name}-service", cluster_service(SSO_SERVICE, ns, labels, selector, "http", SSO_PORT), opts=opts_
         )
-        if args.prod:
+        if args.estate.ctx.prod:
             policy.PodDisruptionBudget(f"{name}-pdb", disruption_budget(SSO_SERVICE, ns, labels, selector), opts=opts_)
         custom_object(
             self,
             f"{name}-gateway-policy",
             custom_policy(args.gateway_namespace, args.gateway_selector, args.hosts),
-            provider=args.provider,
+            provider=args.estate.provider,
             depends_on=deps,
         )
         self.register_outputs({"hosts": sorted(args.hosts)})

@@ -62,7 +62,9 @@ def pod_security() -> dict[str, Any]:
     }
 
 
-class App(Values):
+class Pods(Values):
+    """What the server's block and each worker group's say alike about their pods."""
+
     pod_security_context: dict[str, Any]
     container_security_context: dict[str, Any]
     resources: dict[str, Any]
@@ -71,23 +73,18 @@ class App(Values):
     volumes: list[dict[str, Any]]
     volume_mounts: list[dict[str, Any]]
     node_selector: dict[str, str] = Field(default_factory=lambda: dict(SYSTEM_NODES))
+
+
+class App(Pods):
     topology_spread_constraints: list[dict[str, Any]] | None = None
 
 
-class WorkerGroupValues(Values):
+class WorkerGroupValues(Pods):
     name: str
     replicas: int
     privileged: bool = False
     disable_unshare_pid: bool = True
-    pod_security_context: dict[str, Any]
-    container_security_context: dict[str, Any]
-    resources: dict[str, Any]
-    extra_env: list[dict[str, Any]]
-    init_containers: list[dict[str, Any]]
-    volumes: list[dict[str, Any]]
-    volume_mounts: list[dict[str, Any]]
     labels: dict[str, str]
-    node_selector: dict[str, str] = Field(default_factory=lambda: dict(SYSTEM_NODES))
     service_account_name: str | None = None
     # A running job keeps its worker up to this long on a rollout (the chart's default is a week).
     termination_grace_period_seconds: int = 600

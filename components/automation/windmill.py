@@ -12,7 +12,7 @@ with exactly the orchestrator's rights there.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -21,6 +21,7 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from components.automation.cloud_sql import instance_configmap
+from components.automation.estate import Estate
 from components.automation.values_windmill import (
     APP_SELECTOR,
     DATABASE_SECRET,
@@ -32,14 +33,13 @@ from components.automation.values_windmill import (
 )
 from components.common import K8S_LABELS, child
 from components.kube import authz
-from components.kube.charts import ChartPin, Release, install
+from components.kube.charts import Release, install
 from components.kube.credentials import Credentials, CredentialsArgs
 from components.kube.custom import custom_object
 from components.kube.netpol import HBONE_PORT, Allow, Peer, allow_policies, api_server, for_pods, public_internet, tcp
-from components.kube.pods import disruption_budget, service_account
+from components.kube.pods import disruption_budget, service_account, workload_identity
 from components.kube.transforms import no_api_token
-from components.kube.values import ChartContext
-from components.secret_manager import SecretArgs, secret
+from components.secret_manager import generated_secret
 from stacks import secret_keys as keys
 from stacks.config_automation import WINDMILL_PORT, WindmillConfig
 
@@ -81,23 +81,15 @@ def worker_allows(cfg: WindmillConfig) -> list[Allow]:
 
 @dataclass(frozen=True)
 class WindmillArgs:
-    ctx: ChartContext
+    estate: Estate
     config: WindmillConfig
-    pins: Mapping[str, ChartPin]
     host: str  # its full name on the gateway
-    prefix: str
-    region: str
     labels: dict[str, str]
     account: str  # its workload's Kubernetes service account
     gsa_email: pulumi.Input[str]  # the workload's Google account
     workload_pool: str
     connection_name: pulumi.Input[str]
     db_password: pulumi.Resource  # the user's password in Secret Manager
-    provider: k8s.Provider
-    namespaces: Mapping[str, pulumi.Resource]
-    cluster: pulumi.Resource
-    apis: pulumi.Resource
-    secrets_operator: pulumi.Resource
     control_plane: pulumi.Input[Sequence[str]]
     # The nodes, the mesh's data plane and control plane, the guardrails, and the migration that
     # made its roles (Windmill's first start needs them).
@@ -112,10 +104,10 @@ class Windmill(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: WindmillArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("estate:automation:Windmill", name, None, opts)
-        cfg, ctx = args.config, args.ctx
+        cfg, ctx = args.config, args.estate.ctx
         ns = cfg.namespace
-        deps = [args.namespaces[ns], *args.depends_on]
-        opts_ = child(self, provider=args.provider, depends_on=deps)
+        deps = [args.estate.namespaces[ns], *args.depends_on]
+        opts_ = child(self, provider=args.estate.provider, depends_on=deps)
         accounts = [args.account]
         if any(g.sandbox for g in cfg.worker_groups.values()):
             accounts.append(SANDBOX_ACCOUNT)
@@ -132,47 +124,39 @@ class Windmill(pulumi.ComponentResource):
             made.append(
                 gcp.serviceaccount.IAMMember(
                     f"{name}-sandbox-workload-identity",
-                    gcp.serviceaccount.IAMMemberArgs(
-                        service_account_id=pulumi.Output.concat(
-                            "projects/", ctx.project, "/serviceAccounts/", args.gsa_email
-                        ),
-                        role="roles/iam.workloadIdentityUser",
-                        member=f"serviceAccount:{args.workload_pool}[{ns}/{SANDBOX_ACCOUNT}]",
+                    workload_identity(
+                        pulumi.Output.concat("projects/", ctx.project, "/serviceAccounts/", args.gsa_email),
+                        args.workload_pool,
+                        ns,
+                        SANDBOX_ACCOUNT,
                     ),
                     opts=child(self),
                 )
             )
         made.append(core.ConfigMap(f"{name}-instance", instance_configmap(ns, args.connection_name), opts=opts_))
-        superadmin = random.RandomPassword(
+        superadmin_id = keys.secret_id(args.estate.prefix, SUPERADMIN_KEY)
+        stored = generated_secret(
+            self,
             f"{name}-superadmin",
             random.RandomPasswordArgs(length=40, special=False),
-            opts=child(self, protect=ctx.prod),
+            secret_id=superadmin_id,
+            region=args.estate.region,
+            labels=args.labels,
+            protect=ctx.prod,
+            depends_on=[args.estate.apis],
         )
-        superadmin_id = keys.secret_id(args.prefix, SUPERADMIN_KEY)
-        stored = secret(
-            self,
-            f"{name}-superadmin-secret",
-            SecretArgs(
-                secret_id=superadmin_id,
-                region=args.region,
-                labels=args.labels,
-                data=superadmin.result,
-                protect=ctx.prod,
-                depends_on=[args.apis],
-            ),
-        )
-        password_id = keys.secret_id(args.prefix, keys.db_user_password(cfg.database_user))
+        password_id = keys.secret_id(args.estate.prefix, keys.db_user_password(cfg.database_user))
         synced = Credentials(
             f"{name}-sync",
             CredentialsArgs(
                 project=ctx.project,
                 environment=ctx.environment,
                 wanted={ns: {DATABASE_SECRET: {"password": password_id}, SUPERADMIN_SECRET: {"value": superadmin_id}}},
-                provider=args.provider,
-                cluster=args.cluster,
-                apis=args.apis,
-                namespaces=args.namespaces,
-                secrets_operator=args.secrets_operator,
+                provider=args.estate.provider,
+                cluster=args.estate.cluster,
+                apis=args.estate.apis,
+                namespaces=args.estate.namespaces,
+                secrets_operator=args.estate.secrets_operator,
                 sources={password_id: args.db_password, superadmin_id: stored},
                 templates={ns: {DATABASE_SECRET: {"url": database_url_template(cfg.database_user, cfg.database)}}},
             ),
@@ -183,14 +167,14 @@ class Windmill(pulumi.ComponentResource):
             self,
             f"{name}-chart",
             Release(
-                args.pins["windmill"],
+                args.estate.pins["windmill"],
                 ns,
                 windmill_values(ctx, cfg, host=args.host, account=args.account, internal_url=internal),
                 release_name=RELEASE,
                 # No pod of the chart automounts a token; the sandbox groups mount theirs explicitly.
                 transforms=(no_api_token,),
             ),
-            provider=args.provider,
+            provider=args.estate.provider,
             depends_on=[*deps, *made, *synced.secrets[ns].values()],
         )
         self.url = f"https://{args.host}"
@@ -199,7 +183,7 @@ class Windmill(pulumi.ComponentResource):
             f"{name}-netpol",
             ns,
             worker_allows(cfg),
-            provider=args.provider,
+            provider=args.estate.provider,
             depends_on=deps,
             control_plane=args.control_plane,
         )
@@ -214,7 +198,7 @@ class Windmill(pulumi.ComponentResource):
                 ports=[WINDMILL_PORT],
                 selector=APP_SELECTOR,
             ),
-            provider=args.provider,
+            provider=args.estate.provider,
             depends_on=deps,
         )
         if ctx.prod:
@@ -233,7 +217,7 @@ class Windmill(pulumi.ComponentResource):
                 ),
                 opts=child(
                     self,
-                    provider=args.provider,
+                    provider=args.estate.provider,
                     depends_on=[*([args.sandbox_after] if args.sandbox_after else []), *made],
                 ),
             )

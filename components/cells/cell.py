@@ -33,6 +33,7 @@ from components.kube.pods import (
     pod_spec,
     scratch,
     service_account,
+    workload_identity,
 )
 from stacks import secret_keys as keys
 from stacks.config_cells import CellConfig
@@ -93,12 +94,11 @@ class Cell(pulumi.ComponentResource):
             waits.append(
                 gcp.serviceaccount.IAMMember(
                     f"{name}-workload-identity",
-                    gcp.serviceaccount.IAMMemberArgs(
-                        service_account_id=pulumi.Output.concat(
-                            "projects/", args.project, "/serviceAccounts/", args.gsa_email
-                        ),
-                        role="roles/iam.workloadIdentityUser",
-                        member=f"serviceAccount:{args.workload_pool}[{ns}/{app}]",
+                    workload_identity(
+                        pulumi.Output.concat("projects/", args.project, "/serviceAccounts/", args.gsa_email),
+                        args.workload_pool,
+                        ns,
+                        app,
                     ),
                     opts=child(self),
                 )

@@ -11,8 +11,7 @@ import pulumi
 import pulumi_gcp as gcp
 import pulumi_random as random
 
-from components.common import child
-from components.secret_manager import SecretArgs, secret
+from components.secret_manager import generated_secret
 from stacks import secret_keys as keys
 
 
@@ -33,21 +32,14 @@ class ApiKeys(pulumi.ComponentResource):
         super().__init__("estate:cloud:ApiKeys", name, None, opts)
         self.secrets = {}
         for key in sorted(args.names):
-            value = random.RandomPassword(
+            self.secrets[key] = generated_secret(
+                self,
                 f"{name}-{key}",
                 random.RandomPasswordArgs(length=48, special=False, min_upper=2, min_lower=2, min_numeric=2),
-                opts=child(self, protect=args.protect),
-            )
-            self.secrets[key] = secret(
-                self,
-                f"{name}-{key}-secret",
-                SecretArgs(
-                    secret_id=keys.secret_id(args.prefix, key),
-                    region=args.region,
-                    labels=args.labels,
-                    data=value.result,
-                    protect=args.protect,
-                    depends_on=args.apis,
-                ),
+                secret_id=keys.secret_id(args.prefix, key),
+                region=args.region,
+                labels=args.labels,
+                protect=args.protect,
+                depends_on=args.apis,
             )
         self.register_outputs({"keys": sorted(self.secrets)})

@@ -15,6 +15,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 from components.common import child
+from components.kube.pods import workload_identity
 from stacks.model import Workload
 from stacks.naming import workload_account_id
 
@@ -72,11 +73,7 @@ class Workloads(pulumi.ComponentResource):
                 )
             gcp.serviceaccount.IAMMember(
                 f"{name}-{key}-workload-identity",
-                gcp.serviceaccount.IAMMemberArgs(
-                    service_account_id=sa.name,
-                    role="roles/iam.workloadIdentityUser",
-                    member=f"serviceAccount:{args.workload_pool}[{wl.namespace}/{wl.service_account}]",
-                ),
+                workload_identity(sa.name, args.workload_pool, wl.namespace, wl.service_account),
                 opts=child(self, depends_on=[*deps, *args.cluster]),
             )
             self.emails[key] = sa.email

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pulumi
+import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
 core = k8s.core.v1
@@ -73,6 +74,18 @@ def http_probe(path: str, port: int | str, *, period: int, failures: int = 3) ->
 
 ZONE = "topology.kubernetes.io/zone"
 WORKLOAD_IDENTITY = "iam.gke.io/gcp-service-account"  # the Google account a Kubernetes one acts as
+
+
+def workload_identity(
+    service_account_id: pulumi.Input[str], workload_pool: str, namespace: str, account: str
+) -> gcp.serviceaccount.IAMMemberArgs:
+    """The Google account (`projects/<p>/serviceAccounts/<email>`, or its resource's name) accepts the
+    Kubernetes account `namespace/account` of the cluster's Workload Identity pool."""
+    return gcp.serviceaccount.IAMMemberArgs(
+        service_account_id=service_account_id,
+        role="roles/iam.workloadIdentityUser",
+        member=f"serviceAccount:{workload_pool}[{namespace}/{account}]",
+    )
 
 
 def service_account(

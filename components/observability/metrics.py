@@ -127,26 +127,31 @@ def dcgm(node_range: str) -> Allow:
 ALERTMANAGER_PODS = (("app.kubernetes.io/name", "alertmanager"),)
 
 
-def from_sender(sender: str, namespace: str) -> Allow:
-    """A sender's pods to Alertmanager's API, over HBONE (both are in the ambient mesh)."""
-    return Allow(
-        f"allow-{sender}-alerts",
-        "Ingress",
-        (Peer(namespace=namespace),),
-        tcp(HBONE_PORT, ALERTMANAGER_PORT),
-        pods=ALERTMANAGER_PODS,
-    )
+@dataclass(frozen=True)
+class ApiCaller:
+    """A workload outside the namespace that calls Prometheus' or Alertmanager's API: admitted by
+    its identity and from its namespace, on that API's port and HBONE only."""
+
+    name: str  # the policies' `allow-<name>`
+    identity: tuple[str, str]  # (namespace, service account)
+    port: int
+    pods: tuple[tuple[str, str], ...]  # the API's pods
+
+    def allow(self) -> Allow:
+        return Allow(
+            f"allow-{self.name}",
+            "Ingress",
+            (Peer(namespace=self.identity[0]),),
+            tcp(HBONE_PORT, self.port),
+            pods=self.pods,
+        )
 
 
-def from_reader(reader: str, namespace: str) -> Allow:
-    """A reader's pods to Prometheus' API, over HBONE (both are in the ambient mesh)."""
-    return Allow(
-        f"allow-{reader}",
-        "Ingress",
-        (Peer(namespace=namespace),),
-        tcp(HBONE_PORT, PROMETHEUS_PORT),
-        pods=PROMETHEUS_PODS,
-    )
+def api_callers(readers: Mapping[str, tuple[str, str]], senders: Mapping[str, tuple[str, str]]) -> list[ApiCaller]:
+    """Prometheus' readers, then Alertmanager's senders."""
+    return [ApiCaller(r, i, PROMETHEUS_PORT, PROMETHEUS_PODS) for r, i in sorted(readers.items())] + [
+        ApiCaller(f"{s}-alerts", i, ALERTMANAGER_PORT, ALERTMANAGER_PODS) for s, i in sorted(senders.items())
+    ]
 
 
 class Metrics(pulumi.ComponentResource):
@@ -168,17 +173,12 @@ class Metrics(pulumi.ComponentResource):
             tcp(KUBELET_PORT, NODE_EXPORTER_PORT) if args.node_agents else tcp(KUBELET_PORT),
             pods=PROMETHEUS_PODS,
         )
+        callers = api_callers(args.readers, args.alert_senders)
         allow_policies(
             self,
             f"{name}-netpol",
             ns,
-            [
-                *allows(),
-                kubelets,
-                *([dcgm(args.node_range)] if args.gpus else []),
-                *(from_reader(r, rns) for r, (rns, _) in sorted(args.readers.items())),
-                *(from_sender(s, sns) for s, (sns, _) in sorted(args.alert_senders.items())),
-            ],
+            [*allows(), kubelets, *([dcgm(args.node_range)] if args.gpus else []), *(c.allow() for c in callers)],
             provider=args.provider,
             depends_on=[args.namespaces[ns]],
             control_plane=args.control_plane_ranges,
@@ -194,15 +194,13 @@ class Metrics(pulumi.ComponentResource):
             depends_on=[args.namespaces[ns], args.mesh_control_plane],
         )
         # Prometheus' readers and Alertmanager's senders: each identity, on its API's port only.
-        admitted = [(r, i, PROMETHEUS_PORT, PROMETHEUS_PODS) for r, i in sorted(args.readers.items())]
-        admitted += [
-            (f"{s}-alerts", i, ALERTMANAGER_PORT, ALERTMANAGER_PODS) for s, i in sorted(args.alert_senders.items())
-        ]
-        for who, identity, port, pods in admitted:
+        for c in callers:
             custom_object(
                 self,
-                f"{name}-authz-{who}",
-                authz.allow_principals(f"allow-{who}", ns, [principal(*identity)], ports=[port], selector=dict(pods)),
+                f"{name}-authz-{c.name}",
+                authz.allow_principals(
+                    f"allow-{c.name}", ns, [principal(*c.identity)], ports=[c.port], selector=dict(c.pods)
+                ),
                 provider=args.provider,
                 depends_on=[args.namespaces[ns], args.mesh_control_plane],
             )
