@@ -13,7 +13,7 @@ from components.platform.grants import generated_migrations
 from stacks.config_automation import SSO_PROVIDER
 from stacks.config_mesh import fqdn
 from tests.conftest import area, config_problems, stack_cfg
-from tests.upstream import unknown_value_keys
+from tests.upstream import crd_problems, unknown_value_keys
 from tools.plan import Plan
 
 CHART = "kubernetes:helm.sh/v4:Chart"
@@ -97,6 +97,7 @@ def test_the_gateway_asks_the_sign_in_for_windmill(plan: Plan) -> None:
     (provider,) = [p for p in mesh["extensionProviders"] if p["name"] == SSO_PROVIDER]
     assert provider["envoyExtAuthzHttp"]["service"].startswith("oauth2-proxy.")
     policy = _objects(plan, "kubernetes:security.istio.io/v1:AuthorizationPolicy", "istio-ingress")["sign-in"]
+    assert crd_problems(policy) == []
     assert policy["spec"]["action"] == "CUSTOM" and policy["spec"]["provider"] == {"name": SSO_PROVIDER}
     assert {"to": [{"operation": {"hosts": [host]}}]} in policy["spec"]["rules"]  # Windmill's: no public path
     (proxy,) = _objects(plan, "kubernetes:apps/v1:Deployment", "sso").values()

@@ -284,6 +284,7 @@ def test_servers_scale_on_their_queue_and_admit_only_their_callers(plan: Plan) -
         assert trigger["type"] == "prometheus" and serving.QUEUE_METRIC[s.runtime] in trigger["metadata"]["query"]
         assert so["spec"]["minReplicaCount"] >= 1
         authz = policies[f"server-{name}"]
+        assert crd_problems(authz) == []
         principals = authz["spec"]["rules"][0]["from"][0]["source"]["principals"]
         assert principals == [f"cluster.local/ns/{cfg.cells[c].namespace}/sa/{c}" for c in sorted(s.callers)]
         assert authz["spec"]["rules"][0]["to"][0]["operation"]["ports"] == [str(serving.PORTS[s.runtime])]
