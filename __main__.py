@@ -19,7 +19,7 @@ data = build_data(cfg, cloud, platform)
 observability = build_observability(cfg, cloud, platform)
 cells = build_cells(cfg, cloud, platform, data, observability)
 inference = build_inference(cfg, cloud, platform, cells, observability)
-automation = build_automation(cfg, cloud, platform, observability, inference)
+automation = build_automation(cfg, cloud, platform, data, observability, inference)
 
 pulumi.export("clusterName", cloud.cluster.name)
 pulumi.export("clusterDnsEndpoint", cloud.cluster.dns_endpoint)

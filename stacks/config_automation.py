@@ -18,8 +18,10 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
+from stacks import config_release
 from stacks.base import Model, Name
 from stacks.config_namespaces import Quantity
+from stacks.config_release import ReleaseConfig
 from stacks.problem import Problem
 from stacks.service_home import own_database, own_namespace
 
@@ -52,6 +54,11 @@ class WorkerGroup(Model):
         False,
         description="May start Jobs in the sandbox namespace and read their results (ai-estate:sandbox): "
         "generated or untrusted code runs there, never in the worker.",
+    )
+    release: bool = Field(
+        False,
+        description="Runs the release flow (automation.release; tag `release`): cosign, the registry's pull "
+        "credentials, the webhook's key and the GitHub token are in its pods only.",
     )
 
 
@@ -108,6 +115,7 @@ class AutomationConfig(Model):
     sso: SsoConfig = SsoConfig()
     windmill: WindmillConfig
     n8n: N8nConfig = N8nConfig()
+    release: ReleaseConfig = ReleaseConfig()
 
 
 SMOKE_TEST_PATH = "smoke-test"  # the workflow's webhook path, under /webhook/
@@ -156,7 +164,7 @@ def check(cfg: AutomationConfig, estate: Any) -> list[Problem]:
         out += _windmill(w, estate)
     if cfg.n8n.enabled:
         out += _n8n(cfg, estate)
-    return out
+    return out + config_release.check(estate)
 
 
 def _taken(estate: Any, cfg: AutomationConfig) -> dict[str, str]:
@@ -252,7 +260,8 @@ WINDMILL_SERVICE = "windmill-app"  # the chart's server Service, port 8000
 WINDMILL_PORT = 8000
 
 # The groups the committed stacks run: the default group for flows and scripts (with PyPI and npm
-# reachable for their dependencies), and one that only starts sandbox Jobs for generated code.
+# reachable for their dependencies), one that only starts sandbox Jobs for generated code, and the
+# release flow's.
 _GROUPS: dict[str, dict[str, Any]] = {
     "default": {
         "replicas": 1,
@@ -260,6 +269,15 @@ _GROUPS: dict[str, dict[str, Any]] = {
         "publicHttps": True,
     },
     "sandbox": {"replicas": 1, "tags": ["sandbox"], "cpu": "500m", "memory": "1Gi", "sandbox": True},
+    # The release flow's steps only (automation.release): GitHub, the registry and KMS over HTTPS.
+    "release": {
+        "replicas": 1,
+        "tags": [config_release.RELEASE_TAG],
+        "cpu": "250m",
+        "memory": "1Gi",
+        "publicHttps": True,
+        "release": True,
+    },
 }
 # What Windmill needs from the other areas, merged into them (like Harbor's).
 _SHARED: dict[str, Any] = {

@@ -18,12 +18,14 @@ from typing import Annotated, Any, Literal
 from pydantic import Field
 
 from stacks.base import Duration, LabelValue, Model, Name
+from stacks.config_harbor import ProjectName
 from stacks.config_mesh import HostName
 from stacks.config_namespaces import Quantity
 
 EnvName = Annotated[str, Field(pattern=r"^[A-Z_][A-Z0-9_]{0,127}$")]
 ImagePath = Annotated[str, Field(pattern=r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$")]
 Tag = Annotated[str, Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")]
+Digest = Annotated[str, Field(pattern=r"^sha256:[0-9a-f]{64}$")]
 PathPrefix = Annotated[str, Field(pattern=r"^/([A-Za-z0-9._~-]+/?)*$")]
 HttpPath = Annotated[str, Field(pattern=r"^/[A-Za-z0-9._~/-]*$")]
 
@@ -32,10 +34,27 @@ DEFAULT_UID = 10001  # a non-root user the estate's images are built to run as
 
 
 class CellImage(Model):
-    name: ImagePath = Field(
-        description="Path in the estate's own repository (`<region>-docker.pkg.dev/<project>/images/<name>`)."
+    registry: Literal["artifactRegistry", "harbor"] = Field(
+        "artifactRegistry",
+        description="artifactRegistry: the estate's own repository, the tag resolved to its digest at deploy time; "
+        "harbor: a Harbor project, pinned by `digest` (what the release flow verified and proposes).",
     )
-    tag: Tag = Field(description="Resolved to its digest at deploy time; a tag the repository lacks stops `up`.")
+    project: ProjectName | None = Field(None, description="The harbor.projects entry (registry: harbor only).")
+    name: ImagePath = Field(
+        description="Path in the repository: `<region>-docker.pkg.dev/<project>/images/<name>`, or "
+        "`registry.<domain>/<project>/<name>` with Harbor."
+    )
+    tag: Tag = Field(
+        description="With Artifact Registry, resolved to its digest at deploy time (a tag it lacks stops `up`)."
+    )
+    digest: Digest | None = Field(
+        None, description="The manifest's digest, `sha256:<64 hex>`: required with Harbor, refused otherwise."
+    )
+
+    @property
+    def repository(self) -> str:
+        """`<project>/<name>`: how Harbor names the repository in its webhooks."""
+        return f"{self.project}/{self.name}"
 
 
 class Resources(Model):

@@ -82,6 +82,11 @@ class HarborConfig(Model):
     trivy: Trivy = Trivy()
     projects: dict[ProjectName, Project] = {}
     robots: dict[RobotName, Robot] = {}
+    pull_robot: RobotName | None = Field(
+        "cluster",
+        description="The robot the nodes pull the cells' Harbor images with: its secret reaches each namespace "
+        "with such a cell as a docker-registry Secret (`harbor-pull`).",
+    )
 
 
 def signed_globs(cfg: HarborConfig, domain: str) -> list[str]:

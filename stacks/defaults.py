@@ -40,6 +40,9 @@ _IMAGES = {
     "llama-cpp": {"image": "ghcr.io/ggml-org/llama.cpp", "tag": "server-cuda-b11347"},
     # The gateway's sign-in for the automation platforms (components/automation/sso.py).
     "oauth2-proxy": {"image": "quay.io/oauth2-proxy/oauth2-proxy", "tag": "v7.15.3"},
+    # cosign for the release flow's worker group (components/automation/values_windmill.py): the `-dev`
+    # build has a busybox beside the binary, so an init container can copy it out for the worker.
+    "cosign": {"image": "ghcr.io/sigstore/cosign/cosign", "tag": "v3.1.3-dev"},
     **CHART_IMAGES,
 }
 

@@ -116,7 +116,7 @@ FORMATS: dict[str, tuple[str | None, str]] = {
     # The model servers (stacks/config_inference.py).
     r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/[A-Za-z0-9][A-Za-z0-9_.-]{0,95}$": (
         None,
-        "a Hugging Face repository, `<owner>/<name>` (letters, digits, `-`, `_` and `.`)",
+        "a repository as `<owner>/<name>` (letters, digits, `-`, `_` and `.`), on the Hugging Face Hub or GitHub",
     ),
     r"^[0-9a-f]{40}$": (None, "a full commit: 40 lowercase hexadecimal digits (not a branch or a tag)"),
     r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$": (None, "a path inside the repository, without a leading `/`"),
@@ -133,6 +133,12 @@ FORMATS: dict[str, tuple[str | None, str]] = {
     r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)+$": (
         None,
         "a domain name with at least two labels, in lowercase (e.g. `example.com`)",
+    ),
+    # Harbor images and the release flow (stacks/config_cells.py, stacks/config_release.py).
+    r"^sha256:[0-9a-f]{64}$": (None, "a manifest digest: `sha256:` and 64 lowercase hexadecimal digits"),
+    r"^[A-Za-z0-9._-]+(?:/[A-Za-z0-9._-]+)*$": (
+        None,
+        "a git branch: letters, digits, `.`, `_` and `-`, words joined by `/` (`main`, `release/2026`)",
     ),
 }
 

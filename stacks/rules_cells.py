@@ -24,6 +24,13 @@ def namespace_secrets(cfg: EstateConfig, namespace: str) -> list[str]:
     return sorted({key for wl in cfg.identity.workloads.values() if wl.namespace == namespace for key in wl.secrets})
 
 
+def harbor_pull_namespaces(cfg: EstateConfig) -> list[str]:
+    """The namespaces where a cell runs an image from Harbor: they receive its pull Secret."""
+    if not cfg.harbor.enabled:
+        return []
+    return sorted({c.namespace for c in cfg.cells.values() if c.image.registry == "harbor"})
+
+
 def check_cells(cfg: EstateConfig) -> list[Problem]:
     out: list[Problem] = []
     classes = sorted({p.labels[WORKLOAD_CLASS] for p in cfg.cluster.node_pools.values() if WORKLOAD_CLASS in p.labels})
@@ -68,7 +75,42 @@ def check_cells(cfg: EstateConfig) -> list[Problem]:
                 )
             )
         out += _release(cfg, at, cell)
+        out += _image(cfg, f"{at}.image", cell)
     out += _shared_routes(cfg)
+    return out
+
+
+def _image(cfg: EstateConfig, at: str, cell: CellConfig) -> list[Problem]:
+    """A Harbor image names a project the cluster's pull robot reads, by digest; an Artifact
+    Registry image is found by its tag alone."""
+    img, harbor = cell.image, cfg.harbor
+    if img.registry == "artifactRegistry":
+        return [
+            Problem(f"{at}.{key}", value, "only with registry: harbor")
+            for key, value in (("project", img.project), ("digest", img.digest))
+            if value is not None
+        ]
+    if not harbor.enabled:
+        return [Problem(f"{at}.registry", "harbor", "Harbor is off (harbor.enabled: false)")]
+    out = []
+    if img.digest is None:
+        out.append(Problem(f"{at}.digest", None, "required with registry: harbor (sha256:<64 hex>)"))
+    if img.project not in harbor.projects:
+        out.append(Problem(f"{at}.project", img.project, f"must be a harbor.projects key: {sorted(harbor.projects)}"))
+    elif harbor.pull_robot is None:
+        out.append(Problem("harbor.pullRobot", None, f"required: {at} runs a Harbor image"))
+    elif harbor.pull_robot not in harbor.robots:
+        out.append(
+            Problem("harbor.pullRobot", harbor.pull_robot, f"must be a harbor.robots key: {sorted(harbor.robots)}")
+        )
+    elif img.project not in harbor.robots[harbor.pull_robot].projects:
+        out.append(
+            Problem(
+                f"harbor.robots.{harbor.pull_robot}.projects.{img.project}",
+                None,
+                f"the pull robot must read {img.project}: {at} runs an image from it",
+            )
+        )
     return out
 
 

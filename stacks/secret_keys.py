@@ -14,6 +14,8 @@ REDIS_AUTH = "redis-auth"
 REDIS_CA = "redis-ca"
 INFERENCE_API_KEY = "inference-api-key"  # generated: llama.cpp servers' key, which their callers send
 HF_TOKEN = "huggingface-token"  # set by a person: a gated model's Hugging Face token, for staging
+RELEASE_WEBHOOK_KEY = "release-webhook-key"  # generated: Harbor sends it to the release flow's route
+RELEASE_GITHUB_TOKEN = "release-github-token"  # set by a person: the release flow opens pull requests with it
 REDIS_ADDRESS = "redis-address"  # rediss://<host>:<port>: clients read the address as they read the password
 # The one key of every Kubernetes Secret the platform syncs for a workload (identity.workloads.<w>.secrets).
 SECRET_VALUE_KEY = "value"

@@ -65,7 +65,9 @@ def test_windmill_runs_rootless_on_the_estates_database(plan: Plan) -> None:
         env = {e["name"]: e.get("value") for e in g["extraEnv"]}
         assert env["WORKER_TAGS"] == ",".join(group.tags) and env["HOME"] == "/tmp"
         assert env["BASE_INTERNAL_URL"].startswith(f"http://windmill-app.{w.namespace}.svc.cluster.local:")
-        (proxy,) = g["initContainers"]
+        *steps, proxy = g["initContainers"]
+        # The release group first copies cosign out of its image (components/automation/release).
+        assert [c["name"] for c in steps] == (["cosign"] if group.release else [])
         assert proxy["restartPolicy"] == "Always"
         assert proxy["env"][0]["valueFrom"]["configMapKeyRef"]["key"] == "connection-name"
         assert g.get("serviceAccountName") == (SANDBOX_ACCOUNT if group.sandbox else None)
@@ -149,7 +151,7 @@ def test_sandbox_groups_start_jobs_with_the_orchestrators_rights_only(plan: Plan
         ),
         (
             {"sandbox": {"enabled": False}},
-            "automation.windmill.workerGroups = ['default', 'sandbox']: a group with sandbox: true",
+            "automation.windmill.workerGroups = ['default', 'release', 'sandbox']: a group with sandbox: true",
         ),
     ],
 )

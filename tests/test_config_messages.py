@@ -271,6 +271,8 @@ BAD_VALUES: dict[str, tuple[str, str | None]] = {
     r"^\d+\.\d+$": ("12", None),
     r"^[a-z0-9][a-z0-9_-]{0,62}$": ("Python3", None),
     r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)+$": ("localhost", None),
+    r"^sha256:[0-9a-f]{64}$": ("sha256:ABC", None),
+    r"^[A-Za-z0-9._-]+(?:/[A-Za-z0-9._-]+)*$": ("main branch", None),
 }
 
 

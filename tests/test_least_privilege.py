@@ -57,6 +57,10 @@ def test_each_namespace_syncs_only_the_secrets_its_workloads_name(plan: Plan) ->
         # client and cookie key (components/automation).
         (_sync(plan, "windmill"), f"{p}-db-windmill-password"),
         (_sync(plan, "windmill"), f"{p}-windmill-superadmin"),
+        # Its release group's files: the webhook key, the GitHub token and the pull robot's login.
+        (_sync(plan, "windmill"), f"{p}-release-webhook-key"),
+        (_sync(plan, "windmill"), f"{p}-release-github-token"),
+        (_sync(plan, "windmill"), f"{p}-harbor-robot-{harbor.pull_robot}"),
         *((_sync(plan, "sso"), f"{p}-sso-{k}") for k in ("client-id", "client-secret", "cookie-secret")),
         # n8n syncs its own: its user's password, its encryption key and runners' token, and in queue
         # mode (prod) the queue's Redis address, AUTH string and CA.

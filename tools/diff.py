@@ -243,6 +243,7 @@ REPLACE_ON.update(
         "harbor:index/robotAccount:RobotAccount": ("name", "level"),
         "harbor:index/immutableTagRule:ImmutableTagRule": ("projectId",),
         "harbor:index/retentionPolicy:RetentionPolicy": ("scope",),
+        "harbor:index/projectWebhook:ProjectWebhook": ("name",),
     }
 )
 

@@ -6,18 +6,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import pulumi
+
 from components.automation.estate import Estate
 from components.automation.n8n import N8n, N8nArgs, SmokeTestReach
+from components.automation.release import ReleaseArgs, ReleaseFlow
 from components.automation.sso import SignIn, SignInArgs
 from components.automation.windmill import Windmill, WindmillArgs
 from components.cloud import CloudLayer
 from components.common import labels
+from components.data import DataLayer
 from components.inference import InferenceLayer
 from components.observability import ObservabilityLayer
 from components.platform import PlatformLayer
 from stacks import secret_keys as keys
 from stacks.config_mesh import fqdn
 from stacks.config_observability import ALERTMANAGER_PORT
+from stacks.config_release import release
 from stacks.model import EstateConfig
 
 
@@ -32,6 +37,7 @@ def build_automation(
     cfg: EstateConfig,
     cloud: CloudLayer,
     platform: PlatformLayer,
+    data: DataLayer,
     observability: ObservabilityLayer,
     inference: InferenceLayer,
 ) -> AutomationLayer:
@@ -57,7 +63,7 @@ def build_automation(
     hosts: dict[str, list[str]] = {}
     windmill = n8n = None
     if w.enabled:
-        windmill = _windmill(cfg, cloud, platform, inference, estate, common)
+        windmill = _windmill(cfg, cloud, platform, data, inference, estate, common)
         hosts[fqdn(cfg.mesh.hosts[w.host].host, domain)] = []
     if n.enabled:
         host = fqdn(cfg.mesh.hosts[n.host].host, domain)
@@ -115,11 +121,21 @@ def _windmill(
     cfg: EstateConfig,
     cloud: CloudLayer,
     platform: PlatformLayer,
+    data: DataLayer,
     inference: InferenceLayer,
     estate: Estate,
     common: list[Any],
 ) -> Windmill:
     w = cfg.automation.windmill
+    flow, login = _release(cfg, cloud, platform, data, estate, common), None
+    if flow is not None and data.harbor is not None and cfg.harbor.pull_robot is not None:
+        robot_id = data.harbor.robot_secrets[cfg.harbor.pull_robot]
+        login = (
+            fqdn(cfg.harbor.host, cfg.dns.domain or ""),
+            data.harbor.robot_user(cfg.harbor.pull_robot),
+            robot_id,
+            data.harbor.stored[robot_id],
+        )
     return Windmill(
         f"{cfg.prefix}-windmill",
         WindmillArgs(
@@ -136,5 +152,37 @@ def _windmill(
             depends_on=[*common, cloud.access, platform.migration],
             sandbox=inference.sandbox.namespace if inference.sandbox is not None else None,
             sandbox_after=inference.sandbox,
+            release=flow,
+            registry_login=login,
+        ),
+    )
+
+
+def _release(
+    cfg: EstateConfig, cloud: CloudLayer, platform: PlatformLayer, data: DataLayer, estate: Estate, common: list[Any]
+) -> ReleaseFlow | None:
+    """Harbor's webhooks to Windmill's release flow, and what the flow reads, when it runs."""
+    active = release(cfg)
+    if active is None or data.harbor is None or cfg.harbor.pull_robot is None:
+        return None
+    w = cfg.automation.windmill
+    return ReleaseFlow(
+        f"{cfg.prefix}-release",
+        ReleaseArgs(
+            estate=estate,
+            release=active,
+            namespace=w.namespace,
+            labels=labels(cfg.environment, "release"),
+            stack=pulumi.get_stack(),
+            registry=fqdn(cfg.harbor.host, cfg.dns.domain or ""),
+            robot_user=data.harbor.robot_user(cfg.harbor.pull_robot),
+            cosign_key=platform.signing.cosign_key,
+            signing_key_id=platform.signing.key_id,
+            gsa_email=cloud.workloads.emails[w.workload],
+            harbor_namespace=cfg.harbor.namespace,
+            harbor_sender=(data.harbor.webhook_pods, data.harbor.webhook_account),
+            harbor_api=data.harbor.api,
+            harbor_projects=data.harbor.project_resources,
+            depends_on=common,
         ),
     )

@@ -129,8 +129,15 @@ def _scratch() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
 
 
 def windmill_values(
-    ctx: ChartContext, cfg: WindmillConfig, *, host: str, account: str, internal_url: str
+    ctx: ChartContext,
+    cfg: WindmillConfig,
+    *,
+    host: str,
+    account: str,
+    internal_url: str,
+    release: tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]] | None = None,
 ) -> WindmillValues:
+    """`release`: the release group's init containers, volumes and mounts (components/automation/release)."""
     image: PinnedImage = ctx.images["windmill"]
     proxy = proxy_sidecar(ctx.images["cloud-sql-proxy"])
     volumes, mounts = _scratch()
@@ -142,6 +149,10 @@ def windmill_values(
             # Declared, not automounted: the token it starts sandbox Jobs with, in this group only.
             g_volumes.append(token_volume())
             g_mounts.append(token_mount())
+        g_init = [proxy]
+        if group.release and release is not None:
+            init, extra_volumes, extra_mounts = release
+            g_init, g_volumes, g_mounts = [*init, proxy], g_volumes + extra_volumes, g_mounts + extra_mounts
         groups.append(
             WorkerGroupValues(
                 name=name,
@@ -155,7 +166,7 @@ def windmill_values(
                     # Scripts call the server inside the mesh, not through the gateway's sign-in.
                     {"name": "BASE_INTERNAL_URL", "value": internal_url},
                 ],
-                init_containers=[proxy],
+                init_containers=g_init,
                 volumes=g_volumes,
                 volume_mounts=g_mounts,
                 labels={"estate.io/worker-group": name},

@@ -20,8 +20,10 @@ import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
+from components.automation import release
 from components.automation.cloud_sql import instance_configmap
 from components.automation.estate import Estate
+from components.automation.release import ReleaseFlow
 from components.automation.values_windmill import (
     APP_SELECTOR,
     DATABASE_SECRET,
@@ -96,6 +98,10 @@ class WindmillArgs:
     depends_on: Sequence[pulumi.Resource]
     sandbox: str | None = None  # the sandbox namespace, with its `orchestrator` Role
     sandbox_after: pulumi.Resource | None = None
+    # The release flow (automation.release): its Secrets' sources, its files, the registry login.
+    release: ReleaseFlow | None = None
+    # Host, the pull robot's login name, its secret's id and the secret.
+    registry_login: tuple[str, str, str, pulumi.Resource] | None = None
 
 
 class Windmill(pulumi.ComponentResource):
@@ -146,19 +152,37 @@ class Windmill(pulumi.ComponentResource):
             depends_on=[args.estate.apis],
         )
         password_id = keys.secret_id(args.estate.prefix, keys.db_user_password(cfg.database_user))
+        wanted: dict[str, dict[str, str]] = {
+            DATABASE_SECRET: {"password": password_id},
+            SUPERADMIN_SECRET: {"value": superadmin_id},
+        }
+        sources: dict[str, pulumi.Resource] = {password_id: args.db_password, superadmin_id: stored}
+        templates = {DATABASE_SECRET: {"url": database_url_template(cfg.database_user, cfg.database)}}
+        unwaited: frozenset[tuple[str, str]] = frozenset()
+        pods = None
+        if args.release is not None and args.registry_login is not None:
+            host, user, robot_id, robot_secret = args.registry_login
+            wanted |= release.wanted(args.estate.prefix, robot_id)
+            sources |= {**args.release.sources, robot_id: robot_secret}
+            templates |= release.registry_template(host, user)
+            # The GitHub token is a person's to add: nothing waits for it.
+            unwaited = frozenset({(ns, release.GITHUB_SECRET)})
+            pods = release.pod_parts(ctx.images["cosign"])
+            made += args.release.ready
         synced = Credentials(
             f"{name}-sync",
             CredentialsArgs(
                 project=ctx.project,
                 environment=ctx.environment,
-                wanted={ns: {DATABASE_SECRET: {"password": password_id}, SUPERADMIN_SECRET: {"value": superadmin_id}}},
+                wanted={ns: wanted},
                 provider=args.estate.provider,
                 cluster=args.estate.cluster,
                 apis=args.estate.apis,
                 namespaces=args.estate.namespaces,
                 secrets_operator=args.estate.secrets_operator,
-                sources={password_id: args.db_password, superadmin_id: stored},
-                templates={ns: {DATABASE_SECRET: {"url": database_url_template(cfg.database_user, cfg.database)}}},
+                sources=sources,
+                templates={ns: templates},
+                unwaited=unwaited,
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
@@ -169,7 +193,7 @@ class Windmill(pulumi.ComponentResource):
             Release(
                 args.estate.pins["windmill"],
                 ns,
-                windmill_values(ctx, cfg, host=args.host, account=args.account, internal_url=internal),
+                windmill_values(ctx, cfg, host=args.host, account=args.account, internal_url=internal, release=pods),
                 release_name=RELEASE,
                 # No pod of the chart automounts a token; the sandbox groups mount theirs explicitly.
                 transforms=(no_api_token,),

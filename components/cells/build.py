@@ -18,7 +18,7 @@ from components.cells.cell import Cell, CellArgs
 from components.cells.ratelimit import RateLimiter, RateLimiterArgs
 from components.cells.routes import Routes, RoutesArgs, virtual_services
 from components.cloud import CloudLayer
-from components.data import DataLayer
+from components.data import PULL_SECRET, DataLayer
 from components.kube import redis_client
 from components.kube.authz import principal
 from components.observability import ObservabilityLayer
@@ -26,6 +26,7 @@ from components.platform import PlatformLayer
 from stacks import images
 from stacks.config_automation import smoke_test
 from stacks.config_kafka import access_secret, users_of
+from stacks.config_mesh import fqdn
 from stacks.config_observability import prometheus_url
 from stacks.model import EstateConfig
 from stacks.rules_cells import REDIS_SECRETS, WORKLOAD_CLASS
@@ -39,8 +40,11 @@ class CellsLayer:
 
 
 def image(cfg: EstateConfig, name: str) -> str:
-    """The cell's image in our repository as `path:tag@sha256:...`, from the registry's answer."""
+    """The cell's image as `path:tag@sha256:...`: from Artifact Registry's answer, or Harbor's by config."""
     img = cfg.cells[name].image
+    if img.registry == "harbor":
+        # Pinned by config: the digest the release flow verified (its signature is checked again at admission).
+        return f"{fqdn(cfg.harbor.host, cfg.dns.domain or '')}/{img.project}/{img.name}:{img.tag}@{img.digest}"
     repository = images.own_host(cfg.region, cfg.project)
     try:
         found = gcp.artifactregistry.get_docker_image(
@@ -98,6 +102,7 @@ def build_cells(
     out: dict[str, Cell] = {}
     for name, cell in sorted(cfg.cells.items()):
         ns = cell.namespace
+        harbor = cell.image.registry == "harbor"
         synced = platform.credentials.secrets.get(ns, {})
         used = {*cell.secrets.values(), *(REDIS_SECRETS if cell.redis else ())}
         deps = [
@@ -110,6 +115,8 @@ def build_cells(
             *([cloud.access, platform.migration] if cell.cloud_sql else []),
             # The Access Operator writes the Kafka user's Secret; the cluster and users come first.
             *([data.kafka] if cell.kafka and data.kafka is not None else []),
+            # Harbor's pull Secret, and the robot it holds the secret of.
+            *([data.harbor, data.harbor.pull_secrets[ns]] if harbor and data.harbor is not None else []),
         ]
         user = spec.iam_user(cfg.environment, cell.workload, cfg.project) if cell.cloud_sql and cell.workload else None
         out[name] = Cell(
@@ -146,6 +153,7 @@ def build_cells(
                 release_after=templates if cell.release.strategy == "canary" else [],
                 timeout=spec.request_timeout(cell),
                 smoke_test=webhook,
+                pull_secrets=(PULL_SECRET,) if harbor else (),
             ),
         )
     hosts = spec.host_routes(cfg.cells, cfg.dns.domain or "")

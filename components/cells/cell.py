@@ -45,7 +45,7 @@ core, apps, meta, policy, autoscaling = k8s.core.v1, k8s.apps.v1, k8s.meta.v1, k
 class CellArgs:
     name: str
     config: CellConfig
-    image: str  # our repository's `path:tag@sha256:...`
+    image: str  # `path:tag@sha256:...` in Artifact Registry or Harbor
     env: Sequence[spec.EnvVar]
     callers: Sequence[str]  # principals the AuthorizationPolicy admits
     allows: Sequence[Allow]
@@ -67,6 +67,7 @@ class CellArgs:
     timeout: str | None = None  # its routes' request timeout, which a gateway canary's Service carries
     redis_auth: str | None = None  # its Redis ClusterTriggerAuthentication
     smoke_test: release.Webhook | None = None  # the post-rollout smoke test Flagger calls, when one runs
+    pull_secrets: Sequence[str] = ()  # Harbor's docker-registry Secret, for a Harbor image
 
 
 class Cell(pulumi.ComponentResource):
@@ -248,6 +249,7 @@ class Cell(pulumi.ComponentResource):
             volumes=volumes,
             node_selector=args.node_selector,
             spread=spec.pods(args.name),
+            image_pull_secrets=args.pull_secrets,
         )
 
     def _scaling(self, name: str, args: CellArgs, labels: Mapping[str, str]) -> list[pulumi.Resource]:

@@ -2,5 +2,6 @@
 asynchronous messaging)."""
 
 from components.data.build import DataLayer, build_data
+from components.data.harbor_pull import PULL_SECRET
 
-__all__ = ["DataLayer", "build_data"]
+__all__ = ["PULL_SECRET", "DataLayer", "build_data"]

@@ -18,6 +18,7 @@ from stacks import secret_keys as keys
 from stacks.config_mesh import fqdn
 from stacks.model import EstateConfig
 from stacks.naming import bucket_name
+from stacks.rules_cells import harbor_pull_namespaces
 
 PUBSUB_TYPES = (
     "gcp:pubsub/schema:Schema",
@@ -116,5 +117,6 @@ def _harbor(cfg: EstateConfig, cloud: CloudLayer, platform: PlatformLayer) -> Ha
             dns_zone_name=platform.certs.zone_name,
             labels=labels(cfg.environment, "harbor"),
             force_destroy=cfg.storage.force_destroy,
+            pull_identities={ns: platform.credentials.identities[ns] for ns in harbor_pull_namespaces(cfg)},
         ),
     )

@@ -11,18 +11,19 @@ protected in prod and refuse deletion while they hold repositories.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
+import pulumiverse_harbor
 
 from components.common import K8S_LABELS, child
 from components.data import harbor_objects as objects
-from components.data import harbor_projects, harbor_secrets
+from components.data import harbor_projects, harbor_pull, harbor_secrets
 from components.data.values_harbor import RELEASE, harbor_values, service_account
 from components.kube.charts import ChartPin, Release, install
-from components.kube.credentials import Credentials, CredentialsArgs
+from components.kube.credentials import Credentials, CredentialsArgs, SyncIdentity
 from components.kube.custom import custom_object, custom_resource
 from components.kube.netpol import allow_policies
 from components.kube.pods import PROXY_UID, PodArgs, cloud_sql_proxy, pod_spec
@@ -68,11 +69,25 @@ class HarborArgs:
     labels: dict[str, str]
     # Outside prod with storage.forceDestroy only: destroy deletes projects with their repositories.
     force_destroy: bool = False
+    # Namespaces where a cell runs a Harbor image -> their sync identity (the pull robot's Secret).
+    pull_identities: Mapping[str, SyncIdentity] = field(default_factory=dict)
 
 
 class Harbor(pulumi.ComponentResource):
     url: str
     projects: list[str]
+    api: pulumiverse_harbor.Provider
+    project_resources: dict[str, pulumiverse_harbor.Project]
+    pull_secrets: dict[str, pulumi.Resource]  # namespace -> its `harbor-pull` ExternalSecret
+    stored: dict[str, pulumi.Resource]
+    webhook_pods: tuple[tuple[str, str], ...]
+    webhook_account: str
+
+    @staticmethod
+    def robot_user(robot: str) -> str:
+        """The name a robot logs in to the registry with."""
+        return harbor_pull.robot_user(robot)
+
     robot_secrets: dict[str, str]  # robot -> Secret Manager id of its secret
 
     def __init__(self, name: str, args: HarborArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -218,7 +233,28 @@ class Harbor(pulumi.ComponentResource):
             force_destroy=args.force_destroy and not prod,
         )
         self.projects = sorted(made)
+        # What a later layer adds in Harbor's API (the release flow's webhooks): the provider and projects.
+        self.api, self.project_resources = api, made
         self.robot_secrets = {r: harbor_secrets.robot_secret_id(args.prefix, r) for r in sorted(cfg.robots)}
+        self.stored = generated.stored  # Secret Manager id -> the secret (a sync elsewhere waits for it)
+        # Who sends Harbor's webhooks (jobservice), for a receiver's NetworkPolicy and AuthorizationPolicy.
+        self.webhook_pods = objects.JOBSERVICE_POD
+        self.webhook_account = service_account("jobservice")
+        self.pull_secrets: dict[str, pulumi.Resource] = {}
+        if args.pull_identities and cfg.pull_robot is not None:
+            pull_id = harbor_secrets.robot_secret_id(args.prefix, cfg.pull_robot)
+            self.pull_secrets = harbor_pull.pull_secrets(
+                self,
+                f"{name}-pull",
+                identities=args.pull_identities,
+                host=host,
+                robot=cfg.pull_robot,
+                secret_id=pull_id,
+                source=generated.stored[pull_id],
+                project=ctx.project,
+                provider=args.provider,
+                depends_on=[args.secrets_operator],
+            )
         self.register_outputs({"url": self.url, "projects": self.projects, "robotSecrets": self.robot_secrets})
 
     def _account(

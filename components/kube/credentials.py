@@ -46,15 +46,30 @@ class CredentialsArgs:
     # (namespace, Kubernetes Secret) whose first sync Pulumi does not wait for: a value a person
     # sets after `up` (components.kube.external_secret.ExternalSecretSpec.wait).
     unwaited: frozenset[tuple[str, str]] = frozenset()
+    # Namespaces that get a sync identity even with nothing to sync here: a later layer syncs a
+    # secret it creates itself into them (Harbor's pull secret), through `identities`.
+    identities_for: frozenset[str] = frozenset()
+    # (namespace, Kubernetes Secret) -> the Secret's type (`kubernetes.io/dockerconfigjson`); Opaque otherwise.
+    types: Mapping[tuple[str, str], str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SyncIdentity:
+    """A namespace's sync identity, for a layer that grants it a secret of its own and syncs it."""
+
+    member: pulumi.Output[str]  # the Google account, as an IAM member
+    ready: list[pulumi.Resource]  # its Kubernetes account and Workload Identity binding
 
 
 class Credentials(pulumi.ComponentResource):
     secrets: dict[str, dict[str, pulumi.Resource]]  # namespace -> Secret name -> its ExternalSecret
+    identities: dict[str, SyncIdentity]  # namespace -> its sync identity
 
     def __init__(self, name: str, args: CredentialsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("estate:secrets:Credentials", name, None, opts)
-        self.secrets = {}
-        for ns, targets in sorted(args.wanted.items()):
+        self.secrets, self.identities = {}, {}
+        wanted = {**{ns: {} for ns in args.identities_for}, **args.wanted}
+        for ns, targets in sorted(wanted.items()):
             account_id = sync_account_id(args.environment, ns)
             gsa = gcp.serviceaccount.Account(
                 f"{name}-{ns}",
@@ -75,6 +90,7 @@ class Credentials(pulumi.ComponentResource):
                 provider=args.provider,
                 depends_on=[args.namespaces[ns], args.cluster],
             )
+            self.identities[ns] = SyncIdentity(member=gsa.member, ready=[ksa, binding])
             grants = [
                 grant_secret_access(
                     self,
@@ -97,6 +113,7 @@ class Credentials(pulumi.ComponentResource):
                         target=target,
                         data={k: Remote(v) for k, v in data.items()},
                         template=args.templates.get(ns, {}).get(target),
+                        secret_type=args.types.get((ns, target)),
                         wait=(ns, target) not in args.unwaited,
                     ),
                     provider=args.provider,

@@ -54,6 +54,7 @@ class ExternalSecretSpec:
     template: Mapping[str, str] | None = None
     # Pulumi waits for the first sync; off for a secret whose value a person sets after `up`.
     wait: bool = True
+    secret_type: str | None = None  # the Secret's type (with a template): Opaque when absent
 
 
 class StoreRef(Spec):
@@ -63,6 +64,7 @@ class StoreRef(Spec):
 
 class Template(Spec):
     engine_version: Literal["v2"] = "v2"
+    type: str | None = None
     data: dict[str, str]
 
 
@@ -98,9 +100,14 @@ class ExternalSecretCrSpec(Spec):
 def manifest(name: str, spec: ExternalSecretSpec) -> Manifest:
     if not spec.data:
         raise ValueError(f"ExternalSecret {spec.namespace}/{name}: data is empty")
+    if spec.secret_type is not None and not spec.template:
+        raise ValueError(f"ExternalSecret {spec.namespace}/{name}: a Secret type needs a template")
     body = ExternalSecretCrSpec(
         refresh_interval=spec.refresh_interval,
-        target=Target(name=spec.target, template=Template(data=dict(spec.template)) if spec.template else None),
+        target=Target(
+            name=spec.target,
+            template=Template(type=spec.secret_type, data=dict(spec.template)) if spec.template else None,
+        ),
         data=[
             Data(secret_key=key, remote_ref=RemoteRef(key=remote.secret_id, version=remote.version))
             for key, remote in sorted(spec.data.items())

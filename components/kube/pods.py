@@ -153,6 +153,7 @@ class PodArgs:
     api_token: bool = False  # only a pod that calls the Kubernetes API mounts a token
     grace_seconds: int | None = None
     restart_policy: str | None = None  # a Job's pods: Never or OnFailure
+    image_pull_secrets: Sequence[str] = ()  # docker-registry Secrets for a private registry (Harbor)
 
 
 def pod_spec(args: PodArgs) -> core.PodSpecArgs:
@@ -180,6 +181,7 @@ def pod_spec(args: PodArgs) -> core.PodSpecArgs:
         topology_spread_constraints=spread,
         termination_grace_period_seconds=args.grace_seconds,
         restart_policy=args.restart_policy,
+        image_pull_secrets=[core.LocalObjectReferenceArgs(name=n) for n in args.image_pull_secrets] or None,
         enable_service_links=False,
     )
 

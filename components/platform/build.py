@@ -42,7 +42,7 @@ from stacks.config_observability import (
 )
 from stacks.model import EstateConfig
 from stacks.naming import cluster_location, cluster_name
-from stacks.rules_cells import cells_namespaces, namespace_secrets
+from stacks.rules_cells import cells_namespaces, harbor_pull_namespaces, namespace_secrets
 
 MIGRATION_SECRET = keys.DB_ADMIN_PASSWORD
 SECRET_VALUE_KEY = keys.SECRET_VALUE_KEY
@@ -209,6 +209,8 @@ def build_platform(cfg: EstateConfig, cloud: CloudLayer) -> PlatformLayer:
             secrets_operator=secrets,
             sources={keys.secret_id(prefix, key): secret for key, secret in cloud.secrets.items()},
             templates={ns: redis_client.templates() for ns in redis_clients(cfg)},
+            # Harbor's pull Secret: the data layer grants and syncs it (components/data/harbor_pull).
+            identities_for=frozenset(harbor_pull_namespaces(cfg)),
         ),
     )
     mesh = Mesh(
