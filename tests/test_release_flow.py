@@ -326,3 +326,12 @@ def test_without_a_token_the_step_says_what_to_add(tmp_path: Path) -> None:
         script("propose").read_token(str(tmp_path / "absent"))
     (tmp_path / "token").write_text("ghp_x\n")
     assert script("propose").read_token(str(tmp_path / "token")) == "ghp_x"
+
+
+def test_the_flow_pins_the_yaml_library_the_tests_run() -> None:
+    # Windmill installs exactly the `# requirements:` lines (no inference beside them).
+    header = (FLOW_DIR / "propose.py").read_text().splitlines()
+    assert header[0] == "# requirements:"
+    pinned = [line.removeprefix("# ") for line in header[1:] if line.startswith("# ") and "==" in line]
+    required = (Path(__file__).parents[1] / "requirements.txt").read_text().splitlines()
+    assert pinned == ["ruamel.yaml==0.19.1"] and set(pinned) <= set(required)
