@@ -249,6 +249,17 @@ def _windmill(w: WindmillConfig, estate: Any) -> list[Problem]:
     out += _host(at, w.host, w.namespace, WINDMILL_SERVICE, WINDMILL_PORT, estate)
     if estate.environment == "prod" and w.replicas < 2:
         out.append(Problem(f"{at}.replicas", w.replicas, "at least 2 in prod"))
+    served = {tag for g in w.worker_groups.values() if g.replicas > 0 for tag in g.tags}
+    for tag in CORE_TAGS:
+        if tag not in served:
+            out.append(
+                Problem(
+                    f"{at}.workerGroups",
+                    sorted(w.worker_groups),
+                    f"no group with replicas serves the tag {tag!r}: Windmill runs every flow's own job on `flow` "
+                    "and computes scripts' dependencies on `dependency`",
+                )
+            )
     if any(g.sandbox for g in w.worker_groups.values()) and not estate.sandbox.enabled:
         out.append(
             Problem(f"{at}.workerGroups", sorted(w.worker_groups), "a group with sandbox: true needs ai-estate:sandbox")
@@ -257,6 +268,7 @@ def _windmill(w: WindmillConfig, estate: Any) -> list[Problem]:
 
 
 WINDMILL_SERVICE = "windmill-app"  # the chart's server Service, port 8000
+CORE_TAGS = ("flow", "dependency")  # Windmill's own jobs: a flow's orchestration, scripts' lockfiles
 WINDMILL_PORT = 8000
 
 # The groups the committed stacks run: the default group for flows and scripts (with PyPI and npm

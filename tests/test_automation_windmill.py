@@ -150,6 +150,11 @@ def test_sandbox_groups_start_jobs_with_the_orchestrators_rights_only(plan: Plan
             "identity.workloads.windmill.namespace = 'windmill': must be 'cells'",
         ),
         (
+            {"automation": {"windmill": {"workerGroups": {"default": {"tags": ["python3", "dependency"]}}}}},
+            "automation.windmill.workerGroups = ['default', 'release', 'sandbox']: no group with replicas serves "
+            "the tag 'flow'",
+        ),
+        (
             {"sandbox": {"enabled": False}},
             "automation.windmill.workerGroups = ['default', 'release', 'sandbox']: a group with sandbox: true",
         ),

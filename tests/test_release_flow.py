@@ -18,7 +18,7 @@ import yaml
 from components.automation import release
 from stacks.config_release import RELEASE_TAG
 from stacks.load import load
-from tests.conftest import stack_config
+from tests.conftest import stack_cfg, stack_config
 
 FLOW_DIR = release.FLOWS / "f" / "release" / "harbor_push__flow"
 FLOW = yaml.safe_load((FLOW_DIR / "flow.yaml").read_text())
@@ -94,6 +94,18 @@ def test_the_flow_is_authenticate_match_verify_propose_on_the_release_group() ->
     assert set(script("match").main.__code__.co_varnames[:1]) == {"payload"}
     assert script("verify").main.__code__.co_varnames[:1] == ("image",)
     assert script("propose").main.__code__.co_varnames[:2] == ("release", "verified")
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_every_tag_the_committed_flows_use_is_served(stack: str) -> None:
+    groups = stack_cfg(stack).automation.windmill.worker_groups
+    served = {tag for g in groups.values() if g.replicas > 0 for tag in g.tags}
+    used = set()
+    for flow in release.FLOWS.rglob("flow.yaml"):
+        value = yaml.safe_load(flow.read_text())["value"]
+        steps = [*value["modules"], *([value["preprocessor_module"]] if "preprocessor_module" in value else [])]
+        used |= {step["value"]["tag"] for step in steps}
+    assert used and used <= served and {"flow", "dependency"} <= served
 
 
 def test_the_route_calls_the_flow_and_the_program_addresses_it() -> None:
