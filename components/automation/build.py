@@ -127,15 +127,7 @@ def _windmill(
     common: list[Any],
 ) -> Windmill:
     w = cfg.automation.windmill
-    flow, login = _release(cfg, cloud, platform, data, estate, common), None
-    if flow is not None and data.harbor is not None and cfg.harbor.pull_robot is not None:
-        robot_id = data.harbor.robot_secrets[cfg.harbor.pull_robot]
-        login = (
-            fqdn(cfg.harbor.host, cfg.dns.domain or ""),
-            data.harbor.robot_user(cfg.harbor.pull_robot),
-            robot_id,
-            data.harbor.stored[robot_id],
-        )
+    flow = _release(cfg, cloud, platform, data, estate, common)
     return Windmill(
         f"{cfg.prefix}-windmill",
         WindmillArgs(
@@ -153,7 +145,6 @@ def _windmill(
             sandbox=inference.sandbox.namespace if inference.sandbox is not None else None,
             sandbox_after=inference.sandbox,
             release=flow,
-            registry_login=login,
         ),
     )
 
@@ -166,6 +157,7 @@ def _release(
     if active is None or data.harbor is None or cfg.harbor.pull_robot is None:
         return None
     w = cfg.automation.windmill
+    robot_id = data.harbor.robot_secrets[cfg.harbor.pull_robot]
     return ReleaseFlow(
         f"{cfg.prefix}-release",
         ReleaseArgs(
@@ -176,6 +168,8 @@ def _release(
             stack=pulumi.get_stack(),
             registry=fqdn(cfg.harbor.host, cfg.dns.domain or ""),
             robot_user=data.harbor.robot_user(cfg.harbor.pull_robot),
+            robot_secret_id=robot_id,
+            robot_secret=data.harbor.stored[robot_id],
             cosign_key=platform.signing.cosign_key,
             signing_key_id=platform.signing.key_id,
             gsa_email=cloud.workloads.emails[w.workload],

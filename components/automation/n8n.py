@@ -24,7 +24,6 @@ from components.automation.values_n8n import DB_SECRET, RELEASE, RUNNERS_SECRET,
 from components.common import K8S_LABELS, child
 from components.kube import authz, redis_client
 from components.kube.charts import Release, install
-from components.kube.credentials import Credentials, CredentialsArgs
 from components.kube.custom import custom_object, custom_objects
 from components.kube.monitoring import Endpoint, LabelSelector, NamespaceSelector, PodMonitorSpec, monitor
 from components.kube.netpol import HBONE_PORT, Allow, Peer, allow_policies, tcp
@@ -147,22 +146,7 @@ class N8n(pulumi.ComponentResource):
             wanted |= redis_client.data(sid)
             templates |= redis_client.templates()
             sources |= {sid(k): r for k, r in args.redis_secrets.items()}
-        synced = Credentials(
-            f"{name}-sync",
-            CredentialsArgs(
-                project=ctx.project,
-                environment=ctx.environment,
-                wanted={ns: wanted},
-                provider=args.estate.provider,
-                cluster=args.estate.cluster,
-                apis=args.estate.apis,
-                namespaces=args.estate.namespaces,
-                secrets_operator=args.estate.secrets_operator,
-                sources=sources,
-                templates={ns: templates},
-            ),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
+        synced = args.estate.credentials(self, f"{name}-sync", ns, wanted, sources=sources, templates=templates)
         if args.smoke_test is not None:
             # The committed workflow, for `n8n import:workflow` (README, "Automation").
             made.append(

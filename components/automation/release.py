@@ -123,7 +123,10 @@ class ReleaseArgs:
     labels: dict[str, str]
     stack: str
     registry: str  # Harbor's host
-    robot_user: str  # the pull robot cosign reads signatures with, as it logs in
+    # The pull robot cosign reads signatures with: its login name, its secret's id and the secret.
+    robot_user: str
+    robot_secret_id: str
+    robot_secret: pulumi.Resource
     cosign_key: pulumi.Input[str]  # `gcpkms://...`
     signing_key_id: pulumi.Input[str]
     gsa_email: pulumi.Input[str]  # Windmill's workload's Google account
@@ -135,7 +138,12 @@ class ReleaseArgs:
 
 
 class ReleaseFlow(pulumi.ComponentResource):
-    sources: dict[str, pulumi.Resource]  # Secret Manager id -> the secret (Windmill syncs them)
+    # What Windmill syncs into its namespace for the release group: Kubernetes Secret -> key ->
+    # Secret Manager id, their templates, the sources to wait for, and those nothing waits for.
+    secrets: dict[str, dict[str, str]]
+    templates: dict[str, dict[str, str]]
+    sources: dict[str, pulumi.Resource]
+    unwaited: frozenset[str]
     ready: list[pulumi.Resource]  # what the release group's pods mount before they start
 
     def __init__(self, name: str, args: ReleaseArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -155,6 +163,11 @@ class ReleaseFlow(pulumi.ComponentResource):
                     secret_id=sid, region=e.region, labels=args.labels, data=data, protect=prod, depends_on=[e.apis]
                 ),
             )
+        self.sources[args.robot_secret_id] = args.robot_secret
+        self.secrets = wanted(e.prefix, args.robot_secret_id)
+        self.templates = registry_template(args.registry, args.robot_user)
+        # The GitHub token is a person's to add: nothing waits for it.
+        self.unwaited = frozenset({GITHUB_SECRET})
         config = pulumi.Output.from_input(args.cosign_key).apply(
             lambda uri: json.dumps(
                 flow_config(args.release, stack=args.stack, registry=args.registry, cosign_key=uri), sort_keys=True

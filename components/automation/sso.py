@@ -23,7 +23,6 @@ import pulumi_random as random
 from components.automation.estate import Estate
 from components.common import K8S_LABELS, child
 from components.kube.authz import API_VERSION as AUTHZ_API
-from components.kube.credentials import Credentials, CredentialsArgs
 from components.kube.custom import custom_object
 from components.kube.pods import (
     PodArgs,
@@ -131,31 +130,19 @@ class SignIn(pulumi.ComponentResource):
                     depends_on=[args.estate.apis],
                 ),
             )
-        synced = Credentials(
+        prefix = args.estate.prefix
+        client = {
+            k: keys.secret_id(prefix, key) for k, key in (("client-id", CLIENT_ID), ("client-secret", CLIENT_SECRET))
+        }
+        synced = args.estate.credentials(
+            self,
             f"{name}-sync",
-            CredentialsArgs(
-                project=args.estate.ctx.project,
-                environment=args.estate.ctx.environment,
-                wanted={
-                    ns: {
-                        SECRET: {
-                            "client-id": keys.secret_id(args.estate.prefix, CLIENT_ID),
-                            "client-secret": keys.secret_id(args.estate.prefix, CLIENT_SECRET),
-                            "cookie-secret": keys.secret_id(args.estate.prefix, COOKIE_SECRET),
-                        }
-                    }
-                },
-                provider=args.estate.provider,
-                cluster=args.estate.cluster,
-                apis=args.estate.apis,
-                namespaces=args.estate.namespaces,
-                secrets_operator=args.estate.secrets_operator,
-                sources=sources,
-                # Until a person sets the client, the sign-in answers nothing and the gateway refuses
-                # (it fails closed); `up` does not wait for that.
-                unwaited=frozenset({(ns, SECRET)}),
-            ),
-            opts=pulumi.ResourceOptions(parent=self),
+            ns,
+            {SECRET: {**client, "cookie-secret": keys.secret_id(prefix, COOKIE_SECRET)}},
+            sources=sources,
+            # Until a person sets the client, the sign-in answers nothing and the gateway refuses
+            # (it fails closed); `up` does not wait for that.
+            unwaited=frozenset({SECRET}),
         )
         labels = {**K8S_LABELS, "app.kubernetes.io/name": SSO_SERVICE}
         selector = {"app.kubernetes.io/name": SSO_SERVICE}

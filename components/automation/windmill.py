@@ -36,7 +36,6 @@ from components.automation.values_windmill import (
 from components.common import K8S_LABELS, child
 from components.kube import authz
 from components.kube.charts import Release, install
-from components.kube.credentials import Credentials, CredentialsArgs
 from components.kube.custom import custom_object
 from components.kube.netpol import HBONE_PORT, Allow, Peer, allow_policies, api_server, for_pods, public_internet, tcp
 from components.kube.pods import disruption_budget, service_account, workload_identity
@@ -98,10 +97,7 @@ class WindmillArgs:
     depends_on: Sequence[pulumi.Resource]
     sandbox: str | None = None  # the sandbox namespace, with its `orchestrator` Role
     sandbox_after: pulumi.Resource | None = None
-    # The release flow (automation.release): its Secrets' sources, its files, the registry login.
-    release: ReleaseFlow | None = None
-    # Host, the pull robot's login name, its secret's id and the secret.
-    registry_login: tuple[str, str, str, pulumi.Resource] | None = None
+    release: ReleaseFlow | None = None  # the release flow (automation.release): its Secrets and files
 
 
 class Windmill(pulumi.ComponentResource):
@@ -158,33 +154,17 @@ class Windmill(pulumi.ComponentResource):
         }
         sources: dict[str, pulumi.Resource] = {password_id: args.db_password, superadmin_id: stored}
         templates = {DATABASE_SECRET: {"url": database_url_template(cfg.database_user, cfg.database)}}
-        unwaited: frozenset[tuple[str, str]] = frozenset()
+        unwaited: frozenset[str] = frozenset()
         pods = None
-        if args.release is not None and args.registry_login is not None:
-            host, user, robot_id, robot_secret = args.registry_login
-            wanted |= release.wanted(args.estate.prefix, robot_id)
-            sources |= {**args.release.sources, robot_id: robot_secret}
-            templates |= release.registry_template(host, user)
-            # The GitHub token is a person's to add: nothing waits for it.
-            unwaited = frozenset({(ns, release.GITHUB_SECRET)})
+        if args.release is not None:
+            wanted |= args.release.secrets
+            sources |= args.release.sources
+            templates |= args.release.templates
+            unwaited = args.release.unwaited
             pods = release.pod_parts(ctx.images["cosign"])
             made += args.release.ready
-        synced = Credentials(
-            f"{name}-sync",
-            CredentialsArgs(
-                project=ctx.project,
-                environment=ctx.environment,
-                wanted={ns: wanted},
-                provider=args.estate.provider,
-                cluster=args.estate.cluster,
-                apis=args.estate.apis,
-                namespaces=args.estate.namespaces,
-                secrets_operator=args.estate.secrets_operator,
-                sources=sources,
-                templates={ns: templates},
-                unwaited=unwaited,
-            ),
-            opts=pulumi.ResourceOptions(parent=self),
+        synced = args.estate.credentials(
+            self, f"{name}-sync", ns, wanted, sources=sources, templates=templates, unwaited=unwaited
         )
         internal = f"http://windmill-app.{ns}.svc.cluster.local:{WINDMILL_PORT}"
         self.chart = install(
