@@ -30,7 +30,7 @@ from pydantic import Field
 from components.automation.cloud_sql import PROXY_PORT, proxy_sidecar
 from components.kube import redis_client
 from components.kube.transforms import POD_TEMPLATE_KINDS
-from components.kube.values import SYSTEM_NODES, ChartContext, PinnedImage, Values, tag_at_digest
+from components.kube.values import SYSTEM_NODES, Account, ChartContext, PinnedImage, Toggle, Values, tag_at_digest
 from components.kube.values import resources as limits
 from stacks.config_automation import N8nConfig
 
@@ -55,17 +55,8 @@ class QueueMode(Values):
     worker_replica_count: int
 
 
-class Toggle(Values):
-    enabled: bool = False
-
-
 class RbacToggle(Values):
     create: bool = False
-
-
-class Account(Values):
-    create: bool = False  # the program makes it, bound to the workload's Google account
-    name: str
 
 
 class AuthToken(Values):

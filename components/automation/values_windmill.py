@@ -28,8 +28,10 @@ from components.kube.api_token import volume as token_volume
 from components.kube.values import (
     CONTAINER_SECURITY,
     SYSTEM_NODES,
+    Account,
     ChartContext,
     PinnedImage,
+    Toggle,
     Values,
     tag_at_digest,
     zone_spread,
@@ -104,15 +106,6 @@ class WindmillBlock(Values):
     base_protocol: str = "https"
     worker_groups: list[WorkerGroupValues]
     app: App
-
-
-class Toggle(Values):
-    enabled: bool = False
-
-
-class Account(Values):
-    create: bool = False  # the program makes it, bound to the workload's Google account
-    name: str
 
 
 class WindmillValues(Values):

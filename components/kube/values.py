@@ -23,6 +23,19 @@ class Values(BaseModel):
         return self.model_dump(by_alias=True, exclude_none=True)
 
 
+class Toggle(Values):
+    """A chart feature the estate turns off (it does the thing itself, or not at all)."""
+
+    enabled: bool = False
+
+
+class Account(Values):
+    """The chart's service account, which the program makes instead (bound to a Google account)."""
+
+    create: bool = False
+    name: str
+
+
 @dataclass(frozen=True)
 class PinnedImage:
     """An image in our registry by digest. The repository is known from config; the digest comes

@@ -23,6 +23,7 @@ from components.kube.values import (
     SYSTEM_NODES,
     ChartContext,
     PinnedImage,
+    Toggle,
     Values,
     resources,
     tag_at_digest,
@@ -101,10 +102,6 @@ class Crds(Values):
     create_cluster_generator: bool = False
     create_cluster_push_secret: bool = False
     create_push_secret: bool = False
-
-
-class Toggle(Values):
-    enabled: bool = False
 
 
 class ServiceBindings(Values):
