@@ -43,23 +43,24 @@ class Release:
     projects: tuple[str, ...]
     repository: str
     base_branch: str
-    group: str  # the Windmill worker group that runs it
     cells: dict[str, list[str]]  # Harbor repository `<project>/<name>` -> the cells that run it
+
+
+def _active(cfg: Any) -> bool:
+    a = cfg.automation
+    return bool(a.enabled and a.release.enabled and cfg.harbor.enabled and a.windmill.enabled)
 
 
 def release(cfg: Any) -> Release | None:
     """The release flow when it runs (validated config): on, with Harbor and Windmill."""
-    r, w = cfg.automation.release, cfg.automation.windmill
-    if not (cfg.automation.enabled and r.enabled and cfg.harbor.enabled and w.enabled):
+    r = cfg.automation.release
+    if not _active(cfg) or r.repository is None:  # no repository: refused by check() before any resource
         return None
-    groups = [name for name, g in sorted(w.worker_groups.items()) if g.release]
-    if r.repository is None or len(groups) != 1:
-        return None  # refused by check() before any resource
     cells: dict[str, list[str]] = {}
     for name, cell in sorted(cfg.cells.items()):
         if cell.image.registry == "harbor" and cell.image.project in r.projects:
             cells.setdefault(cell.image.repository, []).append(name)
-    return Release(tuple(r.projects), r.repository, r.base_branch, groups[0], cells)
+    return Release(tuple(r.projects), r.repository, r.base_branch, cells)
 
 
 def check(cfg: Any) -> list[Problem]:
@@ -67,8 +68,7 @@ def check(cfg: Any) -> list[Problem]:
     worker group that serves its tag with public HTTPS (GitHub, the registry's address, KMS)."""
     a, at = cfg.automation, "automation.release"
     groups = {name: g for name, g in sorted(a.windmill.worker_groups.items()) if g.release}
-    active = a.enabled and a.release.enabled and cfg.harbor.enabled and a.windmill.enabled
-    if not active:
+    if not _active(cfg):
         return []  # a `release: true` group then runs as any other, without the flow's files
     r, out = a.release, []
     if r.repository is None:

@@ -49,8 +49,6 @@ class CredentialsArgs:
     # Namespaces that get a sync identity even with nothing to sync here: a later layer syncs a
     # secret it creates itself into them (Harbor's pull secret), through `identities`.
     identities_for: frozenset[str] = frozenset()
-    # (namespace, Kubernetes Secret) -> the Secret's type (`kubernetes.io/dockerconfigjson`); Opaque otherwise.
-    types: Mapping[tuple[str, str], str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -113,7 +111,6 @@ class Credentials(pulumi.ComponentResource):
                         target=target,
                         data={k: Remote(v) for k, v in data.items()},
                         template=args.templates.get(ns, {}).get(target),
-                        secret_type=args.types.get((ns, target)),
                         wait=(ns, target) not in args.unwaited,
                     ),
                     provider=args.provider,
