@@ -82,13 +82,12 @@ class Harbor(pulumi.ComponentResource):
     stored: dict[str, pulumi.Resource]
     webhook_pods: tuple[tuple[str, str], ...]
     webhook_account: str
+    robot_secrets: dict[str, str]  # robot -> Secret Manager id of its secret
 
     @staticmethod
     def robot_user(robot: str) -> str:
         """The name a robot logs in to the registry with."""
         return harbor_pull.robot_user(robot)
-
-    robot_secrets: dict[str, str]  # robot -> Secret Manager id of its secret
 
     def __init__(self, name: str, args: HarborArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("estate:harbor:Harbor", name, None, opts)
@@ -240,7 +239,7 @@ class Harbor(pulumi.ComponentResource):
         # Who sends Harbor's webhooks (jobservice), for a receiver's NetworkPolicy and AuthorizationPolicy.
         self.webhook_pods = objects.JOBSERVICE_POD
         self.webhook_account = service_account("jobservice")
-        self.pull_secrets: dict[str, pulumi.Resource] = {}
+        self.pull_secrets = {}
         if args.pull_identities and cfg.pull_robot is not None:
             pull_id = harbor_secrets.robot_secret_id(args.prefix, cfg.pull_robot)
             self.pull_secrets = harbor_pull.pull_secrets(

@@ -42,7 +42,6 @@ INTERNAL_TLS = {c: f"estate-harbor-{c}-internal-tls" for c in ("core", "jobservi
 # Every pod of the chart: `harbor.matchLabels` plus `component`.
 CHART_POD = (("app", "harbor"),)
 JOBSERVICE_POD = (*CHART_POD, ("component", "jobservice"))  # it sends the projects' webhooks
-JOBSERVICE_POD = (*CHART_POD, ("component", "jobservice"))  # it sends the projects' webhooks
 # Who talks to the database: core and the exporter, and jobservice, which opens its own connection
 # pool (job logs, its job records: Harbor src/jobservice/job/impl/context.go, dao.InitDatabase).
 DATABASE_CLIENTS = ("core", "jobservice", "exporter")
