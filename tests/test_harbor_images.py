@@ -16,6 +16,7 @@ from stacks import secret_keys as keys
 from stacks.config_mesh import fqdn
 from tests.conftest import area, config_problems, config_with, stack_cfg
 from tests.test_automation_release import render_template
+from tests.upstream import crd_problems
 from tools.plan import Plan, run_plan
 
 DIGEST = "sha256:" + "0f" * 32
@@ -63,6 +64,7 @@ def test_the_pull_secret_is_the_robots_docker_login(harbor_plan: Plan) -> None:
         for r in harbor_plan.by_type("kubernetes:external-secrets.io/v1:ExternalSecret")
         if r["inputs"]["metadata"]["name"] == PULL_SECRET and r["inputs"]["metadata"]["namespace"] == ns
     ]
+    assert crd_problems(synced) == []
     target = synced["spec"]["target"]
     assert target["template"]["type"] == DOCKER_CONFIG_TYPE
     assert synced["spec"]["data"][0]["remoteRef"]["key"] == keys.secret_id(
